@@ -1,0 +1,45 @@
+# Motcua — `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := wsgi.py
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format migrate worker bench-tenancy clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+install: $(BIN)/.installed ## Create .venv and install the pinned dependencies
+
+run: install ## Start the platform with the Hai Phong demo (embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set)
+	$(BIN)/python -m app.devserver
+
+test: install lint ## Lint, then run the test suite on real PostgreSQL and Redis
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: install ## ruff (lint + format check) and the import-linter contracts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install ## Upgrade the platform and every tenant schema (needs DATABASE_URL)
+	$(BIN)/flask tenants migrate
+
+worker: install ## Run an RQ worker with the scheduler (needs DATABASE_URL and REDIS_URL)
+	$(BIN)/flask jobs worker --with-scheduler
+
+bench-tenancy: install ## Tenancy benchmark: 1,000 tenants, migrate-all, backend memory (prints JSON)
+	$(BIN)/python bench/tenancy.py
+
+clean: ## Remove the virtualenv and local data (embedded database included)
+	rm -rf $(VENV) .data var

@@ -1,0 +1,1 @@
+"""Tenant-local append-only audit trail."""

@@ -1,0 +1,1 @@
+"""Working calendar: holidays, days off, make-up days and office hours."""

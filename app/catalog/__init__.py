@@ -1,0 +1,1 @@
+"""Catalogue of administrative procedures (thủ tục hành chính) as configured by one unit."""

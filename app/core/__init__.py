@@ -1,0 +1,1 @@
+"""Core plumbing: configuration, sessions, sites, jobs, outbox, errors, logging."""

@@ -1,0 +1,74 @@
+"""Configuration from the environment. Every variable is listed in the README."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def parse_shard_urls(text: str) -> dict[str, str]:
+    """``SHARD_URLS="s2=postgresql://...,s3=postgresql://..."`` -> {name: url}."""
+    shards: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, url = part.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise ValueError(f"SHARD_URLS entry {part!r} is not name=url")
+        shards[name.strip()] = url.strip()
+    return shards
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass
+class Settings:
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    shard_urls: dict[str, str] = field(default_factory=dict)
+    platform_domain: str = "localhost"
+    secret_key: str = "dev-only-change-me"
+    log_level: str = "INFO"
+    log_format: str = "json"
+    archive_dir: str = "var/archives"
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    # Recycle a pooled connection once it has served this many distinct tenant
+    # schemas: PostgreSQL keeps catalog caches per table touched and never shrinks them.
+    db_recycle_after_tenants: int = 40
+    migrate_jobs: int = 4
+    # Where the tenant tree's revisions live (benchmarks and tests point it at a copy).
+    tenant_migrations_dir: str = ""
+    migrate_lock_timeout_ms: int = 5000
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            database_url=sqlalchemy_url(env.get("DATABASE_URL", "")),
+            redis_url=env.get("REDIS_URL", cls.redis_url),
+            shard_urls={k: sqlalchemy_url(v) for k, v in parse_shard_urls(env.get("SHARD_URLS", "")).items()},
+            platform_domain=env.get("PLATFORM_DOMAIN", cls.platform_domain).lower().strip("."),
+            secret_key=env.get("SECRET_KEY", cls.secret_key),
+            log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
+            log_format=env.get("LOG_FORMAT", cls.log_format),
+            archive_dir=env.get("ARCHIVE_DIR", cls.archive_dir),
+            db_pool_size=_int("DB_POOL_SIZE", cls.db_pool_size),
+            db_max_overflow=_int("DB_MAX_OVERFLOW", cls.db_max_overflow),
+            db_recycle_after_tenants=_int("DB_RECYCLE_AFTER_TENANTS", cls.db_recycle_after_tenants),
+            migrate_jobs=_int("MIGRATE_JOBS", cls.migrate_jobs),
+            tenant_migrations_dir=env.get("TENANT_MIGRATIONS_DIR", ""),
+            migrate_lock_timeout_ms=_int("MIGRATE_LOCK_TIMEOUT_MS", cls.migrate_lock_timeout_ms),
+            login_max_failures=_int("LOGIN_MAX_FAILURES", cls.login_max_failures),
+            login_lockout_minutes=_int("LOGIN_LOCKOUT_MINUTES", cls.login_lockout_minutes),
+        )

@@ -1,0 +1,60 @@
+"""Structured JSON logs carrying the request id and the tenant slug."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+
+from flask import Flask, Response, g, has_app_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+
+class ScopeFilter(logging.Filter):
+    """Adds ``request_id`` and ``tenant`` to every record made inside a scope."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_app_context():
+            record.request_id = g.get("request_id")
+            tenant = g.get("tenant")
+            record.tenant = tenant.slug if tenant else None
+        else:
+            record.request_id = None
+            record.tenant = None
+        return True
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s")
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(tenant)s] %(name)s: %(message)s")
+        )
+    handler.addFilter(ScopeFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    log = logging.getLogger("motcua.request")
+
+    @app.before_request
+    def _request_id() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+
+    @app.after_request
+    def _access_log(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={"host": request.host, "status": response.status_code},
+        )
+        return response

@@ -1,0 +1,1 @@
+"""Public postal service (BCCI) pickups and result deliveries."""

@@ -1,0 +1,1 @@
+"""Dossiers (hồ sơ): intake, handling steps, pauses, forms and files."""

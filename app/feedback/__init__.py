@@ -1,0 +1,1 @@
+"""Applicant feedback: ratings (đánh giá) and questions and answers (hỏi đáp)."""

@@ -1,0 +1,24 @@
+"""The list of every model module, imported by the composition root and migrations."""
+
+import importlib
+
+MODEL_MODULES = (
+    "tenants.models",
+    "app.catalog.models",
+    "app.processes.models",
+    "app.officials.models",
+    "app.calendar.models",
+    "app.dossiers.models",
+    "app.payments.models",
+    "app.delivery.models",
+    "app.feedback.models",
+    "app.notifications.models",
+    "app.audit.models",
+    "app.auth.models",
+    "app.core.outbox_models",
+)
+
+
+def load_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

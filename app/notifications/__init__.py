@@ -1,0 +1,1 @@
+"""Messages sent to applicants (email, SMS, Zalo)."""

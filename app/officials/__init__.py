@@ -1,0 +1,1 @@
+"""Divisions (phòng ban), officials' roles in them, and unit settings."""

@@ -1,0 +1,1 @@
+"""Fee and financial-obligation payments (thanh toán) and receipts."""

@@ -1,0 +1,1 @@
+"""Usage metering, lease contracts and invoices (issue #6)."""

@@ -1,0 +1,1 @@
+"""Self-service onboarding and the provisioning pipeline (issue #5)."""

@@ -1,0 +1,99 @@
+"""One pooled engine per shard database, with tenant-aware connection recycling.
+
+A shard is a PostgreSQL database that holds tenant schemas. The primary
+database (platform registry) is always the shard named ``main``; more shards are
+just more URLs. Sessions for a tenant are bound here with a
+``schema_translate_map`` so no state is ever left on a pooled connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.orm import Session
+
+from tenants.base import TENANT_SCHEMA
+
+PRIMARY_SHARD = "main"
+_SCHEMAS_SEEN = "motcua_schemas_seen"
+
+
+class UnknownShard(LookupError):
+    pass
+
+
+def _track_tenant_schemas(engine: Engine, recycle_after: int) -> None:
+    """Recycle a connection after it has served ``recycle_after`` distinct schemas.
+
+    PostgreSQL caches catalog entries per backend for every relation touched
+    (~16 KB each) and never frees them, so a backend that visits every tenant
+    grows without bound. Raising DisconnectionError on checkout makes the pool
+    discard that connection and hand out a fresh one.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, proxy):
+        if len(record.info.get(_SCHEMAS_SEEN, ())) >= recycle_after:
+            record.info.pop(_SCHEMAS_SEEN, None)
+            raise exc.DisconnectionError("served too many tenant schemas")
+
+    @event.listens_for(engine, "engine_connect")
+    def _connect(connection):
+        schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(TENANT_SCHEMA)
+        if schema:
+            connection.info.setdefault(_SCHEMAS_SEEN, set()).add(schema)
+
+
+class ShardEngines:
+    """The shard directory's live side: shard name -> Engine, created lazily."""
+
+    def __init__(
+        self,
+        primary_url: str,
+        shard_urls: Mapping[str, str] | None = None,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        recycle_after_tenants: int = 40,
+    ) -> None:
+        self.urls = {PRIMARY_SHARD: primary_url, **(shard_urls or {})}
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.recycle_after_tenants = recycle_after_tenants
+        self._engines: dict[str, Engine] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.urls)
+
+    def engine(self, shard: str = PRIMARY_SHARD) -> Engine:
+        if shard not in self._engines:
+            if shard not in self.urls:
+                raise UnknownShard(shard)
+            engine = create_engine(
+                self.urls[shard],
+                pool_size=self.pool_size,
+                max_overflow=self.max_overflow,
+                pool_pre_ping=True,
+            )
+            _track_tenant_schemas(engine, self.recycle_after_tenants)
+            self._engines[shard] = engine
+        return self._engines[shard]
+
+    @property
+    def primary(self) -> Engine:
+        return self.engine(PRIMARY_SHARD)
+
+    def platform_session(self) -> Session:
+        return Session(self.primary, expire_on_commit=False)
+
+    def tenant_session(self, shard: str, schema: str) -> Session:
+        """A session whose ``tenant`` placeholder schema means ``schema``."""
+        bound = self.engine(shard).execution_options(schema_translate_map={TENANT_SCHEMA: schema})
+        return Session(bound, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()

@@ -1,0 +1,278 @@
+"""Writes and reads of the tenant registry: create, rename, hostnames, status, drop.
+
+Every function checks its rules before it writes, raises ``TenantError`` with a
+message in Vietnamese and English, and leaves nothing half-made.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tenants.ddl import create_schema_at_head, quote_schema
+from tenants.engines import PRIMARY_SHARD, ShardEngines
+from tenants.models import ALLOWED_PARENT_KINDS, Hostname, Shard, Tenant, TenantStatus, UnitKind
+from tenants.naming import (
+    InvalidName,
+    check_gso_code,
+    check_hostname,
+    check_slug,
+    check_unit_code,
+    schema_for_slug,
+    slugify,
+)
+
+
+class TenantError(ValueError):
+    """A registry rule was broken; the message is meant for a person."""
+
+
+class TenantNotFound(TenantError):
+    pass
+
+
+def get_tenant(session: Session, slug: str) -> Tenant:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise TenantNotFound(f"Không có đơn vị / no tenant with slug {slug!r}")
+    return tenant
+
+
+def list_tenants(
+    session: Session, *, kind: str | None = None, parent: str | None = None, status: str | None = None
+) -> list[Tenant]:
+    query = select(Tenant).order_by(Tenant.kind, Tenant.slug)
+    if kind:
+        query = query.where(Tenant.kind == _check_kind(kind))
+    if parent:
+        query = query.where(Tenant.parent_id == get_tenant(session, parent).id)
+    if status:
+        query = query.where(Tenant.status == _check_status(status))
+    return list(session.scalars(query))
+
+
+def _check_kind(kind: str) -> UnitKind:
+    try:
+        return UnitKind(kind)
+    except ValueError:
+        allowed = ", ".join(k.value for k in UnitKind)
+        raise TenantError(f"Loại đơn vị không hợp lệ / unknown kind {kind!r} (one of: {allowed})") from None
+
+
+def _check_status(status: str) -> TenantStatus:
+    try:
+        return TenantStatus(status)
+    except ValueError:
+        allowed = ", ".join(s.value for s in TenantStatus)
+        raise TenantError(
+            f"Trạng thái không hợp lệ / unknown status {status!r} (one of: {allowed})"
+        ) from None
+
+
+def _check_parent(session: Session, kind: UnitKind, parent_slug: str | None) -> Tenant | None:
+    allowed = ALLOWED_PARENT_KINDS[kind]
+    if parent_slug is None:
+        if None in allowed:
+            return None
+        raise TenantError(
+            f"Đơn vị loại {kind.value} cần đơn vị cấp trên / a {kind.value} needs a parent "
+            f"({' or '.join(k.value for k in allowed if k)})"
+        )
+    parent = get_tenant(session, parent_slug)
+    if parent.kind not in allowed:
+        raise TenantError(
+            f"Đơn vị cấp trên {parent_slug!r} là {parent.kind}, không hợp lệ / "
+            f"a {kind.value} cannot sit under a {parent.kind}"
+        )
+    return parent
+
+
+def _check_unique(session: Session, column, value, label: str) -> None:
+    if value is not None and session.scalar(select(Tenant.id).where(column == value)) is not None:
+        raise TenantError(f"{label} {value!r} đã được dùng / is already taken")
+
+
+def create_tenant(
+    shards: ShardEngines,
+    head: str,
+    *,
+    name: str,
+    kind: str,
+    unit_code: str,
+    parent: str | None = None,
+    slug: str | None = None,
+    gso_code: str | None = None,
+    name_en: str | None = None,
+    shard: str = PRIMARY_SHARD,
+    hostnames: tuple[str, ...] = (),
+) -> Tenant:
+    """Register a unit and build its schema at ``head``, all or nothing."""
+    name = (name or "").strip()
+    if not name:
+        raise TenantError("Tên đơn vị không được để trống / the unit name is required")
+    try:
+        slug = check_slug(slug or slugify(name))
+        schema = schema_for_slug(slug)
+        unit_code = check_unit_code(unit_code)
+        gso_code = check_gso_code(gso_code) if gso_code else None
+        hosts = [check_hostname(h) for h in hostnames]
+    except InvalidName as exc:
+        raise TenantError(str(exc)) from None
+    unit_kind = _check_kind(kind)
+    if shard not in shards.urls:
+        raise TenantError(f"Không có shard / unknown shard {shard!r} (configured: {', '.join(shards.names)})")
+
+    with shards.platform_session() as session, session.begin():
+        parent_row = _check_parent(session, unit_kind, parent)
+        if unit_kind is UnitKind.CITY and session.scalar(select(Tenant.id).where(Tenant.kind == "city")):
+            raise TenantError("Đã có đơn vị cấp thành phố / the city tenant already exists")
+        _check_unique(session, Tenant.slug, slug, "Slug")
+        _check_unique(session, Tenant.unit_code, unit_code, "Mã đơn vị / unit code")
+        _check_unique(session, Tenant.gso_code, gso_code, "Mã GSO / GSO code")
+        for host in hosts:
+            _check_hostname_free(session, shards, host)
+        if session.get(Shard, shard) is None:
+            session.add(Shard(name=shard))
+        tenant = Tenant(
+            slug=slug,
+            schema_name=schema,
+            name=name,
+            name_en=name_en,
+            kind=unit_kind.value,
+            parent_id=parent_row.id if parent_row else None,
+            unit_code=unit_code,
+            gso_code=gso_code,
+            status=TenantStatus.ACTIVE.value,
+            shard=shard,
+            schema_revision=head,
+        )
+        tenant.hostnames = [Hostname(hostname=h, is_verified=True) for h in hosts]
+        session.add(tenant)
+        session.flush()
+        if shard == PRIMARY_SHARD:
+            # Same database: registry row and schema commit in one transaction.
+            create_schema_at_head(session.connection(), schema, head)
+        else:
+            _create_on_other_shard(shards, shard, schema, head)
+    return tenant
+
+
+def _create_on_other_shard(shards: ShardEngines, shard: str, schema: str, head: str) -> None:
+    # The schema commits first on its shard; if the registry commit then fails the
+    # caller's exception propagates and the orphan schema is found by `tenants check`.
+    with shards.engine(shard).begin() as conn:
+        create_schema_at_head(conn, schema, head)
+
+
+def _check_hostname_free(session: Session, shards: ShardEngines, host: str) -> None:
+    if session.scalar(select(Hostname.id).where(Hostname.hostname == host)) is not None:
+        raise TenantError(f"Tên miền / hostname {host!r} đã được dùng / is already taken")
+
+
+def rename_tenant(shards: ShardEngines, slug: str, name: str, *, name_en: str | None = None) -> Tenant:
+    """Change the display name only; slug, schema and hostnames stay."""
+    name = (name or "").strip()
+    if not name:
+        raise TenantError("Tên đơn vị không được để trống / the unit name is required")
+    with shards.platform_session() as session, session.begin():
+        tenant = get_tenant(session, slug)
+        tenant.name = name
+        if name_en is not None:
+            tenant.name_en = name_en.strip() or None
+    return tenant
+
+
+def add_hostname(shards: ShardEngines, slug: str, hostname: str, *, verified: bool = False) -> Hostname:
+    """Attach a custom domain; it routes only once verified."""
+    try:
+        host = check_hostname(hostname)
+    except InvalidName as exc:
+        raise TenantError(str(exc)) from None
+    with shards.platform_session() as session, session.begin():
+        tenant = get_tenant(session, slug)
+        _check_hostname_free(session, shards, host)
+        row = Hostname(
+            hostname=host,
+            tenant_id=tenant.id,
+            is_verified=verified,
+            verification_token=None if verified else secrets.token_hex(16),
+        )
+        session.add(row)
+    return row
+
+
+def verify_hostname(shards: ShardEngines, hostname: str) -> Hostname:
+    with shards.platform_session() as session, session.begin():
+        row = _get_hostname(session, hostname)
+        row.is_verified = True
+    return row
+
+
+def remove_hostname(shards: ShardEngines, hostname: str) -> None:
+    with shards.platform_session() as session, session.begin():
+        session.delete(_get_hostname(session, hostname))
+
+
+def _get_hostname(session: Session, hostname: str) -> Hostname:
+    row = session.scalar(select(Hostname).where(Hostname.hostname == hostname.strip().lower()))
+    if row is None:
+        raise TenantError(f"Không có tên miền / no such hostname {hostname!r}")
+    return row
+
+
+def set_status(shards: ShardEngines, slug: str, status: str, *, reason: str | None = None) -> Tenant:
+    new = _check_status(status)
+    with shards.platform_session() as session, session.begin():
+        tenant = get_tenant(session, slug)
+        if tenant.status == TenantStatus.ARCHIVED and new != TenantStatus.ARCHIVED:
+            raise TenantError(f"Đơn vị {slug!r} đã lưu trữ / is archived and cannot change status")
+        tenant.status = new.value
+        tenant.status_reason = reason
+    return tenant
+
+
+def archive_schema(shards: ShardEngines, tenant: Tenant, archive_dir: Path, pg_dump: str) -> Path:
+    """Dump the tenant's schema (data and DDL) into ``archive_dir``; returns the file."""
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = archive_dir / f"{tenant.slug}-{stamp}.sql"
+    url = shards.engine(tenant.shard).url.set(drivername="postgresql")
+    dsn = url.render_as_string(hide_password=False)
+    proc = subprocess.run(
+        [pg_dump, "--no-owner", "--schema", tenant.schema_name, "--file", str(target), dsn],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        target.unlink(missing_ok=True)
+        raise TenantError(f"pg_dump thất bại / pg_dump failed: {proc.stderr.strip()[:300]}")
+    return target
+
+
+def drop_tenant(
+    shards: ShardEngines, slug: str, *, archive_dir: Path | None, pg_dump: str = "pg_dump"
+) -> Path | None:
+    """Drop a tenant's schema and registry rows, after an archive unless ``archive_dir`` is None."""
+    with shards.platform_session() as session:
+        tenant = get_tenant(session, slug)
+        children = session.scalars(select(Tenant.slug).where(Tenant.parent_id == tenant.id)).all()
+    if children:
+        raise TenantError(f"Đơn vị {slug!r} còn đơn vị trực thuộc / has child units: {', '.join(children)}")
+    archive = archive_schema(shards, tenant, archive_dir, pg_dump) if archive_dir else None
+    with shards.platform_session() as session, session.begin():
+        row = get_tenant(session, slug)
+        if row.shard == PRIMARY_SHARD:
+            session.connection().exec_driver_sql(
+                f"DROP SCHEMA IF EXISTS {quote_schema(row.schema_name)} CASCADE"
+            )
+        else:
+            with shards.engine(row.shard).begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_schema(row.schema_name)} CASCADE")
+        session.delete(row)
+    return archive

