@@ -14,7 +14,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url
+from redis import Redis
+from sqlalchemy import NullPool, create_engine, make_url
 
 from app import create_app
 from app.core import embedded
@@ -29,14 +30,17 @@ def _worker_index(worker_id: str) -> int:
     return 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
 
 
-def _recreate_database(admin_url: str, name: str) -> str:
-    url = make_url(sqlalchemy_url(admin_url))
-    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+def _admin(admin_url: str, sql: str) -> None:
+    url = make_url(sqlalchemy_url(admin_url)).set(database="postgres")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+        conn.exec_driver_sql(sql)
+
+
+def _recreate_database(admin_url: str, name: str) -> str:
+    _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(admin_url, f'CREATE DATABASE "{name}"')
+    return make_url(sqlalchemy_url(admin_url)).set(database=name).render_as_string(hide_password=False)
 
 
 def redis_db_url(url: str, db: int) -> str:
@@ -51,20 +55,26 @@ def redis_db_url(url: str, db: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def services(worker_id: str) -> dict:
+def services(worker_id: str):
     """URLs of this worker's two shard databases and its Redis database."""
     index = _worker_index(worker_id)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+    redis_db = int(os.environ.get("MOTCUA_TEST_REDIS_DB_BASE", "1")) + index
     admin_url = os.environ.get("DATABASE_URL")
     if not admin_url:
         server = embedded.start_postgres(ROOT / ".data" / "test")
         admin_url = embedded.database_url(server, "postgres")
         os.environ.setdefault("PG_BIN", str(embedded.postgres_bin_dir()))
     redis_url = os.environ.get("REDIS_URL") or embedded.start_redis(ROOT / ".data" / "test")
-    return {
-        "database_url": _recreate_database(admin_url, f"motcua_test_{index}"),
-        "shard2_url": _recreate_database(admin_url, f"motcua_test_{index}_s2"),
-        "redis_url": redis_db_url(redis_url, 1 + index % 15),
+    urls = {
+        "database_url": _recreate_database(admin_url, f"motcua_test_{run}_{index}"),
+        "shard2_url": _recreate_database(admin_url, f"motcua_test_{run}_{index}_s2"),
+        "redis_url": redis_db_url(redis_url, redis_db % 16),
     }
+    Redis.from_url(urls["redis_url"]).flushdb()
+    yield urls
+    for key in ("database_url", "shard2_url"):
+        _admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(urls[key]).database}" WITH (FORCE)')
 
 
 def app_config(services: dict, **overrides) -> dict:
