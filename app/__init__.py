@@ -7,7 +7,7 @@ from typing import Any
 
 def create_app(config: dict[str, Any] | None = None):
     """Build the application. ``config`` overrides settings by name (tests use it)."""
-    from app.core import db, edge, errors, i18n, logs, sites
+    from app.core import api, db, edge, errors, i18n, logs, sites
     from app.core.config import Settings
     from app.models import load_models
 
@@ -19,6 +19,7 @@ def create_app(config: dict[str, Any] | None = None):
     app = sites.MotcuaFlask(__name__, subdomain_matching=True, static_folder=None)
     app.url_map.default_subdomain = sites.TENANT  # routes are tenant routes unless they say otherwise
     app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_SAMESITE="Lax")
+    app.json.ensure_ascii = False  # Vietnamese stays readable in API responses
     logs.configure_logging(settings.log_level, settings.log_format)
     app.extensions["motcua"] = db.Platform.from_settings(settings)
 
@@ -26,18 +27,22 @@ def create_app(config: dict[str, Any] | None = None):
     logs.init_app(app)
     i18n.init_app(app)
     edge.init_app(app)
-    errors.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)  # after the Api: our handlers answer HTML pages and JSON alike
     _register_blueprints(app)
     _register_cli(app)
     return app
 
 
 def _register_blueprints(app) -> None:
+    from app.catalog import views as catalog
     from app.core import health
     from app.portal import views as portal
 
     for blueprint in (health.blp, portal.city_blp, portal.tenant_blp):
         app.register_blueprint(blueprint)
+    for blueprint in (catalog.blp,):
+        app.extensions["motcua.api"].register_blueprint(blueprint)
 
 
 def _register_cli(app) -> None:

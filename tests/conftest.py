@@ -8,12 +8,12 @@ databases (two shards) and its own Redis database number.
 
 from __future__ import annotations
 
-import itertools
 import os
 import uuid
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import NullPool, create_engine, make_url
 
@@ -22,6 +22,7 @@ from app.core import embedded
 from app.core.config import sqlalchemy_url
 from tenants import registry
 from tenants.migrations import upgrade_platform
+from tests.factories import next_unit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,14 +107,6 @@ def platform(app):
     return app.extensions["motcua"]
 
 
-_codes = itertools.count(1)
-
-
-def next_unit_code() -> str:
-    n = next(_codes)
-    return f"{n // 10000:03d}.{n // 100 % 100:02d}.{n % 100:02d}.H99"
-
-
 @pytest.fixture(scope="session")
 def city(platform):
     return registry.create_tenant(
@@ -153,13 +146,24 @@ def make_tenant(platform, city):
     return make
 
 
+class HostClient(FlaskClient):
+    """A test client whose every request carries one Host (the base URL's host)."""
+
+    host = "localhost"
+
+    def open(self, *args, **kwargs):
+        if not args or isinstance(args[0], str):
+            kwargs.setdefault("base_url", f"http://{self.host}")
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client_for(app):
-    """A test client whose requests carry the tenant's host (``<slug>.localhost``)."""
+    """A test client for a tenant's host (``<slug>.localhost``), or any ``host``."""
 
-    def make(tenant=None, host: str | None = None):
-        client = app.test_client()
-        client.environ_base["HTTP_HOST"] = host or (f"{tenant.slug}.localhost" if tenant else "localhost")
+    def make(tenant=None, host: str | None = None) -> HostClient:
+        client = HostClient(app, app.response_class, use_cookies=True)
+        client.host = host or (f"{tenant.slug}.localhost" if tenant else "localhost")
         return client
 
     return make
