@@ -35,20 +35,34 @@ def create_app(config: dict[str, Any] | None = None):
 
 
 def _register_blueprints(app) -> None:
+    from app.auth import views as auth
+    from app.backoffice import views as backoffice
     from app.catalog import views as catalog
+    from app.console import views as console
     from app.core import health
     from app.portal import views as portal
 
-    for blueprint in (health.blp, portal.city_blp, portal.tenant_blp):
+    for blueprint in (
+        health.blp,
+        portal.city_blp,
+        portal.tenant_blp,
+        auth.api_blp,
+        backoffice.blp,
+        console.blp,
+    ):
         app.register_blueprint(blueprint)
     for blueprint in (catalog.blp,):
         app.extensions["motcua.api"].register_blueprint(blueprint)
 
 
 def _register_cli(app) -> None:
+    from app.auth.cli import accounts_cli
     from app.core.jobs_cli import jobs_cli
+    from app.demo.cli import demo_cli
     from tenants.cli import db_cli, tenants_cli
 
     app.cli.add_command(tenants_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(db_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(accounts_cli)

@@ -1,0 +1,156 @@
+"""Who is signed in, and may they be here? Session keys, CSRF tokens and guards for views.
+
+The session (a signed, host-only cookie) remembers the account, the site it signed
+in on and, on a tenant site, the tenant id; every request re-checks all three
+against the database, so a revoked membership or a changed password takes effect
+at once and a cookie carried to another host is worth nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from flask import redirect, request, session, url_for
+
+from app.auth.models import Account, Membership
+from app.auth.queries import find_account, find_membership
+from app.auth.roles import PROVIDER_OPS
+from app.core.db import get_current_tenant, platform_db
+from app.core.errors import DomainError
+
+AUTH_KEY = "auth"
+CSRF_KEY = "csrf"
+CSRF_FIELD = "csrf_token"
+
+
+class CsrfFailed(DomainError):
+    status = 400
+
+
+class SignInRequired(DomainError):
+    status = 401
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+@dataclass(frozen=True)
+class Official:
+    """The signed-in account and its membership in the current tenant."""
+
+    account: Account
+    membership: Membership
+
+
+# --- CSRF -------------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    if CSRF_KEY not in session:
+        session[CSRF_KEY] = secrets.token_urlsafe(32)
+    return session[CSRF_KEY]
+
+
+def check_csrf() -> None:
+    sent = request.form.get(CSRF_FIELD, "")
+    expected = session.get(CSRF_KEY, "")
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        raise CsrfFailed(
+            "Biểu mẫu đã hết hạn hoặc thiếu mã bảo mật. Vui lòng tải lại trang và thử lại.",
+            "The form has expired or lacks its security token. Reload the page and try again.",
+        )
+
+
+# --- sessions ---------------------------------------------------------------
+
+
+def _password_version(account: Account) -> str:
+    """Changes when the password changes, so older sessions stop working."""
+    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:16]
+
+
+def sign_in(account: Account, *, site: str, tenant_id: int | None = None) -> None:
+    session.clear()  # no fixation: nothing from before the login survives
+    session[AUTH_KEY] = {
+        "account_id": account.id,
+        "site": site,
+        "tenant_id": tenant_id,
+        "pwv": _password_version(account),
+    }
+    csrf_token()
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def _session_account(site: str) -> tuple[Account | None, dict]:
+    """The account this session names for ``site``, or None (and the raw session data)."""
+    data = session.get(AUTH_KEY)
+    if not isinstance(data, dict):
+        return None, {}
+    account = find_account(platform_db(), data.get("account_id") or 0)
+    valid = (
+        account is not None
+        and account.is_active
+        and data.get("site") == site
+        and hmac.compare_digest(str(data.get("pwv", "")), _password_version(account))
+    )
+    return (account if valid else None), data
+
+
+def current_official(site: str) -> Official:
+    """The official signed in on this tenant site, with a membership here.
+
+    Raises ``SignInRequired`` without a usable session and ``Forbidden`` when the
+    session belongs to another tenant or the membership here is gone.
+    """
+    account, data = _session_account(site)
+    if account is None:
+        raise SignInRequired("Cần đăng nhập", "Sign-in required")
+    tenant = get_current_tenant()
+    if tenant is None or data.get("tenant_id") != tenant.id:
+        raise _no_access()
+    membership = find_membership(platform_db(), account.id, tenant.id)
+    if membership is None or not membership.roles:
+        raise _no_access()
+    return Official(account, membership)
+
+
+def current_ops(site: str) -> Account:
+    """The provider ops account signed in on the console."""
+    account, _ = _session_account(site)
+    if account is None:
+        raise SignInRequired("Cần đăng nhập", "Sign-in required")
+    if PROVIDER_OPS not in (account.platform_roles or []):
+        raise _no_access()
+    return account
+
+
+def _no_access() -> Forbidden:
+    return Forbidden(
+        "Tài khoản của bạn không có quyền truy cập trang này.",
+        "Your account may not access this page.",
+    )
+
+
+def login_required(site: str, login_endpoint: str, loader):
+    """Decorator factory: run ``loader(site)`` first; send people without a session to the login page."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                who = loader(site)
+            except SignInRequired:
+                return redirect(url_for(login_endpoint))
+            return view(who, *args, **kwargs)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,73 @@
+"""Demo accounts for ``make run``: provider ops, a unit admin per tenant, some counter officers.
+
+Every demo account's password is ``motcua-demo``. Seeding is idempotent: existing
+accounts keep their password and gain any missing role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy.orm import Session
+
+from app.auth import actions, queries
+from app.auth.models import Account
+from app.auth.passwords import hash_password
+from app.auth.roles import COUNTER_OFFICER, PROVIDER_OPS, UNIT_ADMIN
+from tenants.engines import ShardEngines
+
+DEMO_PASSWORD = "motcua-demo"
+OPS_EMAIL = "ops@motcua.local"
+
+
+def unit_admin_email(slug: str) -> str:
+    return f"admin@{slug}.motcua.local"
+
+
+def counter_officer_email(slug: str) -> str:
+    return f"motcua@{slug}.motcua.local"
+
+
+def seed_demo_accounts(
+    shards: ShardEngines,
+    tenants_by_slug: Mapping[str, actions.TenantLike],
+    *,
+    counter_officer_slugs: Iterable[str] | None = None,
+) -> dict[str, list[str]]:
+    """Create (or complete) the demo accounts in one transaction; returns emails by kind.
+
+    ``tenants_by_slug`` maps slug -> a Tenant or TenantRef (anything with ``id``,
+    ``slug``, ``name`` and ``status``). ``counter_officer_slugs`` picks who gets a
+    counter officer; by default the first three tenants given.
+    """
+    if counter_officer_slugs is None:
+        counter_officer_slugs = list(tenants_by_slug)[:3]
+    officer_slugs = [s for s in counter_officer_slugs if s in tenants_by_slug]
+    # One hash for every demo account: hashing hundreds of times would slow `make run`
+    # and the password is public anyway.
+    demo_hash = hash_password(DEMO_PASSWORD)
+    seeded: dict[str, list[str]] = {"ops": [OPS_EMAIL], "unit_admins": [], "counter_officers": []}
+    with shards.platform_session() as session, session.begin():
+        ops = _ensure(session, OPS_EMAIL, "Vận hành Motcua", demo_hash)
+        if PROVIDER_OPS not in ops.platform_roles:
+            actions.set_platform_roles(session, ops, [*ops.platform_roles, PROVIDER_OPS])
+        for slug, tenant in tenants_by_slug.items():
+            admin = _ensure(session, unit_admin_email(slug), f"Quản trị {tenant.name}", demo_hash)
+            actions.grant_membership(session, admin, tenant, [UNIT_ADMIN])
+            seeded["unit_admins"].append(admin.email)
+        for slug in officer_slugs:
+            tenant = tenants_by_slug[slug]
+            name = f"Cán bộ một cửa {tenant.name}"
+            officer = _ensure(session, counter_officer_email(slug), name, demo_hash)
+            actions.grant_membership(session, officer, tenant, [COUNTER_OFFICER])
+            seeded["counter_officers"].append(officer.email)
+    return seeded
+
+
+def _ensure(session: Session, email: str, full_name: str, password_hash: str) -> Account:
+    account = queries.find_account_by_email(session, email)
+    if account is None:
+        account = actions.create_account(session, email=email, full_name=full_name)
+        account.password_hash = password_hash
+        session.flush()
+    return account
