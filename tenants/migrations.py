@@ -10,6 +10,7 @@ others finish, and a rerun picks it up.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,16 +97,19 @@ class Trees:
 
 
 _render_cache: dict[tuple[str, str, str], str] = {}
+# Alembic's ``context`` is a process-wide proxy: one environment at a time.
+_alembic_lock = threading.Lock()
 
 
 def _render_upgrade(trees: Trees, from_rev: str) -> str:
     key = (str(trees.tenant_dir), from_rev, trees.tenant_head)
-    if key not in _render_cache:
-        cfg = trees.config("tenant")
-        buf = io.StringIO()
-        cfg.output_buffer = buf
-        command.upgrade(cfg, f"{from_rev}:head", sql=True)
-        _render_cache[key] = buf.getvalue()
+    with _alembic_lock:
+        if key not in _render_cache:
+            cfg = trees.config("tenant")
+            buf = io.StringIO()
+            cfg.output_buffer = buf
+            command.upgrade(cfg, f"{from_rev}:head", sql=True)
+            _render_cache[key] = buf.getvalue()
     return _render_cache[key]
 
 
@@ -140,7 +144,8 @@ def migrate_schema(
         if before is None or trees.needs_online(before):
             cfg = trees.config("tenant")
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            with _alembic_lock:
+                command.upgrade(cfg, "head")
         else:
             conn.exec_driver_sql(trees.render_tenant_upgrade(before))
         after = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
@@ -187,7 +192,10 @@ def migrate_tenants(
     """Migrate every tenant schema that is behind, ``jobs`` at a time."""
     todo, skipped = pending_tenants(shards, trees, check_all=check_all, slugs=slugs)
     report = MigrateReport(head=trees.tenant_head, skipped=skipped)
-    _ = trees.tenant_script  # load the script directory once, before the threads start
+    # Load the scripts and render each expected upgrade once, before the threads start.
+    for revision in {t.schema_revision for t in todo} - {None, trees.tenant_head}:
+        if not trees.needs_online(revision):
+            trees.render_tenant_upgrade(revision)
     if on_start:
         on_start(len(todo))
 
