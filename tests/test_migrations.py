@@ -75,7 +75,8 @@ CATALOG_QUERIES = {
     "indexes": """
         SELECT tablename, indexname, replace(indexdef, :schema || '.', '')
         FROM pg_indexes WHERE schemaname = :schema""",
-    "sequences": "SELECT sequence_name, data_type FROM information_schema.sequences WHERE sequence_schema = :schema",
+    "sequences": """
+        SELECT sequence_name, data_type FROM information_schema.sequences WHERE sequence_schema = :schema""",
 }
 
 
