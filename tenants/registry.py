@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from tenants.ddl import create_schema_at_head, quote_schema
@@ -127,46 +128,65 @@ def create_tenant(
     if shard not in shards.urls:
         raise TenantError(f"Không có shard / unknown shard {shard!r} (configured: {', '.join(shards.names)})")
 
-    with shards.platform_session() as session, session.begin():
-        parent_row = _check_parent(session, unit_kind, parent)
-        if unit_kind is UnitKind.CITY and session.scalar(select(Tenant.id).where(Tenant.kind == "city")):
-            raise TenantError("Đã có đơn vị cấp thành phố / the city tenant already exists")
-        _check_unique(session, Tenant.slug, slug, "Slug")
-        _check_unique(session, Tenant.unit_code, unit_code, "Mã đơn vị / unit code")
-        _check_unique(session, Tenant.gso_code, gso_code, "Mã GSO / GSO code")
-        for host in hosts:
-            _check_hostname_free(session, shards, host)
-        if session.get(Shard, shard) is None:
-            session.add(Shard(name=shard))
-        tenant = Tenant(
-            slug=slug,
-            schema_name=schema,
-            name=name,
-            name_en=name_en,
-            kind=unit_kind.value,
-            parent_id=parent_row.id if parent_row else None,
-            unit_code=unit_code,
-            gso_code=gso_code,
-            status=TenantStatus.ACTIVE.value,
-            shard=shard,
-            schema_revision=head,
-        )
-        tenant.hostnames = [Hostname(hostname=h, is_verified=True) for h in hosts]
-        session.add(tenant)
-        session.flush()
-        if shard == PRIMARY_SHARD:
-            # Same database: registry row and schema commit in one transaction.
-            create_schema_at_head(session.connection(), schema, head)
-        else:
-            _create_on_other_shard(shards, shard, schema, head)
+    created_elsewhere = False
+    try:
+        with shards.platform_session() as session, session.begin():
+            parent_row = _check_parent(session, unit_kind, parent)
+            if unit_kind is UnitKind.CITY and session.scalar(select(Tenant.id).where(Tenant.kind == "city")):
+                raise TenantError("Đã có đơn vị cấp thành phố / the city tenant already exists")
+            _check_unique(session, Tenant.slug, slug, "Slug")
+            _check_unique(session, Tenant.unit_code, unit_code, "Mã đơn vị / unit code")
+            _check_unique(session, Tenant.gso_code, gso_code, "Mã GSO / GSO code")
+            for host in hosts:
+                _check_hostname_free(session, shards, host)
+            if session.get(Shard, shard) is None:
+                session.add(Shard(name=shard))
+            tenant = Tenant(
+                slug=slug,
+                schema_name=schema,
+                name=name,
+                name_en=name_en,
+                kind=unit_kind.value,
+                parent_id=parent_row.id if parent_row else None,
+                unit_code=unit_code,
+                gso_code=gso_code,
+                status=TenantStatus.ACTIVE.value,
+                shard=shard,
+                schema_revision=head,
+            )
+            tenant.hostnames = [Hostname(hostname=h, is_verified=True) for h in hosts]
+            session.add(tenant)
+            session.flush()
+            if shard == PRIMARY_SHARD:
+                # Same database: registry row and schema commit in one transaction.
+                create_schema_at_head(session.connection(), schema, head)
+            else:
+                _create_on_other_shard(shards, shard, schema, head)
+                created_elsewhere = True
+    except (IntegrityError, ProgrammingError) as exc:
+        # A concurrent create took the slug, code or hostname, or the schema already exists.
+        if created_elsewhere:
+            _drop_schema(shards, shard, schema)
+        raise TenantError(
+            f"Không tạo được đơn vị / could not create tenant {slug!r}: {str(exc.orig).splitlines()[0]}"
+        ) from None
+    except BaseException:
+        if created_elsewhere:
+            _drop_schema(shards, shard, schema)
+        raise
     return tenant
 
 
 def _create_on_other_shard(shards: ShardEngines, shard: str, schema: str, head: str) -> None:
-    # The schema commits first on its shard; if the registry commit then fails the
-    # caller's exception propagates and the orphan schema is found by `tenants check`.
+    # Two databases, two transactions: the schema commits first on its shard and is
+    # dropped again by the caller if the registry commit then fails.
     with shards.engine(shard).begin() as conn:
         create_schema_at_head(conn, schema, head)
+
+
+def _drop_schema(shards: ShardEngines, shard: str, schema: str) -> None:
+    with shards.engine(shard).begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_schema(schema)} CASCADE")
 
 
 def _check_hostname_free(session: Session, shards: ShardEngines, host: str) -> None:

@@ -242,3 +242,26 @@ def test_tenant_on_second_shard(cli, city, platform):
 def _schema_exists(platform, schema: str) -> bool:
     with platform.shards.primary.connect() as conn:
         return bool(conn.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": schema}))
+
+
+def test_existing_schema_on_target_shard_is_refused_and_kept(cli, city, platform):
+    with platform.shards.engine("s2").begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA t_so_con_sot")
+        conn.exec_driver_sql("CREATE TABLE t_so_con_sot.keep_me (id int)")
+    before = _state(platform)
+    result = cli(
+        "create",
+        "Sở Còn Sót",
+        "--kind",
+        "department",
+        "--parent",
+        "hai-phong",
+        "--unit-code",
+        next_unit_code(),
+        "--shard",
+        "s2",
+    )
+    assert result.exit_code != 0 and "could not create" in result.output
+    assert _state(platform) == before
+    with platform.shards.engine("s2").connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM t_so_con_sot.keep_me")) == 0  # untouched
