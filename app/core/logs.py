@@ -24,8 +24,10 @@ class ScopeFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def configure_logging(level: str, fmt: str, stream=None) -> None:
+    """Install Motcua's handler on the root logger (replacing a previous one of ours)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name("motcua")
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(tenant)s")
@@ -36,7 +38,9 @@ def configure_logging(level: str, fmt: str) -> None:
         )
     handler.addFilter(ScopeFilter())
     root = logging.getLogger()
-    root.handlers = [handler]
+    for old in [h for h in root.handlers if h.get_name() == "motcua"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
     root.setLevel(level)
 
 
