@@ -111,7 +111,7 @@ def tenants(ops):
     status = _choice("status", [s.value for s in TenantStatus])
     session = platform_db()
     rows = registry.list_tenants(session, kind=kind, status=status)
-    slugs = dict(session.execute(select(Tenant.id, Tenant.slug)).tuples())
+    slugs = {tenant_id: slug for tenant_id, slug in session.execute(select(Tenant.id, Tenant.slug))}
     domain, port = _portal_base()
     return render_template(
         "console/tenants.html",
