@@ -9,6 +9,7 @@ import atexit
 import os
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +23,10 @@ def start_postgres(data_dir: Path):
 
     pg_dir = Path(data_dir) / "pg"
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(pg_dir, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); /tmp is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        return pgserver.get_server(pg_dir, cleanup_mode="stop")
 
 
 def postgres_bin_dir() -> Path:
