@@ -1,0 +1,1 @@
+"""The Hai Phong demo: units, catalogues (``data``), and the seeding that writes them (``seed``)."""

@@ -1,0 +1,679 @@
+"""The Hai Phong demo as plain data: units (around 2019) and a small procedure catalogue.
+
+Sources are DOMAIN.md §7 (procedures) and §8 (districts with GSO codes, departments).
+Unit codes use the placeholder province segment ``H99`` (§3.1): the city is
+``000.00.00.H99``; departments take level-2 numbers 01–21 in §8.2 order, districts
+22–36 in GSO order; a ward or commune is ``000.ZZ.YY.H99`` with YY its district's
+number. Ward and commune GSO codes are left empty (not confirmed).
+
+Procedure codes: ``1.001193`` and ``2.000720`` are confirmed; the other national
+codes are the unverified ones of §7 (italics there). Procedures without a known
+national code carry an obviously local ``DEMO-…`` code. Amounts set by the
+People's Council, and the catalogue entries of departments not in §7.3, say
+``(demo)``: they are plausible, not checked against a Hai Phong resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tenants.naming import slugify
+
+PROVINCE = "H99"  # placeholder, not Hai Phong's real QCVN 102 segment (DOMAIN.md §3.1)
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    name_en: str
+    kind: str
+    unit_code: str
+    parent: str | None = None  # parent's slug
+    gso_code: str | None = None
+    # Extra catalogue sets beyond the kind's own (Bạch Long Vĩ has no commune level).
+    extra_sets: tuple[str, ...] = ()
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.name)
+
+
+def _code(level3: int, level2: int) -> str:
+    return f"000.{level3:02d}.{level2:02d}.{PROVINCE}"
+
+
+CITY = Unit("Thành phố Hải Phòng", "Hai Phong City", "city", _code(0, 0), gso_code="31")
+
+# DOMAIN.md §8.2, in its order: level-2 numbers 01–21.
+_DEPARTMENTS = (
+    ("Văn phòng UBND thành phố", "Office of the City People's Committee"),
+    ("Sở Nội vụ", "Department of Home Affairs"),
+    ("Sở Tư pháp", "Department of Justice"),
+    ("Sở Kế hoạch và Đầu tư", "Department of Planning and Investment"),
+    ("Sở Tài chính", "Department of Finance"),
+    ("Sở Công Thương", "Department of Industry and Trade"),
+    ("Sở Nông nghiệp và Phát triển nông thôn", "Department of Agriculture and Rural Development"),
+    ("Sở Giao thông vận tải", "Department of Transport"),
+    ("Sở Xây dựng", "Department of Construction"),
+    ("Sở Quy hoạch – Kiến trúc", "Department of Urban Planning and Architecture"),
+    ("Sở Tài nguyên và Môi trường", "Department of Natural Resources and Environment"),
+    ("Sở Thông tin và Truyền thông", "Department of Information and Communications"),
+    ("Sở Lao động – Thương binh và Xã hội", "Department of Labour, Invalids and Social Affairs"),
+    ("Sở Văn hóa và Thể thao", "Department of Culture and Sports"),
+    ("Sở Du lịch", "Department of Tourism"),
+    ("Sở Khoa học và Công nghệ", "Department of Science and Technology"),
+    ("Sở Giáo dục và Đào tạo", "Department of Education and Training"),
+    ("Sở Y tế", "Department of Health"),
+    ("Sở Ngoại vụ", "Department of Foreign Affairs"),
+    ("Thanh tra thành phố", "City Inspectorate"),
+    ("Ban Quản lý Khu kinh tế Hải Phòng", "Hai Phong Economic Zone Authority"),
+)
+DEPARTMENTS = tuple(
+    Unit(name, name_en, "department", _code(0, n), parent=CITY.slug)
+    for n, (name, name_en) in enumerate(_DEPARTMENTS, start=1)
+)
+
+# DOMAIN.md §8.1: GSO codes 303–318 (there is no 310); level-2 numbers 22–36.
+_DISTRICTS = (
+    ("303", "Quận Hồng Bàng", "Hong Bang District"),
+    ("304", "Quận Ngô Quyền", "Ngo Quyen District"),
+    ("305", "Quận Lê Chân", "Le Chan District"),
+    ("306", "Quận Hải An", "Hai An District"),
+    ("307", "Quận Kiến An", "Kien An District"),
+    ("308", "Quận Đồ Sơn", "Do Son District"),
+    ("309", "Quận Dương Kinh", "Duong Kinh District"),
+    ("311", "Huyện Thủy Nguyên", "Thuy Nguyen Rural District"),
+    ("312", "Huyện An Dương", "An Duong Rural District"),
+    ("313", "Huyện An Lão", "An Lao Rural District"),
+    ("314", "Huyện Kiến Thụy", "Kien Thuy Rural District"),
+    ("315", "Huyện Tiên Lãng", "Tien Lang Rural District"),
+    ("316", "Huyện Vĩnh Bảo", "Vinh Bao Rural District"),
+    ("317", "Huyện Cát Hải", "Cat Hai Rural District"),
+    ("318", "Huyện Bạch Long Vĩ", "Bach Long Vi Rural District"),
+)
+DISTRICTS = tuple(
+    Unit(
+        name,
+        name_en,
+        "district",
+        _code(0, n),
+        parent=CITY.slug,
+        gso_code=gso,
+        # No commune level on the island: the district handles the commune procedures too.
+        extra_sets=("commune",) if gso == "318" else (),
+    )
+    for n, (gso, name, name_en) in enumerate(_DISTRICTS, start=22)
+)
+_DISTRICT_BY_SLUG = {d.slug: d for d in DISTRICTS}
+
+# A few real wards and townships (2019 names); level-3 numbers 01.. within each district.
+_COMMUNES = {
+    "ngo-quyen": (
+        ("Phường Máy Chai", "May Chai Ward"),
+        ("Phường Máy Tơ", "May To Ward"),
+        ("Phường Lạc Viên", "Lac Vien Ward"),
+        ("Phường Cầu Đất", "Cau Dat Ward"),
+    ),
+    "hong-bang": (
+        ("Phường Hoàng Văn Thụ", "Hoang Van Thu Ward"),
+        ("Phường Minh Khai", "Minh Khai Ward"),
+        ("Phường Phan Bội Châu", "Phan Boi Chau Ward"),
+        ("Phường Quán Toan", "Quan Toan Ward"),
+    ),
+    "thuy-nguyen": (("Thị trấn Núi Đèo", "Nui Deo Township"),),
+    "cat-hai": (("Thị trấn Cát Bà", "Cat Ba Township"),),
+}
+
+
+def _district_number(slug: str) -> int:
+    return int(_DISTRICT_BY_SLUG[slug].unit_code.split(".")[2])
+
+
+COMMUNES = tuple(
+    Unit(name, name_en, "commune", _code(z, _district_number(district)), parent=district)
+    for district, names in _COMMUNES.items()
+    for z, (name, name_en) in enumerate(names, start=1)
+)
+
+UNITS: tuple[Unit, ...] = (CITY, *DEPARTMENTS, *DISTRICTS, *COMMUNES)
+
+# Printed by the dev server: one district, one department, one ward.
+FEATURED = ("ngo-quyen", "so-tu-phap", "may-chai")
+
+
+# --- Catalogue ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fee:
+    description: str
+    amount: int  # whole đồng
+    kind: str = "charge"  # "charge" = lệ phí, "fee" = phí
+    online_amount: int | None = None
+    case: str | None = None  # a case code, or None for every case
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    original_or_copy: str = "original"
+    quantity: int = 1
+    is_mandatory: bool = True
+
+
+@dataclass(frozen=True)
+class Case:
+    code: str
+    name: str
+    time_value: float | None = None
+    time_unit: str | None = None
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class ProcedureSpec:
+    code: str
+    name: str
+    sector: str  # a key of SECTORS
+    service_level: int
+    time_value: float
+    time_unit: str  # working_days | calendar_days | same_day | hours
+    applicant_types: tuple[str, ...] = ("citizen",)
+    fees: tuple[Fee, ...] = ()
+    components: tuple[Component, ...] = ()
+    cases: tuple[Case, ...] = ()
+    legal_basis: str | None = None
+    result_document_type: str | None = None
+    channels: tuple[int, ...] = (1,)  # 1 counter, 2 online, 3 postal
+    result_delivery: tuple[str, ...] = ("counter",)
+
+    @property
+    def is_same_day_return(self) -> bool:
+        return self.time_unit == "same_day"
+
+
+SECTORS = {
+    "ho-tich": "Hộ tịch",
+    "chung-thuc": "Chứng thực",
+    "ho-kinh-doanh": "Thành lập và hoạt động của hộ kinh doanh",
+    "doanh-nghiep": "Thành lập và hoạt động của doanh nghiệp",
+    "xay-dung": "Hoạt động xây dựng",
+    "dat-dai": "Đất đai",
+    "ly-lich-tu-phap": "Lý lịch tư pháp",
+    "duong-bo": "Đường bộ",
+    "lao-dong": "Việc làm, lao động nước ngoài",
+    "thong-tin-dien-tu": "Phát thanh, truyền hình và thông tin điện tử",
+    "to-chuc-phi-chinh-phu": "Tổ chức phi chính phủ",
+    "tai-chinh": "Quản lý ngân sách",
+    "xuc-tien-thuong-mai": "Lưu thông hàng hóa trong nước",
+    "an-toan-thuc-pham": "Quản lý chất lượng nông lâm sản và thủy sản",
+    "quy-hoach": "Quy hoạch xây dựng, kiến trúc",
+    "nghe-thuat-bieu-dien": "Nghệ thuật biểu diễn",
+    "lu-hanh": "Lữ hành",
+    "khoa-hoc-cong-nghe": "Hoạt động khoa học và công nghệ",
+    "giao-duc": "Giáo dục trung học",
+    "kham-chua-benh": "Khám bệnh, chữa bệnh",
+    "hop-tac-quoc-te": "Hợp tác quốc tế",
+}
+
+_ONLINE = (1, 2, 3)
+_ONLINE_RESULT = ("counter", "online", "postal")
+_ID = Component("Giấy tờ tùy thân của người nộp hồ sơ (xuất trình)", "original")
+_CIVIL_STATUS_LAW = "Luật Hộ tịch năm 2014; Nghị định 123/2015/NĐ-CP"
+_CERTIFICATION = "Nghị định 23/2015/NĐ-CP về chứng thực"
+_COPY_FEES = (
+    Fee("Phí chứng thực bản sao: trang thứ nhất và thứ hai, mỗi trang", 2_000, "fee"),
+    Fee("Phí chứng thực bản sao: từ trang thứ ba, mỗi trang (tối đa 200.000 đồng/bản)", 1_000, "fee"),
+)
+
+PROCEDURES: dict[str, ProcedureSpec] = {
+    p.code: p
+    for p in (
+        # --- commune / ward (DOMAIN.md §7.1) ---
+        ProcedureSpec(
+            "1.001193",
+            "Đăng ký khai sinh",
+            "ho-tich",
+            3,
+            1,
+            "same_day",
+            fees=(
+                Fee("Lệ phí đăng ký khai sinh đúng hạn (miễn)", 0),
+                Fee("Lệ phí đăng ký khai sinh quá hạn (demo, theo Nghị quyết HĐND)", 8_000),
+            ),
+            components=(
+                Component("Tờ khai đăng ký khai sinh (theo mẫu)"),
+                Component("Giấy chứng sinh hoặc giấy tờ thay thế"),
+                _ID,
+            ),
+            legal_basis=_CIVIL_STATUS_LAW,
+            result_document_type="Giấy khai sinh",
+            channels=_ONLINE,
+        ),
+        ProcedureSpec(
+            "1.000656",
+            "Đăng ký khai tử",
+            "ho-tich",
+            3,
+            1,
+            "same_day",
+            fees=(Fee("Lệ phí đăng ký khai tử đúng hạn (miễn)", 0),),
+            components=(Component("Tờ khai đăng ký khai tử (theo mẫu)"), Component("Giấy báo tử"), _ID),
+            legal_basis=_CIVIL_STATUS_LAW,
+            result_document_type="Trích lục khai tử",
+            channels=_ONLINE,
+        ),
+        ProcedureSpec(
+            "1.000894",
+            "Đăng ký kết hôn",
+            "ho-tich",
+            2,
+            1,
+            "same_day",
+            fees=(Fee("Lệ phí đăng ký kết hôn (miễn đối với công dân Việt Nam cư trú trong nước)", 0),),
+            components=(
+                Component("Tờ khai đăng ký kết hôn (theo mẫu)"),
+                Component(
+                    "Giấy xác nhận tình trạng hôn nhân (khi đăng ký tại nơi không thường trú)",
+                    is_mandatory=False,
+                ),
+                _ID,
+            ),
+            cases=(
+                Case("thuong", "Trường hợp thông thường", is_default=True),
+                Case("xac-minh", "Trường hợp cần xác minh", 5, "working_days"),
+            ),
+            legal_basis=_CIVIL_STATUS_LAW,
+            result_document_type="Giấy chứng nhận kết hôn",
+        ),
+        ProcedureSpec(
+            "1.004873",
+            "Cấp Giấy xác nhận tình trạng hôn nhân",
+            "ho-tich",
+            3,
+            3,
+            "working_days",
+            fees=(Fee("Lệ phí (demo, theo Nghị quyết HĐND)", 10_000),),
+            components=(Component("Tờ khai cấp Giấy xác nhận tình trạng hôn nhân (theo mẫu)"), _ID),
+            legal_basis=_CIVIL_STATUS_LAW,
+            result_document_type="Giấy xác nhận tình trạng hôn nhân",
+            channels=_ONLINE,
+        ),
+        ProcedureSpec(
+            "2.000815",
+            "Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam cấp",
+            "chung-thuc",
+            2,
+            1,
+            "same_day",
+            fees=_COPY_FEES,
+            components=(
+                Component("Bản chính giấy tờ, văn bản làm cơ sở để chứng thực bản sao"),
+                Component("Bản sao cần chứng thực", "copy"),
+            ),
+            legal_basis=_CERTIFICATION,
+            result_document_type="Bản sao được chứng thực",
+        ),
+        ProcedureSpec(
+            "2.000884",
+            "Chứng thực chữ ký trong các giấy tờ, văn bản",
+            "chung-thuc",
+            2,
+            1,
+            "same_day",
+            fees=(Fee("Phí chứng thực chữ ký, mỗi trường hợp", 10_000, "fee"),),
+            components=(Component("Giấy tờ, văn bản cần chứng thực chữ ký"), _ID),
+            legal_basis=_CERTIFICATION,
+            result_document_type="Giấy tờ, văn bản đã được chứng thực chữ ký",
+        ),
+        # --- district (DOMAIN.md §7.2) ---
+        ProcedureSpec(
+            "2.000720",
+            "Đăng ký thành lập hộ kinh doanh",
+            "ho-kinh-doanh",
+            4,
+            3,
+            "working_days",
+            applicant_types=("citizen",),
+            fees=(Fee("Lệ phí đăng ký hộ kinh doanh (demo, theo Nghị quyết HĐND)", 100_000),),
+            components=(
+                Component("Giấy đề nghị đăng ký hộ kinh doanh (theo mẫu)"),
+                Component("Bản sao giấy tờ pháp lý của cá nhân chủ hộ kinh doanh", "copy"),
+            ),
+            legal_basis="Nghị định 78/2015/NĐ-CP về đăng ký doanh nghiệp",
+            result_document_type="Giấy chứng nhận đăng ký hộ kinh doanh",
+            channels=_ONLINE,
+            result_delivery=_ONLINE_RESULT,
+        ),
+        ProcedureSpec(
+            "DEMO-H-XD01",
+            "Cấp giấy phép xây dựng nhà ở riêng lẻ",
+            "xay-dung",
+            3,
+            15,
+            "calendar_days",
+            fees=(Fee("Lệ phí cấp giấy phép xây dựng nhà ở riêng lẻ (demo, theo Nghị quyết HĐND)", 75_000),),
+            components=(
+                Component("Đơn đề nghị cấp giấy phép xây dựng (theo mẫu)"),
+                Component("Bản sao giấy tờ chứng minh quyền sử dụng đất", "copy"),
+                Component("Bản vẽ thiết kế xây dựng", "original", quantity=2),
+            ),
+            legal_basis="Luật Xây dựng năm 2014",
+            result_document_type="Giấy phép xây dựng",
+            channels=_ONLINE,
+        ),
+        ProcedureSpec(
+            "DEMO-H-HT01",
+            "Đăng ký kết hôn có yếu tố nước ngoài",
+            "ho-tich",
+            2,
+            15,
+            "calendar_days",
+            fees=(
+                Fee("Lệ phí đăng ký kết hôn có yếu tố nước ngoài (demo, theo Nghị quyết HĐND)", 1_000_000),
+            ),
+            components=(
+                Component("Tờ khai đăng ký kết hôn (theo mẫu)"),
+                Component("Giấy xác nhận của tổ chức y tế về sức khỏe tâm thần"),
+                Component("Bản sao hộ chiếu hoặc giấy tờ thay thế", "copy"),
+            ),
+            legal_basis=_CIVIL_STATUS_LAW,
+            result_document_type="Giấy chứng nhận kết hôn",
+        ),
+        ProcedureSpec(
+            "DEMO-H-CT01",
+            "Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của nước ngoài cấp",
+            "chung-thuc",
+            2,
+            1,
+            "same_day",
+            fees=_COPY_FEES,
+            components=(
+                Component("Bản chính giấy tờ, văn bản đã được hợp pháp hóa lãnh sự"),
+                Component("Bản sao cần chứng thực", "copy"),
+            ),
+            legal_basis=_CERTIFICATION,
+            result_document_type="Bản sao được chứng thực",
+        ),
+        ProcedureSpec(
+            "DEMO-H-DD01",
+            "Cấp Giấy chứng nhận quyền sử dụng đất, quyền sở hữu nhà ở và tài sản khác gắn liền với đất "
+            "lần đầu",
+            "dat-dai",
+            2,
+            30,
+            "calendar_days",
+            fees=(
+                Fee("Lệ phí cấp Giấy chứng nhận (demo, theo Nghị quyết HĐND)", 100_000),
+                Fee("Phí thẩm định hồ sơ cấp Giấy chứng nhận (demo, theo Nghị quyết HĐND)", 500_000, "fee"),
+            ),
+            components=(
+                Component("Đơn đăng ký, cấp Giấy chứng nhận (theo mẫu)"),
+                Component("Giấy tờ về quyền sử dụng đất", "certified_copy"),
+                Component("Chứng từ thực hiện nghĩa vụ tài chính", "copy", is_mandatory=False),
+            ),
+            legal_basis="Luật Đất đai năm 2013; Nghị định 01/2017/NĐ-CP",
+            result_document_type="Giấy chứng nhận quyền sử dụng đất",
+        ),
+        # --- departments (DOMAIN.md §7.3) ---
+        ProcedureSpec(
+            "DEMO-S-TP01",
+            "Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam",
+            "ly-lich-tu-phap",
+            3,
+            10,
+            "calendar_days",
+            fees=(
+                Fee("Phí cung cấp thông tin lý lịch tư pháp", 200_000, "fee", case="thuong"),
+                Fee(
+                    "Phí cung cấp thông tin lý lịch tư pháp (sinh viên, người có công)",
+                    100_000,
+                    "fee",
+                    case="uu-dai",
+                ),
+            ),
+            components=(
+                Component("Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp (theo mẫu)"),
+                Component("Bản chụp giấy tờ tùy thân", "copy"),
+                Component("Bản chụp sổ hộ khẩu hoặc giấy chứng nhận thường trú", "copy"),
+            ),
+            cases=(
+                Case("thuong", "Trường hợp thông thường", is_default=True),
+                Case("uu-dai", "Sinh viên, người có công với cách mạng"),
+            ),
+            legal_basis="Luật Lý lịch tư pháp năm 2009",
+            result_document_type="Phiếu lý lịch tư pháp",
+            channels=_ONLINE,
+            result_delivery=_ONLINE_RESULT,
+        ),
+        ProcedureSpec(
+            "DEMO-S-KH01",
+            "Đăng ký thành lập doanh nghiệp",
+            "doanh-nghiep",
+            4,
+            3,
+            "working_days",
+            applicant_types=("citizen", "enterprise"),
+            fees=(Fee("Lệ phí đăng ký doanh nghiệp (miễn khi nộp trực tuyến)", 50_000, online_amount=0),),
+            components=(
+                Component("Giấy đề nghị đăng ký doanh nghiệp (theo mẫu)"),
+                Component("Điều lệ công ty"),
+                Component("Danh sách thành viên hoặc cổ đông sáng lập", is_mandatory=False),
+                Component("Bản sao giấy tờ pháp lý của cá nhân", "copy"),
+            ),
+            legal_basis="Luật Doanh nghiệp năm 2014; Nghị định 78/2015/NĐ-CP",
+            result_document_type="Giấy chứng nhận đăng ký doanh nghiệp",
+            channels=_ONLINE,
+            result_delivery=_ONLINE_RESULT,
+        ),
+        ProcedureSpec(
+            "DEMO-S-GT01",
+            "Đổi giấy phép lái xe do ngành Giao thông vận tải cấp",
+            "duong-bo",
+            4,
+            5,
+            "working_days",
+            fees=(Fee("Lệ phí cấp đổi giấy phép lái xe", 135_000),),
+            components=(
+                Component("Đơn đề nghị đổi giấy phép lái xe (theo mẫu)"),
+                Component("Giấy khám sức khỏe của người lái xe"),
+                Component("Bản sao giấy phép lái xe", "copy"),
+            ),
+            legal_basis="Thông tư 12/2017/TT-BGTVT",
+            result_document_type="Giấy phép lái xe",
+            channels=_ONLINE,
+            result_delivery=_ONLINE_RESULT,
+        ),
+        ProcedureSpec(
+            "DEMO-S-XD01",
+            "Cấp giấy phép xây dựng công trình cấp I, cấp II; công trình tôn giáo",
+            "xay-dung",
+            3,
+            20,
+            "calendar_days",
+            applicant_types=("citizen", "enterprise", "organisation"),
+            fees=(Fee("Lệ phí cấp giấy phép xây dựng (demo, theo Nghị quyết HĐND)", 150_000),),
+            components=(
+                Component("Đơn đề nghị cấp giấy phép xây dựng (theo mẫu)"),
+                Component("Bản sao giấy tờ chứng minh quyền sử dụng đất", "copy"),
+                Component("Bản vẽ thiết kế xây dựng", quantity=2),
+            ),
+            legal_basis="Luật Xây dựng năm 2014",
+            result_document_type="Giấy phép xây dựng",
+            channels=_ONLINE,
+        ),
+        ProcedureSpec(
+            "DEMO-S-LD01",
+            "Cấp giấy phép lao động cho người lao động nước ngoài làm việc tại Việt Nam",
+            "lao-dong",
+            3,
+            5,
+            "working_days",
+            applicant_types=("enterprise", "organisation"),
+            fees=(Fee("Lệ phí cấp giấy phép lao động (demo, theo Nghị quyết HĐND)", 600_000),),
+            components=(
+                Component("Văn bản đề nghị cấp giấy phép lao động (theo mẫu)"),
+                Component("Giấy chứng nhận sức khỏe"),
+                Component("Phiếu lý lịch tư pháp"),
+                Component("Bản sao hộ chiếu", "certified_copy"),
+            ),
+            legal_basis="Bộ luật Lao động năm 2012; Nghị định 11/2016/NĐ-CP",
+            result_document_type="Giấy phép lao động",
+            channels=_ONLINE,
+        ),
+        ProcedureSpec(
+            "DEMO-S-TT01",
+            "Cấp giấy phép thiết lập trang thông tin điện tử tổng hợp",
+            "thong-tin-dien-tu",
+            3,
+            10,
+            "working_days",
+            applicant_types=("enterprise", "organisation"),
+            components=(
+                Component("Đơn đề nghị cấp giấy phép (theo mẫu)"),
+                Component("Đề án hoạt động trang thông tin điện tử tổng hợp"),
+            ),
+            legal_basis="Nghị định 72/2013/NĐ-CP",
+            result_document_type="Giấy phép thiết lập trang thông tin điện tử tổng hợp",
+            channels=_ONLINE,
+        ),
+        # --- departments not in §7.3: one plausible entry each, all (demo) ---
+        *(
+            ProcedureSpec(
+                code,
+                name,
+                sector,
+                3,
+                days,
+                "working_days",
+                applicant_types=applicants,
+                components=(Component("Văn bản đề nghị (theo mẫu)"), Component("Hồ sơ kèm theo", "copy")),
+                result_document_type="(demo)",
+            )
+            for code, name, sector, days, applicants in (
+                (
+                    "DEMO-S-NV01",
+                    "Công nhận ban vận động thành lập hội",
+                    "to-chuc-phi-chinh-phu",
+                    30,
+                    ("citizen",),
+                ),
+                (
+                    "DEMO-S-TC01",
+                    "Đăng ký mã số đơn vị có quan hệ với ngân sách",
+                    "tai-chinh",
+                    2,
+                    ("organisation",),
+                ),
+                (
+                    "DEMO-S-CT01",
+                    "Cấp giấy phép bán buôn sản phẩm rượu",
+                    "xuc-tien-thuong-mai",
+                    15,
+                    ("enterprise",),
+                ),
+                (
+                    "DEMO-S-NN01",
+                    "Cấp giấy chứng nhận cơ sở đủ điều kiện an toàn thực phẩm nông lâm thủy sản",
+                    "an-toan-thuc-pham",
+                    15,
+                    ("enterprise", "citizen"),
+                ),
+                (
+                    "DEMO-S-QH01",
+                    "Cung cấp thông tin về quy hoạch",
+                    "quy-hoach",
+                    15,
+                    ("citizen", "enterprise"),
+                ),
+                (
+                    "DEMO-S-TN01",
+                    "Đăng ký biến động quyền sử dụng đất, quyền sở hữu tài sản gắn liền với đất",
+                    "dat-dai",
+                    10,
+                    ("citizen", "enterprise"),
+                ),
+                (
+                    "DEMO-S-VH01",
+                    "Cấp giấy phép tổ chức biểu diễn nghệ thuật",
+                    "nghe-thuat-bieu-dien",
+                    5,
+                    ("organisation",),
+                ),
+                (
+                    "DEMO-S-DL01",
+                    "Cấp giấy phép kinh doanh dịch vụ lữ hành nội địa",
+                    "lu-hanh",
+                    10,
+                    ("enterprise",),
+                ),
+                (
+                    "DEMO-S-KC01",
+                    "Cấp giấy chứng nhận đăng ký hoạt động khoa học và công nghệ",
+                    "khoa-hoc-cong-nghe",
+                    15,
+                    ("organisation",),
+                ),
+                (
+                    "DEMO-S-GD01",
+                    "Chuyển trường đối với học sinh trung học phổ thông",
+                    "giao-duc",
+                    3,
+                    ("citizen",),
+                ),
+                (
+                    "DEMO-S-YT01",
+                    "Cấp chứng chỉ hành nghề khám bệnh, chữa bệnh",
+                    "kham-chua-benh",
+                    20,
+                    ("citizen",),
+                ),
+                (
+                    "DEMO-S-NG01",
+                    "Cho phép tổ chức hội nghị, hội thảo quốc tế",
+                    "hop-tac-quoc-te",
+                    15,
+                    ("organisation",),
+                ),
+            )
+        ),
+    )
+}
+
+COMMUNE_SET = ("1.001193", "1.000656", "1.000894", "1.004873", "2.000815", "2.000884")
+DISTRICT_SET = ("2.000720", "DEMO-H-XD01", "DEMO-H-HT01", "DEMO-H-CT01", "DEMO-H-DD01")
+# Department slug -> its procedures. The city office and the inspectorate supervise: none.
+DEPARTMENT_SETS = {
+    "so-noi-vu": ("DEMO-S-NV01",),
+    "so-tu-phap": ("DEMO-S-TP01",),
+    "so-ke-hoach-va-dau-tu": ("DEMO-S-KH01",),
+    "so-tai-chinh": ("DEMO-S-TC01",),
+    "so-cong-thuong": ("DEMO-S-CT01",),
+    "so-nong-nghiep-va-phat-trien-nong-thon": ("DEMO-S-NN01",),
+    "so-giao-thong-van-tai": ("DEMO-S-GT01",),
+    "so-xay-dung": ("DEMO-S-XD01",),
+    "so-quy-hoach-kien-truc": ("DEMO-S-QH01",),
+    "so-tai-nguyen-va-moi-truong": ("DEMO-S-TN01",),
+    "so-thong-tin-va-truyen-thong": ("DEMO-S-TT01",),
+    "so-lao-dong-thuong-binh-va-xa-hoi": ("DEMO-S-LD01",),
+    "so-van-hoa-va-the-thao": ("DEMO-S-VH01",),
+    "so-du-lich": ("DEMO-S-DL01",),
+    "so-khoa-hoc-va-cong-nghe": ("DEMO-S-KC01",),
+    "so-giao-duc-va-dao-tao": ("DEMO-S-GD01",),
+    "so-y-te": ("DEMO-S-YT01",),
+    "so-ngoai-vu": ("DEMO-S-NG01",),
+    "ban-quan-ly-khu-kinh-te-hai-phong": ("DEMO-S-LD01",),
+}
+_SETS = {"commune": COMMUNE_SET, "district": DISTRICT_SET}
+
+
+def catalog_for(unit: Unit) -> tuple[ProcedureSpec, ...]:
+    """The procedures a unit offers: its kind's set (departments: their own), plus extras."""
+    codes: list[str] = []
+    if unit.kind == "department":
+        codes.extend(DEPARTMENT_SETS.get(unit.slug, ()))
+    else:
+        codes.extend(_SETS.get(unit.kind, ()))
+    for extra in unit.extra_sets:
+        codes.extend(_SETS[extra])
+    return tuple(PROCEDURES[c] for c in dict.fromkeys(codes))
