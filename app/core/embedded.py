@@ -14,26 +14,29 @@ from pathlib import Path
 from urllib.parse import quote
 
 
+def _pgserver():
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); /tmp is fine.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
+    return pgserver
+
+
 def start_postgres(data_dir: Path):
     """Start (or reuse) the embedded server; returns the pgserver handle.
 
     The server stops when the last process that started it exits.
     """
-    import pgserver
-
     pg_dir = Path(data_dir) / "pg"
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); /tmp is fine.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        return pgserver.get_server(pg_dir, cleanup_mode="stop")
+        return _pgserver().get_server(pg_dir, cleanup_mode="stop")
 
 
 def postgres_bin_dir() -> Path:
     """pg_dump and friends from the same installation as the embedded server."""
-    import pgserver
-
-    return Path(pgserver.__file__).parent / "pginstall" / "bin"
+    return Path(_pgserver().__file__).parent / "pginstall" / "bin"
 
 
 def database_url(server, name: str) -> str:
