@@ -18,7 +18,12 @@ def create_app(config: dict[str, Any] | None = None):
     load_models()
     app = sites.MotcuaFlask(__name__, subdomain_matching=True, static_folder=None)
     app.url_map.default_subdomain = sites.TENANT  # routes are tenant routes unless they say otherwise
-    app.config.update(SECRET_KEY=settings.secret_key, SESSION_COOKIE_SAMESITE="Lax")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+    )
     app.json.ensure_ascii = False  # Vietnamese stays readable in API responses
     logs.configure_logging(settings.log_level, settings.log_format)
     app.extensions["motcua"] = db.Platform.from_settings(settings)

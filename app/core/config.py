@@ -36,6 +36,8 @@ class Settings:
     shard_urls: dict[str, str] = field(default_factory=dict)
     platform_domain: str = "localhost"
     secret_key: str = "dev-only-change-me"
+    # Production serves HTTPS only: send the session cookie only over HTTPS.
+    session_cookie_secure: bool = False
     log_level: str = "INFO"
     log_format: str = "json"
     archive_dir: str = "var/archives"
@@ -60,6 +62,7 @@ class Settings:
             shard_urls={k: sqlalchemy_url(v) for k, v in parse_shard_urls(env.get("SHARD_URLS", "")).items()},
             platform_domain=env.get("PLATFORM_DOMAIN", cls.platform_domain).lower().strip("."),
             secret_key=env.get("SECRET_KEY", cls.secret_key),
+            session_cookie_secure=env.get("SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes"),
             log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
             log_format=env.get("LOG_FORMAT", cls.log_format),
             archive_dir=env.get("ARCHIVE_DIR", cls.archive_dir),
