@@ -82,6 +82,7 @@ def start_redis(data_dir: Path) -> str:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in the terminal must not kill it before the worker stops
     )
     atexit.register(_stop, proc)
     for _ in range(100):
