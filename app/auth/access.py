@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from flask import redirect, request, session, url_for
 
+from app.auth.actions import authenticate
 from app.auth.models import Account, Membership
 from app.auth.queries import find_account, find_membership
 from app.auth.roles import PROVIDER_OPS
-from app.core.db import get_current_tenant, platform_db
+from app.core.db import get_current_tenant, get_platform, platform_db
 from app.core.errors import DomainError
 
 AUTH_KEY = "auth"
@@ -154,3 +155,19 @@ def login_required(site: str, login_endpoint: str, loader):
         return wrapper
 
     return decorate
+
+
+def authenticate_form(may_sign_in) -> Account:
+    """Check the posted login form against the platform's lockout settings.
+
+    Raises what ``authenticate`` raises; the caller decides what each refusal shows.
+    """
+    settings = get_platform().settings
+    return authenticate(
+        platform_db(),
+        request.form.get("email", ""),
+        request.form.get("password", ""),
+        max_failures=settings.login_max_failures,
+        lockout_minutes=settings.login_lockout_minutes,
+        may_sign_in=may_sign_in,
+    )

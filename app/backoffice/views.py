@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from app.auth.access import check_csrf, csrf_token, current_official, login_required, sign_in, sign_out
-from app.auth.actions import LoginRefused, authenticate
+from app.auth.access import (
+    authenticate_form,
+    check_csrf,
+    csrf_token,
+    current_official,
+    login_required,
+    sign_in,
+    sign_out,
+)
+from app.auth.actions import LoginRefused
 from app.auth.queries import find_membership
 from app.auth.roles import role_labels
-from app.core.db import get_current_tenant, get_platform, platform_db
+from app.core.db import get_current_tenant, platform_db
 from app.core.sites import TENANT
 
 blp = Blueprint("backoffice", __name__, subdomain=TENANT, url_prefix="/backoffice")
@@ -42,17 +50,9 @@ def login_form():
 def login():
     check_csrf()
     tenant = get_current_tenant()
-    settings = get_platform().settings
     email = request.form.get("email", "")
     try:
-        account = authenticate(
-            platform_db(),
-            email,
-            request.form.get("password", ""),
-            max_failures=settings.login_max_failures,
-            lockout_minutes=settings.login_lockout_minutes,
-            may_sign_in=lambda a: _is_member(a.id, tenant.id),
-        )
+        account = authenticate_form(lambda a: _is_member(a.id, tenant.id))
     except LoginRefused as refused:
         # 200 so the edge commits the failure count with the re-rendered form.
         return _login_page(refused, email)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.auth.access import (
     Forbidden,
+    authenticate_form,
     check_csrf,
     csrf_token,
     current_ops,
@@ -14,7 +15,7 @@ from app.auth.access import (
     sign_in,
     sign_out,
 )
-from app.auth.actions import LoginRefused, NotAllowedHere, authenticate
+from app.auth.actions import LoginRefused, NotAllowedHere
 from app.auth.queries import count_members_by_tenant, list_members_of_tenant
 from app.auth.roles import PROVIDER_OPS, role_labels
 from app.core.db import get_platform, platform_db
@@ -60,17 +61,9 @@ def login_form():
 @blp.post("/login")
 def login():
     check_csrf()
-    settings = get_platform().settings
     email = request.form.get("email", "")
     try:
-        account = authenticate(
-            platform_db(),
-            email,
-            request.form.get("password", ""),
-            max_failures=settings.login_max_failures,
-            lockout_minutes=settings.login_lockout_minutes,
-            may_sign_in=lambda a: PROVIDER_OPS in (a.platform_roles or []),
-        )
+        account = authenticate_form(lambda a: PROVIDER_OPS in (a.platform_roles or []))
     except NotAllowedHere:
         raise Forbidden(
             "Tài khoản này không có quyền vận hành nền tảng.",
