@@ -20,6 +20,13 @@ def test_every_tenant_page_names_the_tenant(make_tenant, client_for):
     assert '<p class="site-name">Phường Tên Riêng</p>' in page.text
 
 
+def test_error_pages_of_a_tenant_name_the_tenant(make_tenant, client_for):
+    tenant = make_tenant("district", name="Quận Có Tên")
+    page = client_for(tenant).get("/khong-co-trang-nay")
+    assert page.status_code == 404
+    assert '<p class="site-name">Quận Có Tên</p>' in page.text
+
+
 def test_unknown_host_is_a_404_naming_no_tenant(make_tenant, client_for, city):
     tenant = make_tenant("district", name="Quận Bí Mật")
     for host in ("khong-co.localhost", "evil.example.com", f"x.{tenant.slug}.localhost"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, render_template, request
 
-from app.core.db import bind_tenant, close_scope, commit_scope
+from app.core.db import bind_tenant, close_scope, commit_scope, get_current_tenant
 from app.core.errors import error_response, wants_json
 from app.core.sites import TENANT, UNAVAILABLE, resolution_of
 
@@ -13,6 +13,9 @@ _ALWAYS = ("/healthz", "/readyz", "/static/")
 
 
 def init_app(app: Flask) -> None:
+    # Every page of a tenant site names the tenant, error pages included.
+    app.jinja_env.globals["current_tenant"] = get_current_tenant
+
     @app.before_request
     def _bind() -> Response | None:
         resolution = resolution_of(request)
