@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -13,8 +14,6 @@ MIN_LENGTH = 8
 MAX_LENGTH = 256
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("motcua-timing-equaliser")
 
 
 class WeakPassword(DomainError):
@@ -52,7 +51,13 @@ def verify_password(password_hash: str | None, password: str) -> tuple[bool, str
     return True, None
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    # Made on first use, not at import: start-up of every command stays fast.
+    return _hasher.hash("motcua-timing-equaliser")
+
+
 def burn_time(password: str) -> None:
     """Spend the time a real verification takes (unknown email, no password set)."""
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, password)
+        _hasher.verify(_dummy_hash(), password)
