@@ -39,7 +39,7 @@ worker: install ## Run an RQ worker with the scheduler (needs DATABASE_URL and R
 	$(BIN)/flask jobs worker --with-scheduler
 
 bench-tenancy: install ## Tenancy benchmark: 1,000 tenants, migrate-all, backend memory (prints JSON)
-	$(BIN)/python bench/tenancy.py
+	@$(BIN)/python bench/tenancy.py
 
 clean: ## Remove the virtualenv and local data (embedded database included)
 	rm -rf $(VENV) .data var

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from tenants.base import TenantBase
+from tenants.engines import note_schema_served
 
 VERSION_TABLE_DDL = (
     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
@@ -52,6 +53,7 @@ def quote_schema(schema: str) -> str:
 def create_schema_at_head(conn: Connection, schema: str, head: str) -> None:
     """Create ``schema`` and its tables at ``head`` inside the caller's transaction."""
     quoted = quote_schema(schema)
+    note_schema_served(conn, schema)
     conn.exec_driver_sql(f"CREATE SCHEMA {quoted}")
     conn.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
     conn.exec_driver_sql(render_head_ddl(head))

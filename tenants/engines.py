@@ -42,7 +42,12 @@ def _track_tenant_schemas(engine: Engine, recycle_after: int) -> None:
     def _connect(connection):
         schema = (connection.get_execution_options().get("schema_translate_map") or {}).get(TENANT_SCHEMA)
         if schema:
-            connection.info.setdefault(_SCHEMAS_SEEN, set()).add(schema)
+            note_schema_served(connection, schema)
+
+
+def note_schema_served(connection, schema: str) -> None:
+    """Count ``schema`` against the connection's recycling budget (DDL touches the catalog too)."""
+    connection.info.setdefault(_SCHEMAS_SEEN, set()).add(schema)
 
 
 class ShardEngines:
