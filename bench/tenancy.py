@@ -535,7 +535,16 @@ def one_run(args, run_no: int) -> dict:
         with platform.shards.primary.connect() as conn:
             settings = {
                 name: conn.exec_driver_sql(f"SHOW {name}").scalar()
-                for name in ("server_version", "fsync", "synchronous_commit", "wal_level", "shared_buffers")
+                for name in (
+                    "server_version",
+                    "fsync",
+                    "synchronous_commit",
+                    "wal_level",
+                    "shared_buffers",
+                    "max_wal_size",
+                    "wal_compression",
+                    "checkpoint_timeout",
+                )
             }
         with phases.phase("upgrade_platform"):
             upgrade_platform(platform.shards, platform.trees)
