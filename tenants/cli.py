@@ -7,7 +7,6 @@ having changed nothing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -197,15 +196,15 @@ def drop(slug, force, yes):
     if not yes:
         click.confirm(f"Xóa vĩnh viễn / permanently drop {slug}?", abort=True)
     archive_dir = None if force else Path(p.settings.archive_dir)
-    archive = _guard(registry.drop_tenant, p.shards, slug, archive_dir=archive_dir, pg_dump=pg_dump_path())
+    pg_dump = pg_dump_path(p.settings.pg_bin)
+    archive = _guard(registry.drop_tenant, p.shards, slug, archive_dir=archive_dir, pg_dump=pg_dump)
     click.echo(
         f"Đã xóa / dropped {slug}" + (f"; archive: {archive}" if archive else " (no archive, --force)")
     )
 
 
-def pg_dump_path() -> str:
+def pg_dump_path(pg_bin: str) -> str:
     """pg_dump from the same installation as the server in use (PG_BIN), else PATH."""
-    pg_bin = os.environ.get("PG_BIN")
     if pg_bin:
         return str(Path(pg_bin) / "pg_dump")
     return shutil.which("pg_dump") or "pg_dump"

@@ -85,8 +85,15 @@ class Trees:
         return head
 
     def render_tenant_upgrade(self, from_rev: str) -> str:
-        """The SQL that takes a tenant schema from ``from_rev`` to head (offline render)."""
-        return _render_upgrade(self, from_rev)
+        """The SQL that takes a tenant schema from ``from_rev`` to head (offline render, cached)."""
+        key = (str(self.tenant_dir), from_rev, self.tenant_head)
+        with _alembic_lock:
+            if key not in _render_cache:
+                cfg = self.config("tenant")
+                cfg.output_buffer = io.StringIO()
+                command.upgrade(cfg, f"{from_rev}:head", sql=True)
+                _render_cache[key] = cfg.output_buffer.getvalue()
+        return _render_cache[key]
 
     def needs_online(self, from_rev: str) -> bool:
         """A revision may set ``RENDERED_SQL = False`` when it needs live data (Python logic)."""
@@ -99,18 +106,6 @@ class Trees:
 _render_cache: dict[tuple[str, str, str], str] = {}
 # Alembic's ``context`` is a process-wide proxy: one environment at a time.
 _alembic_lock = threading.Lock()
-
-
-def _render_upgrade(trees: Trees, from_rev: str) -> str:
-    key = (str(trees.tenant_dir), from_rev, trees.tenant_head)
-    with _alembic_lock:
-        if key not in _render_cache:
-            cfg = trees.config("tenant")
-            buf = io.StringIO()
-            cfg.output_buffer = buf
-            command.upgrade(cfg, f"{from_rev}:head", sql=True)
-            _render_cache[key] = buf.getvalue()
-    return _render_cache[key]
 
 
 def upgrade_fixed_schema(engine: Engine, trees: Trees, tree: str, revision: str = "head") -> None:

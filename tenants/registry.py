@@ -138,7 +138,7 @@ def create_tenant(
             _check_unique(session, Tenant.unit_code, unit_code, "Mã đơn vị / unit code")
             _check_unique(session, Tenant.gso_code, gso_code, "Mã GSO / GSO code")
             for host in hosts:
-                _check_hostname_free(session, shards, host)
+                _check_hostname_free(session, host)
             if session.get(Shard, shard) is None:
                 session.add(Shard(name=shard))
             tenant = Tenant(
@@ -189,7 +189,7 @@ def _drop_schema(shards: ShardEngines, shard: str, schema: str) -> None:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_schema(schema)} CASCADE")
 
 
-def _check_hostname_free(session: Session, shards: ShardEngines, host: str) -> None:
+def _check_hostname_free(session: Session, host: str) -> None:
     if session.scalar(select(Hostname.id).where(Hostname.hostname == host)) is not None:
         raise TenantError(f"Tên miền / hostname {host!r} đã được dùng / is already taken")
 
@@ -215,7 +215,7 @@ def add_hostname(shards: ShardEngines, slug: str, hostname: str, *, verified: bo
         raise TenantError(str(exc)) from None
     with shards.platform_session() as session, session.begin():
         tenant = get_tenant(session, slug)
-        _check_hostname_free(session, shards, host)
+        _check_hostname_free(session, host)
         row = Hostname(
             hostname=host,
             tenant_id=tenant.id,

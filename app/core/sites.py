@@ -11,7 +11,7 @@ every host (health checks, static files).
 
 from __future__ import annotations
 
-from flask import Flask, Request
+from flask import Flask, Request, request
 from werkzeug.routing import MapAdapter
 
 from tenants.resolution import CITY, CONSOLE, TENANT, UNKNOWN, Resolution
@@ -59,8 +59,6 @@ def init_app(app: Flask) -> None:
     @app.url_defaults
     def _add_site(endpoint: str, values: dict) -> None:
         if "site" not in values and app.url_map.is_endpoint_expecting(endpoint, "site"):
-            from flask import request
-
             values["site"] = resolution_of(request).kind
 
     @app.url_value_preprocessor
