@@ -123,6 +123,19 @@ def current_official(site: str) -> Official:
     return Official(account, membership)
 
 
+def require_role(official: Official, *roles: str) -> None:
+    """Forbidden unless the official holds at least one of ``roles`` in this unit."""
+    if not set(roles) & set(official.membership.roles or []):
+        from app.auth.roles import role_labels
+
+        names_vi = ", ".join(role_labels(r)[0] for r in roles)
+        names_en = ", ".join(role_labels(r)[1] for r in roles)
+        raise Forbidden(
+            f"Chức năng này dành cho: {names_vi}.",
+            f"This is for: {names_en}.",
+        )
+
+
 def current_ops(site: str) -> Account:
     """The provider ops account signed in on the console."""
     account, _ = _session_account(site)

@@ -16,10 +16,17 @@ from app.auth.access import (
 from app.auth.actions import LoginRefused
 from app.auth.queries import find_membership
 from app.auth.roles import role_labels
+from app.backoffice.nav import nav_for
 from app.core.db import get_current_tenant, platform_db
 from app.core.sites import TENANT
 
 blp = Blueprint("backoffice", __name__, subdomain=TENANT, url_prefix="/backoffice")
+
+
+@blp.record_once
+def _template_helpers(state) -> None:
+    state.app.jinja_env.globals.update(backoffice_nav=nav_for, csrf_token=csrf_token)
+
 
 official_required = login_required(TENANT, "backoffice.login_form", current_official)
 
@@ -73,7 +80,7 @@ def home(official):
     return render_template(
         "backoffice/home.html",
         tenant=get_current_tenant(),
+        official=official,
         account=official.account,
         roles=[role_labels(r) for r in official.membership.roles],
-        csrf_token=csrf_token(),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -67,6 +67,8 @@ class Dossier(TenantBase):
     current_step_id: Mapped[int | None] = mapped_column(ForeignKey("process_steps.id"))
     current_division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id"))
     current_account_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    current_step_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    current_step_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     applicant_type: Mapped[str] = mapped_column(String(16), default="citizen")
     applicant_id_type: Mapped[str | None] = mapped_column(String(16))  # cccd, cmnd, passport, tax
@@ -98,6 +100,8 @@ class Dossier(TenantBase):
     rescheduled_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why due_at is what it is: start, budget, days skipped, pauses, extension (JSON, bilingual).
+    due_explanation: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     is_paid_online: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     is_digitised: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
@@ -109,6 +113,10 @@ class Dossier(TenantBase):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+    # Optimistic lock: the API's ETag and the UI's hidden version field.
+    row_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
 
 
 class DossierComponent(TenantBase):

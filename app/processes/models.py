@@ -103,6 +103,8 @@ class ProcessStep(TenantBase):
     # Named officials allowed to act at this step (platform account ids); empty = any holder.
     account_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), default=list, server_default="{}")
     duration_hours: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    # Liên thông: an 'interop' step hands the dossier to this unit (platform tenant id, no FK).
+    partner_tenant_id: Mapped[int | None] = mapped_column(BigInteger)
     sort_order: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ui_position: Mapped[dict | None] = mapped_column(JSONB)  # editor layout only
 

@@ -1,0 +1,48 @@
+"""The back office menu: one entry per area, shown to the roles that use it.
+
+Areas live in their own packages and blueprints; an entry appears only once its
+endpoint exists, so the menu never links to a page that is not there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from app.auth import roles as r
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    vi: str
+    en: str
+    roles: frozenset[str]  # empty: every official of the unit
+
+
+_ADMIN = frozenset({r.UNIT_ADMIN})
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("backoffice.home", "Trang chủ", "Home", frozenset()),
+    NavItem("dossiers_ui.intake", "Tiếp nhận hồ sơ", "Counter intake", frozenset({r.COUNTER_OFFICER})),
+    NavItem("dossiers_ui.queue", "Hồ sơ cần xử lý", "My task queue", frozenset()),
+    NavItem("dossiers_ui.search", "Tra cứu hồ sơ", "Find a dossier", frozenset()),
+    NavItem("interop_ui.inbox", "Hồ sơ liên thông", "Inter-unit tasks", frozenset()),
+    NavItem("catalog_admin.procedures", "Thủ tục hành chính", "Procedures", _ADMIN),
+    NavItem("processes_admin.index", "Quy trình nội bộ", "Internal processes", _ADMIN),
+    NavItem("officials_admin.index", "Cán bộ và vai trò", "Officials and roles", _ADMIN),
+    NavItem("calendar_admin.index", "Lịch làm việc", "Working calendar", _ADMIN),
+    NavItem("settings_admin.index", "Thiết lập đơn vị", "Unit settings", _ADMIN),
+    NavItem("tokens_admin.index", "Khóa API", "API tokens", _ADMIN),
+    NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN),
+)
+
+
+def nav_for(roles: list[str] | tuple[str, ...]) -> list[NavItem]:
+    held = set(roles)
+    return [
+        item
+        for item in NAV
+        if item.endpoint in current_app.view_functions and (not item.roles or item.roles & held)
+    ]
