@@ -12,17 +12,22 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
+    inspect,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.core.errors import Conflict
 from tenants.base import TenantBase
 
 
@@ -30,6 +35,22 @@ class ProcessTemplate(TenantBase):
     """Internal process — quy trình nội bộ, for one procedure (and optionally one case)."""
 
     __tablename__ = "process_templates"
+    __table_args__ = (
+        # One template per procedure and case; NULL case = the procedure's case-less template.
+        Index(
+            "uq_process_templates_procedure_case",
+            "procedure_id",
+            "case_id",
+            unique=True,
+            postgresql_where=text("case_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_process_templates_procedure_no_case",
+            "procedure_id",
+            unique=True,
+            postgresql_where=text("case_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id", ondelete="CASCADE"), index=True)
@@ -57,6 +78,13 @@ class ProcessVersion(TenantBase):
         CheckConstraint(
             "time_unit IN ('working_days', 'calendar_days', 'same_day', 'hours')",
             name="time_unit_valid",
+        ),
+        # At most one published version per template: dossiers must find exactly one.
+        Index(
+            "uq_process_versions_one_published",
+            "template_id",
+            unique=True,
+            postgresql_where=text("status = 'published'"),
         ),
     )
 
@@ -96,7 +124,7 @@ class ProcessStep(TenantBase):
     key: Mapped[str] = mapped_column(String(40))  # stable node id inside the version
     name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16), default="task", server_default="task")
-    role: Mapped[str] = mapped_column(String(32))  # e.g. front_desk, specialist, head, signer
+    role: Mapped[str] = mapped_column(String(32))  # one of app.auth.roles.TENANT_ROLES
     division_id: Mapped[int | None] = mapped_column(
         ForeignKey("divisions.id", ondelete="SET NULL"), index=True
     )
@@ -128,3 +156,84 @@ class ProcessStepLink(TenantBase):
     to_step_id: Mapped[int] = mapped_column(ForeignKey("process_steps.id", ondelete="CASCADE"), index=True)
     condition: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
     label: Mapped[str | None] = mapped_column(String(255))
+
+
+# --- immutability -----------------------------------------------------------
+# A published or retired version is what dossiers were (and are) handled by, so
+# it never changes, even for code that skips the services. The only change it
+# accepts is published -> retired, when a newer version is published.
+
+
+class ImmutableVersion(Conflict):
+    def __init__(self, version_id: int | None):
+        super().__init__(
+            f"Phiên bản quy trình #{version_id} đã ban hành nên không thể sửa. "
+            "Hãy tạo bản nháp mới từ phiên bản này để thay đổi.",
+            f"Process version #{version_id} has been published and cannot be changed. "
+            "Create a new draft from it to make changes.",
+        )
+
+
+def _stored(session: Session, column, row_id: int | None):
+    """The value as stored before this flush (the database is the truth, not the object)."""
+    if row_id is None:
+        return None
+    with session.no_autoflush:
+        return session.scalar(select(column).where(column.table.c.id == row_id))
+
+
+def _changed_columns(obj) -> set[str]:
+    state = inspect(obj)
+    return {attr.key for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes()}
+
+
+def _check_version_row(session: Session, version: ProcessVersion, deleting: bool) -> None:
+    old_status = _stored(session, ProcessVersion.status, version.id)
+    if old_status in (None, "draft"):
+        return
+    changed = _changed_columns(version)
+    if not deleting and not changed:
+        return
+    retiring = old_status == "published" and version.status == "retired" and changed == {"status"}
+    if deleting or not retiring:
+        raise ImmutableVersion(version.id)
+
+
+def _check_part(session: Session, part: ProcessStep | ProcessStepLink, persistent: bool) -> None:
+    version_ids = {part.version_id}
+    if persistent:
+        version_ids.add(_stored(session, type(part).version_id, part.id))
+    for version_id in version_ids:
+        if _stored(session, ProcessVersion.status, version_id) not in (None, "draft"):
+            raise ImmutableVersion(version_id)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_published(session: Session, flush_context, instances) -> None:
+    for obj in (*session.dirty, *session.deleted):
+        if isinstance(obj, ProcessVersion):
+            _check_version_row(session, obj, deleting=obj in session.deleted)
+        elif isinstance(obj, ProcessStep | ProcessStepLink) and (
+            obj in session.deleted or session.is_modified(obj)
+        ):
+            _check_part(session, obj, persistent=True)
+    for obj in session.new:
+        if isinstance(obj, ProcessStep | ProcessStepLink):
+            _check_part(session, obj, persistent=False)
+
+
+_GUARDED_TABLES = frozenset({"process_versions", "process_steps", "process_step_links"})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_writes(state) -> None:
+    # A bulk UPDATE/DELETE skips before_flush, so it could rewrite a published
+    # version unseen; writes to these tables go row by row through the ORM.
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _GUARDED_TABLES:
+        raise Conflict(
+            "Không được sửa hàng loạt quy trình; hãy sửa từng bản nháp qua chức năng quy trình.",
+            "Bulk changes to processes are not allowed; edit drafts through the process services.",
+        )
