@@ -120,28 +120,33 @@ def city(platform):
     )
 
 
+def create_test_tenant(
+    platform, city, kind: str = "district", *, parent: str | None = None, shard: str = "main", name=None
+):
+    """Create a tenant with a unique slug; communes get a district parent made for them."""
+    if kind == "commune" and parent is None:
+        parent = create_test_tenant(platform, city, "district").slug
+    if kind in ("district", "department") and parent is None:
+        parent = city.slug
+    label = uuid.uuid4().hex[:8]
+    return registry.create_tenant(
+        platform.shards,
+        platform.trees.tenant_head,
+        name=name or f"Đơn vị thử {label}",
+        kind=kind,
+        unit_code=next_unit_code(),
+        parent=parent,
+        slug=f"t{label}",
+        shard=shard,
+    )
+
+
 @pytest.fixture
 def make_tenant(platform, city):
-    """Create a tenant with a unique slug; communes get a district parent made for them."""
+    """``make_tenant(kind, parent=, shard=, name=)`` (see create_test_tenant)."""
 
-    def make(
-        kind: str = "district", *, parent: str | None = None, shard: str = "main", name: str | None = None
-    ):
-        if kind == "commune" and parent is None:
-            parent = make("district").slug
-        if kind in ("district", "department") and parent is None:
-            parent = city.slug
-        label = uuid.uuid4().hex[:8]
-        return registry.create_tenant(
-            platform.shards,
-            platform.trees.tenant_head,
-            name=name or f"Đơn vị thử {label}",
-            kind=kind,
-            unit_code=next_unit_code(),
-            parent=parent,
-            slug=f"t{label}",
-            shard=shard,
-        )
+    def make(kind: str = "district", **options):
+        return create_test_tenant(platform, city, kind, **options)
 
     return make
 

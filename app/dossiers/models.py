@@ -55,6 +55,19 @@ class Dossier(TenantBase):
         Index(None, "due_at"),
         Index(None, "received_at"),
         Index(None, "applicant_id_number"),
+        # The task queue: dossiers held by one official, and dossiers waiting for any holder of a role.
+        Index(
+            "ix_dossiers_queue_account",
+            "current_account_id",
+            "current_step_due_at",
+            postgresql_where=text("status IN (2, 4, 5, 6, 9)"),
+        ),
+        Index(
+            "ix_dossiers_queue_role",
+            "current_role",
+            "current_step_due_at",
+            postgresql_where=text("current_account_id IS NULL AND status IN (2, 4, 5, 6, 9)"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -67,6 +80,8 @@ class Dossier(TenantBase):
     current_step_id: Mapped[int | None] = mapped_column(ForeignKey("process_steps.id"))
     current_division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id"))
     current_account_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Role of the current step, copied here so the task queue is one index scan.
+    current_role: Mapped[str | None] = mapped_column(String(32))
     current_step_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     current_step_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -83,6 +98,8 @@ class Dossier(TenantBase):
     delegate_name: Mapped[str | None] = mapped_column(String(255))  # người được ủy quyền
     delegate_phone: Mapped[str | None] = mapped_column(String(32))
     citizen_account_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Lower-case, diacritics-free "code name phone id" for the back office search box.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     channel: Mapped[int] = mapped_column(SmallInteger)  # 1 counter, 2 online, 3 postal (BCCI)
     result_delivery: Mapped[str] = mapped_column(String(16), default="counter")
