@@ -245,10 +245,20 @@ def test_two_pauses_accumulate(cal):
     due1, m1 = extend_for_pause(cal, d.due_at, at(2019, 3, 4, 9, 0), at(2019, 3, 4, 10, 0))
     e1 = record_pause(d.explanation, "supplement", at(2019, 3, 4, 9), at(2019, 3, 4, 10), m1, due1)
     due2, m2 = extend_for_pause(cal, due1, at(2019, 3, 4, 14, 0), at(2019, 3, 4, 16, 0))
-    e2 = record_pause(e1, "financial_obligation", at(2019, 3, 4, 14), at(2019, 3, 4, 16), m2, due2)
+    e2 = record_pause(e1, "financial", at(2019, 3, 4, 14), at(2019, 3, 4, 16), m2, due2)
     assert due2 == at(2019, 3, 6, 10, 0)
-    assert [p["kind"] for p in e2["pauses"]] == ["supplement", "financial_obligation"]
+    assert [p["kind"] for p in e2["pauses"]] == ["supplement", "financial"]
     assert e2["original_due_at"] == d.due_at.isoformat()
+    assert any("nghĩa vụ tài chính" in line for line in explain_lines(e2, "vi"))
+
+
+def test_explain_lines_of_a_partial_record_leaves_out_what_is_missing(cal):
+    e = record_pause({}, "supplement", at(2019, 3, 4, 9), at(2019, 3, 4, 10), 60, at(2019, 3, 6, 8))
+    assert explain_lines(e, "en") == [
+        "Paused (waiting for a supplement) from 09:00 Monday 04/03/2019 to 10:00 Monday 04/03/2019: "
+        "1 h of office time added, new due 08:00 Wednesday 06/03/2019.",
+        "Due: 08:00 Wednesday 06/03/2019.",
+    ]
 
 
 def test_reappointment_is_recorded_without_moving_the_legal_due(cal):

@@ -26,6 +26,7 @@ _UNIT_LABELS = {
 }
 _PAUSE_LABELS = {
     "supplement": ("chờ bổ sung hồ sơ", "waiting for a supplement"),
+    "financial": ("chờ thực hiện nghĩa vụ tài chính", "waiting for a financial obligation"),
     "financial_obligation": ("chờ thực hiện nghĩa vụ tài chính", "waiting for a financial obligation"),
 }
 
@@ -205,7 +206,7 @@ def record_pause(
 ) -> dict:
     """A copy of ``explanation`` with the pause appended and ``due_at`` moved to ``new_due_at``.
 
-    ``kind``: "supplement" (status 5) or "financial_obligation" (status 6). The
+    ``kind``: "supplement" (status 5) or "financial" (status 6). The
     first due date is kept as ``original_due_at``.
     """
     updated = copy.deepcopy(explanation)
@@ -289,14 +290,17 @@ def _duration(minutes: int, lang: str) -> str:
 
 
 def explain_lines(explanation: dict, lang: str = "vi") -> list[str]:
-    """Plain sentences, in Vietnamese (``lang="vi"``) or English, that say why the due date is what it is."""
+    """Plain sentences, in Vietnamese (``lang="vi"``) or English, that say why the due date is what it is.
+
+    Parts missing from ``explanation`` (an older or partial record) are left out, not guessed.
+    """
     en = lang == "en"
     pick = (lambda pair: pair[1]) if en else (lambda pair: pair[0])
-    lines = [_received_line(explanation, lang)]
-    unit = explanation["time_unit"]
+    lines = [_received_line(explanation, lang)] if explanation.get("received_at") else []
+    unit = explanation.get("time_unit")
     if unit == "same_day":
         lines.append("Processing time: same day." if en else "Thời hạn giải quyết: trong ngày.")
-    else:
+    elif unit in _UNIT_LABELS:
         value, label = explanation["time_value"], pick(_UNIT_LABELS[unit])
         hours = explanation["budget_hours"]
         office = explanation.get("office_hours", "")
@@ -315,8 +319,9 @@ def explain_lines(explanation: dict, lang: str = "vi") -> list[str]:
         lines.append(pick((explanation["rule"]["vi"], explanation["rule"]["en"])))
     for pause in explanation.get("pauses") or []:
         lines.append(_pause_line(pause, lang))
-    due = _when(explanation["due_at"], lang)
-    lines.append(f"Due: {due}." if en else f"Hạn trả kết quả: {due}.")
+    if explanation.get("due_at"):
+        due = _when(explanation["due_at"], lang)
+        lines.append(f"Due: {due}." if en else f"Hạn trả kết quả: {due}.")
     extension = explanation.get("extension")
     if extension:
         new = _when(extension["due_at"], lang)
@@ -330,7 +335,7 @@ def explain_lines(explanation: dict, lang: str = "vi") -> list[str]:
 
 def _received_line(explanation: dict, lang: str) -> str:
     received = _when(explanation["received_at"], lang)
-    start = _when(explanation["start_at"], lang)
+    start = _when(explanation.get("start_at") or explanation["received_at"], lang)
     reason = explanation.get("start_reason")
     if lang == "en":
         if reason:
