@@ -58,7 +58,7 @@ def get_setting(session: Session, key: str) -> Any:
 
 
 def all_settings(session: Session) -> dict[str, Any]:
-    stored = dict(session.execute(select(TenantSetting.key, TenantSetting.value)).tuples())
+    stored = {key: value for key, value in session.execute(select(TenantSetting.key, TenantSetting.value))}
     return {key: stored.get(key, spec.default) for key, spec in SETTINGS.items()}
 
 
@@ -95,3 +95,50 @@ def set_setting(session: Session, key: str, raw: Any, *, account_id: int | None 
     row.updated_by_account_id = account_id
     session.flush()
     return value
+
+
+# Labels of each choice, for the settings page (value -> (Vietnamese, English)).
+CHOICE_LABELS: dict[str, dict[Any, tuple[str, str]]] = {
+    "classification_granularity": {
+        "date": ("Theo ngày (trả trong ngày hẹn là đúng hạn)", "By date (same day as due counts as on time)"),
+        "timestamp": ("Theo giờ phút", "By exact time"),
+    },
+    "completion_basis": {
+        "completed_at": ("Khi có kết quả", "When the result is ready"),
+        "returned_at": ("Khi trả kết quả cho người dân", "When the result is handed over"),
+    },
+    "form_set": {
+        "2018": ("Thông tư 01/2018/TT-VPCP", "Circular 01/2018/TT-VPCP"),
+        "2025": ("Thông tư 03/2025", "Circular 03/2025"),
+    },
+}
+
+
+def choice_label(key: str, value: Any) -> tuple[str, str]:
+    return CHOICE_LABELS.get(key, {}).get(value, (str(value), str(value)))
+
+
+def save_settings(session: Session, submitted: dict[str, Any], *, account_id: int | None = None) -> dict:
+    """Check every submitted setting first and save them only if all are valid.
+
+    Raises InvalidSetting whose ``errors`` maps each bad key to its (vi, en) message;
+    nothing is written then. Keys not submitted keep their value.
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, tuple[str, str]] = {}
+    for key in SETTINGS:
+        if key not in submitted:
+            continue
+        try:
+            cleaned[key] = clean_value(key, submitted[key])
+        except InvalidSetting as exc:
+            errors[key] = (exc.vi, exc.en)
+    if errors:
+        raise InvalidSetting(
+            "Có thiết lập không hợp lệ; chưa lưu gì. Sửa các ô được đánh dấu rồi lưu lại.",
+            "Some settings are invalid; nothing was saved. Fix the marked fields and save again.",
+            errors=errors,
+        )
+    for key, value in cleaned.items():
+        set_setting(session, key, value, account_id=account_id)
+    return cleaned
