@@ -307,3 +307,33 @@ def test_load_calendar_defaults_and_takes_at_most_two_queries(platform, unit):
         event.remove(engine, "before_cursor_execute", count)
     assert cal.hours == DEFAULT_HOURS
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 2
+
+
+# --- flask calendar confirm-year -------------------------------------------------------------
+
+
+def test_cli_confirms_a_year_for_the_named_units(app, platform, make_tenant):
+    a, b = make_tenant("district"), make_tenant("district")
+    result = app.test_cli_runner().invoke(
+        args=["calendar", "confirm-year", "--year", "2019", "--tenant", a.slug]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{a.slug}: 14" in result.output  # 12 holidays and the two make-up Saturdays of 2019
+    saved = rows(platform, a)
+    assert len(saved) == 14 and all(r.confirmed_by_account_id is None and r.confirmed_at for r in saved)
+    assert rows(platform, b) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--year", "1890", "--all"],
+        ["--year", "2019"],  # neither --all nor --tenant
+        ["--year", "2019", "--tenant", "khong-co-don-vi-nay"],
+    ],
+)
+def test_cli_refuses_bad_input_and_writes_nothing(app, platform, unit, args):
+    result = app.test_cli_runner().invoke(args=["calendar", "confirm-year", *args])
+    assert result.exit_code == 1
+    assert "Lỗi / error" in result.output
+    assert rows(platform, unit) == []

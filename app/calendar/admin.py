@@ -90,9 +90,10 @@ def year_view(session: Session, year: int) -> YearView:
 # --- writing -------------------------------------------------------------------
 
 
-def confirm_year(session: Session, year: int, *, actor_account_id: int) -> int:
+def confirm_year(session: Session, year: int, *, actor_account_id: int | None) -> int:
     """Put the national days of ``year`` on record (source national, confirmed by the actor).
 
+    ``actor_account_id`` is None when the platform confirms (``flask calendar confirm-year``).
     Existing national rows are re-confirmed; a day the unit has its own row for
     keeps the unit's row. Returns how many days are now confirmed.
     """
