@@ -9,6 +9,7 @@ databases (two shards) and its own Redis database number.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -71,11 +72,13 @@ def services(worker_id: str):
         "database_url": _recreate_database(admin_url, f"motcua_test_{run}_{index}"),
         "shard2_url": _recreate_database(admin_url, f"motcua_test_{run}_{index}_s2"),
         "redis_url": redis_db_url(redis_url, redis_db % 16),
+        "run": f"{run}_{index}",
     }
     Redis.from_url(urls["redis_url"]).flushdb()
     yield urls
     for key in ("database_url", "shard2_url"):
         _admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(urls[key]).database}" WITH (FORCE)')
+    shutil.rmtree(ROOT / "var" / "test-storage" / urls["run"], ignore_errors=True)
 
 
 def app_config(services: dict, **overrides) -> dict:
@@ -87,6 +90,8 @@ def app_config(services: dict, **overrides) -> dict:
         "log_format": "plain",
         "log_level": "WARNING",
         "secret_key": "test-secret",
+        # Each test run keeps its uploads and rendered forms apart (var/ is git-ignored).
+        "storage_dir": str(ROOT / "var" / "test-storage" / services["run"]),
     }
     config.update(overrides)
     return config

@@ -1,4 +1,4 @@
-"""Reading dossiers: an official's task queue, search, one dossier's history and the actions open to someone."""
+"""Reading dossiers: a task queue, search, one dossier's history and the actions open to someone."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def _queue_parts(desk: Desk, actor: Actor, f: QueueFilter, depth: int) -> list[S
     return [part.order_by(due.asc().nulls_last()).limit(depth) for part in parts]
 
 
-def task_queue(desk: Desk, actor: Actor, f: QueueFilter = QueueFilter(), *, limit=20, offset=0) -> list[QueueRow]:
+def task_queue(
+    desk: Desk, actor: Actor, f: QueueFilter = QueueFilter(), *, limit=20, offset=0
+) -> list[QueueRow]:
     """The official's dossiers, soonest step deadline first."""
     merged = union_all(*_queue_parts(desk, actor, f, offset + limit)).subquery()
     rows = desk.session.scalars(
@@ -135,7 +137,7 @@ def history(session: Session, dossier_id: int) -> list[tuple[DossierAction, Proc
             .outerjoin(ProcessStep, ProcessStep.id == DossierAction.step_id)
             .where(DossierAction.dossier_id == dossier_id)
             .order_by(DossierAction.at, DossierAction.id)
-        ).tuples()
+        )
     )
 
 
