@@ -333,3 +333,11 @@ def test_fonts_are_vendored_with_their_licence():
         assert path.parent == pdf_module.FONT_DIR
         assert path.stat().st_size > 50_000
     assert "Bitstream" in (pdf_module.FONT_DIR / "LICENSE").read_text()
+
+
+def test_unit_without_a_parent_prints_no_blank_line(form01):
+    form01.unit = Unit("Ủy ban nhân dân thành phố Hải Phòng", "", "000.00.00.H99")
+
+    text = text_of(read(render(form01)))
+
+    assert text.startswith("Mẫu số 01 ỦY BAN NHÂN DÂN THÀNH PHỐ HẢI PHÒNG Số: 125/TNHS")

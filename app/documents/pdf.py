@@ -152,7 +152,8 @@ def header(pdf: Sheet, unit_lines: Sequence[tuple[str, str, float]], form_no: st
 
 
 def unit_lines(form, number: str | None) -> list[tuple[str, str, float]]:
-    lines = [("", form.unit.parent_name.upper(), 7), ("B", form.unit.name.upper(), 7)]
+    lines = [("", form.unit.parent_name.upper(), 7)] if form.unit.parent_name else []  # the city has none
+    lines.append(("B", form.unit.name.upper(), 7))
     if number:
         lines.append(("", f"Số: {number}", 8))
     return lines
