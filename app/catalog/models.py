@@ -22,10 +22,11 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from tenants.base import TenantBase
+from tenants.naming import strip_diacritics
 
 TIME_UNITS = "('working_days', 'calendar_days', 'same_day', 'hours')"
 ORIGINAL_OR_COPY = "('original', 'copy', 'certified_copy', 'original_or_copy')"
@@ -85,12 +86,22 @@ class Procedure(TenantBase):
     )
     is_same_day_return: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Set when the unit admin edits a procedure that came from the city's standard catalogue.
     is_overridden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The standard version (of the unit kind's catalogue) this procedure matches; NULL: a local one.
     standard_version: Mapped[int | None] = mapped_column(Integer)
+    # A later standard version changed this overridden procedure: the admin must accept or keep.
+    pending_standard_version: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+    @validates("name")
+    def _fill_name_search(self, _key: str, name: str) -> str:
+        # Search without extensions: a diacritics-free lower-case copy, kept with every write.
+        self.name_search = strip_diacritics(name or "").lower()
+        return name
 
 
 class ProcedureCase(TenantBase):
@@ -191,3 +202,17 @@ class ProcedureLegalDocument(TenantBase):
     legal_document_id: Mapped[int] = mapped_column(
         ForeignKey("legal_documents.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class AppliedStandardVersion(TenantBase):
+    """Ledger of standard versions applied to this unit, written with the changes themselves.
+
+    A rerun of a rollout finds its row here and reports the recorded results
+    instead of applying anything twice.
+    """
+
+    __tablename__ = "applied_standard_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    results: Mapped[list[dict]] = mapped_column(JSONB, default=list)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

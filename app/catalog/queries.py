@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from app.catalog.models import Procedure
+from app.catalog.models import Procedure, Sector
 from app.core.db import tenant_db
 from app.core.errors import NotFound
+from tenants.naming import strip_diacritics
 
 
 def list_procedures(*, limit: int = 50, offset: int = 0) -> list[Procedure]:
@@ -23,3 +24,50 @@ def get_procedure(procedure_id: int) -> Procedure:
     if procedure is None or not procedure.is_active:
         raise NotFound("Không tìm thấy thủ tục", "Procedure not found")
     return procedure
+
+
+# --- the unit admin's reads (inactive procedures included) ---------------------------------
+
+
+def list_sectors() -> list[Sector]:
+    return list(tenant_db().scalars(select(Sector).order_by(Sector.sort_order, Sector.code)))
+
+
+def search_procedures(
+    *, text: str = "", sector_id: int | None = None, level: int | None = None, active: bool | None = None
+) -> list[Procedure]:
+    """The unit admin's list: code or name without diacritics, sector, level, active flag."""
+    query = select(Procedure).order_by(Procedure.code)
+    words = strip_diacritics(text).lower().split()
+    for word in words:
+        pattern = f"%{_escape_like(word)}%"
+        query = query.where(
+            or_(
+                Procedure.name_search.like(pattern, escape="\\"),
+                func.lower(Procedure.code).like(pattern, escape="\\"),
+            )
+        )
+    if sector_id is not None:
+        query = query.where(Procedure.sector_id == sector_id)
+    if level is not None:
+        query = query.where(Procedure.service_level == level)
+    if active is not None:
+        query = query.where(Procedure.is_active.is_(active))
+    return list(tenant_db().scalars(query))
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def get_admin_procedure(procedure_id: int) -> Procedure:
+    """Any procedure of this unit, active or not (404 for another unit's or a missing id)."""
+    procedure = tenant_db().get(Procedure, procedure_id)
+    if procedure is None:
+        raise NotFound("Không tìm thấy thủ tục", "Procedure not found")
+    return procedure
+
+
+def list_conflicts() -> list[Procedure]:
+    query = select(Procedure).where(Procedure.pending_standard_version.is_not(None)).order_by(Procedure.code)
+    return list(tenant_db().scalars(query))

@@ -142,6 +142,11 @@ FEATURED = ("ngo-quyen", "so-tu-phap", "may-chai")
 
 
 # --- Catalogue ------------------------------------------------------------------
+#
+# Each unit's catalogue comes from the city's standard catalogue of its kind
+# (app.catalog.standard): ``standard_catalogue(kind)`` gives the raw specs of
+# version 1. Departments share one catalogue; each procedure names the
+# departments it is for (``only_tenants``). The city itself offers none.
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,8 @@ class Component:
     original_or_copy: str = "original"
     quantity: int = 1
     is_mandatory: bool = True
+    # A file name only: the demo ships no template files (placeholders for the form store).
+    template_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,68 @@ class Case:
     time_value: float | None = None
     time_unit: str | None = None
     is_default: bool = False
+
+
+# Legal documents cited by the demo catalogue: number -> (kind, title, issuer, issued on). [M]
+LEGAL_DOCUMENTS: dict[str, tuple[str, str, str, str]] = {
+    "60/2014/QH13": ("law", "Luật Hộ tịch", "Quốc hội", "2014-11-20"),
+    "123/2015/NĐ-CP": (
+        "decree",
+        "Quy định chi tiết một số điều và biện pháp thi hành Luật Hộ tịch",
+        "Chính phủ",
+        "2015-11-15",
+    ),
+    "15/2015/TT-BTP": (
+        "circular",
+        "Hướng dẫn thi hành Luật Hộ tịch và Nghị định 123/2015/NĐ-CP",
+        "Bộ Tư pháp",
+        "2015-11-16",
+    ),
+    "23/2015/NĐ-CP": (
+        "decree",
+        "Về cấp bản sao từ sổ gốc, chứng thực bản sao từ bản chính, chứng thực chữ ký "
+        "và chứng thực hợp đồng, giao dịch",
+        "Chính phủ",
+        "2015-02-16",
+    ),
+    "78/2015/NĐ-CP": ("decree", "Về đăng ký doanh nghiệp", "Chính phủ", "2015-09-14"),
+    "68/2014/QH13": ("law", "Luật Doanh nghiệp", "Quốc hội", "2014-11-26"),
+    "50/2014/QH13": ("law", "Luật Xây dựng", "Quốc hội", "2014-06-18"),
+    "45/2013/QH13": ("law", "Luật Đất đai", "Quốc hội", "2013-11-29"),
+    "01/2017/NĐ-CP": (
+        "decree",
+        "Sửa đổi, bổ sung các nghị định quy định chi tiết thi hành Luật Đất đai",
+        "Chính phủ",
+        "2017-01-06",
+    ),
+    "28/2009/QH12": ("law", "Luật Lý lịch tư pháp", "Quốc hội", "2009-06-17"),
+    "12/2017/TT-BGTVT": (
+        "circular",
+        "Quy định về đào tạo, sát hạch, cấp giấy phép lái xe cơ giới đường bộ",
+        "Bộ Giao thông vận tải",
+        "2017-04-15",
+    ),
+    "10/2012/QH13": ("law", "Bộ luật Lao động", "Quốc hội", "2012-06-18"),
+    "11/2016/NĐ-CP": (
+        "decree",
+        "Quy định chi tiết thi hành một số điều của Bộ luật Lao động "
+        "về lao động nước ngoài làm việc tại Việt Nam",
+        "Chính phủ",
+        "2016-02-03",
+    ),
+    "72/2013/NĐ-CP": (
+        "decree",
+        "Quản lý, cung cấp, sử dụng dịch vụ Internet và thông tin trên mạng",
+        "Chính phủ",
+        "2013-07-15",
+    ),
+}
+
+_ALL_DELIVERY = ("counter", "online", "postal")
+
+# Channels and result delivery that match each 2019 service level (DOMAIN.md §1.1, §2.2).
+_CHANNELS = {1: (1, 3), 2: (1, 3), 3: (1, 2, 3), 4: (1, 2, 3)}
+_DELIVERY = {1: ("counter", "postal"), 2: ("counter", "postal"), 3: ("counter", "postal"), 4: _ALL_DELIVERY}
 
 
 @dataclass(frozen=True)
@@ -183,13 +252,48 @@ class ProcedureSpec:
     components: tuple[Component, ...] = ()
     cases: tuple[Case, ...] = ()
     legal_basis: str | None = None
+    legal_documents: tuple[str, ...] = ()  # keys of LEGAL_DOCUMENTS
     result_document_type: str | None = None
-    channels: tuple[int, ...] = (1,)  # 1 counter, 2 online, 3 postal
-    result_delivery: tuple[str, ...] = ("counter",)
+    channels: tuple[int, ...] | None = None  # None: as the level allows (1 counter, 2 online, 3 postal)
+    result_delivery: tuple[str, ...] | None = None
+    online_time_value: float | None = None
 
     @property
     def is_same_day_return(self) -> bool:
         return self.time_unit == "same_day"
+
+    def to_raw(self, only_tenants: tuple[str, ...] = ()) -> dict:
+        """The spec as the standard catalogue takes it (``app.catalog.specs.check_spec``)."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "sector": {"code": self.sector, "name": SECTORS[self.sector]},
+            "service_level": self.service_level,
+            "time_value": self.time_value,
+            "time_unit": self.time_unit,
+            "online_time_value": self.online_time_value,
+            "applicant_types": list(self.applicant_types),
+            "channels": list(self.channels or _CHANNELS[self.service_level]),
+            "result_delivery": list(self.result_delivery or _DELIVERY[self.service_level]),
+            "result_document_type": self.result_document_type,
+            "legal_basis": self.legal_basis,
+            "legal_documents": [
+                dict(
+                    zip(
+                        ("number", "kind", "title", "issuer", "issued_on"),
+                        (n, *LEGAL_DOCUMENTS[n]),
+                        strict=True,
+                    )
+                )
+                for n in self.legal_documents
+            ],
+            "cases": [vars(c) | {"online_time_value": None} for c in self.cases],
+            "components": [
+                vars(c) | {"code": f"TP{i:02d}", "case": None} for i, c in enumerate(self.components, 1)
+            ],
+            "fees": [vars(f) for f in self.fees],
+            "only_tenants": list(only_tenants),
+        }
 
 
 SECTORS = {
@@ -216,11 +320,12 @@ SECTORS = {
     "hop-tac-quoc-te": "Hợp tác quốc tế",
 }
 
-_ONLINE = (1, 2, 3)
-_ONLINE_RESULT = ("counter", "online", "postal")
 _ID = Component("Giấy tờ tùy thân của người nộp hồ sơ (xuất trình)", "original")
 _CIVIL_STATUS_LAW = "Luật Hộ tịch năm 2014; Nghị định 123/2015/NĐ-CP"
 _CERTIFICATION = "Nghị định 23/2015/NĐ-CP về chứng thực"
+_CIVIL_STATUS_DOCS = ("60/2014/QH13", "123/2015/NĐ-CP", "15/2015/TT-BTP")
+# Shown in person: the original must be seen, or both parties must appear.
+_IN_PERSON = {"channels": (1,), "result_delivery": ("counter",)}
 _COPY_FEES = (
     Fee("Phí chứng thực bản sao: trang thứ nhất và thứ hai, mỗi trang", 2_000, "fee"),
     Fee("Phí chứng thực bản sao: từ trang thứ ba, mỗi trang (tối đa 200.000 đồng/bản)", 1_000, "fee"),
@@ -242,13 +347,15 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Fee("Lệ phí đăng ký khai sinh quá hạn (demo, theo Nghị quyết HĐND)", 8_000),
             ),
             components=(
-                Component("Tờ khai đăng ký khai sinh (theo mẫu)"),
+                Component(
+                    "Tờ khai đăng ký khai sinh (theo mẫu)", template_file="to-khai-dang-ky-khai-sinh.docx"
+                ),
                 Component("Giấy chứng sinh hoặc giấy tờ thay thế"),
                 _ID,
             ),
             legal_basis=_CIVIL_STATUS_LAW,
+            legal_documents=_CIVIL_STATUS_DOCS,
             result_document_type="Giấy khai sinh",
-            channels=_ONLINE,
         ),
         ProcedureSpec(
             "1.000656",
@@ -258,10 +365,14 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             1,
             "same_day",
             fees=(Fee("Lệ phí đăng ký khai tử đúng hạn (miễn)", 0),),
-            components=(Component("Tờ khai đăng ký khai tử (theo mẫu)"), Component("Giấy báo tử"), _ID),
+            components=(
+                Component("Tờ khai đăng ký khai tử (theo mẫu)", template_file="to-khai-dang-ky-khai-tu.docx"),
+                Component("Giấy báo tử"),
+                _ID,
+            ),
             legal_basis=_CIVIL_STATUS_LAW,
+            legal_documents=_CIVIL_STATUS_DOCS,
             result_document_type="Trích lục khai tử",
-            channels=_ONLINE,
         ),
         ProcedureSpec(
             "1.000894",
@@ -272,7 +383,7 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             "same_day",
             fees=(Fee("Lệ phí đăng ký kết hôn (miễn đối với công dân Việt Nam cư trú trong nước)", 0),),
             components=(
-                Component("Tờ khai đăng ký kết hôn (theo mẫu)"),
+                Component("Tờ khai đăng ký kết hôn (theo mẫu)", template_file="to-khai-dang-ky-ket-hon.docx"),
                 Component(
                     "Giấy xác nhận tình trạng hôn nhân (khi đăng ký tại nơi không thường trú)",
                     is_mandatory=False,
@@ -284,7 +395,9 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Case("xac-minh", "Trường hợp cần xác minh", 5, "working_days"),
             ),
             legal_basis=_CIVIL_STATUS_LAW,
+            legal_documents=_CIVIL_STATUS_DOCS,
             result_document_type="Giấy chứng nhận kết hôn",
+            **_IN_PERSON,
         ),
         ProcedureSpec(
             "1.004873",
@@ -294,10 +407,16 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             3,
             "working_days",
             fees=(Fee("Lệ phí (demo, theo Nghị quyết HĐND)", 10_000),),
-            components=(Component("Tờ khai cấp Giấy xác nhận tình trạng hôn nhân (theo mẫu)"), _ID),
+            components=(
+                Component(
+                    "Tờ khai cấp Giấy xác nhận tình trạng hôn nhân (theo mẫu)",
+                    template_file="to-khai-xac-nhan-tinh-trang-hon-nhan.docx",
+                ),
+                _ID,
+            ),
             legal_basis=_CIVIL_STATUS_LAW,
+            legal_documents=_CIVIL_STATUS_DOCS,
             result_document_type="Giấy xác nhận tình trạng hôn nhân",
-            channels=_ONLINE,
         ),
         ProcedureSpec(
             "2.000815",
@@ -312,7 +431,9 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Bản sao cần chứng thực", "copy"),
             ),
             legal_basis=_CERTIFICATION,
+            legal_documents=("23/2015/NĐ-CP",),
             result_document_type="Bản sao được chứng thực",
+            **_IN_PERSON,
         ),
         ProcedureSpec(
             "2.000884",
@@ -324,7 +445,9 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             fees=(Fee("Phí chứng thực chữ ký, mỗi trường hợp", 10_000, "fee"),),
             components=(Component("Giấy tờ, văn bản cần chứng thực chữ ký"), _ID),
             legal_basis=_CERTIFICATION,
+            legal_documents=("23/2015/NĐ-CP",),
             result_document_type="Giấy tờ, văn bản đã được chứng thực chữ ký",
+            **_IN_PERSON,
         ),
         # --- district (DOMAIN.md §7.2) ---
         ProcedureSpec(
@@ -337,13 +460,15 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             applicant_types=("citizen",),
             fees=(Fee("Lệ phí đăng ký hộ kinh doanh (demo, theo Nghị quyết HĐND)", 100_000),),
             components=(
-                Component("Giấy đề nghị đăng ký hộ kinh doanh (theo mẫu)"),
+                Component(
+                    "Giấy đề nghị đăng ký hộ kinh doanh (theo mẫu)",
+                    template_file="giay-de-nghi-dang-ky-ho-kinh-doanh.docx",
+                ),
                 Component("Bản sao giấy tờ pháp lý của cá nhân chủ hộ kinh doanh", "copy"),
             ),
             legal_basis="Nghị định 78/2015/NĐ-CP về đăng ký doanh nghiệp",
+            legal_documents=("78/2015/NĐ-CP",),
             result_document_type="Giấy chứng nhận đăng ký hộ kinh doanh",
-            channels=_ONLINE,
-            result_delivery=_ONLINE_RESULT,
         ),
         ProcedureSpec(
             "DEMO-H-XD01",
@@ -359,8 +484,8 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Bản vẽ thiết kế xây dựng", "original", quantity=2),
             ),
             legal_basis="Luật Xây dựng năm 2014",
+            legal_documents=("50/2014/QH13",),
             result_document_type="Giấy phép xây dựng",
-            channels=_ONLINE,
         ),
         ProcedureSpec(
             "DEMO-H-HT01",
@@ -378,6 +503,7 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Bản sao hộ chiếu hoặc giấy tờ thay thế", "copy"),
             ),
             legal_basis=_CIVIL_STATUS_LAW,
+            legal_documents=_CIVIL_STATUS_DOCS,
             result_document_type="Giấy chứng nhận kết hôn",
         ),
         ProcedureSpec(
@@ -393,7 +519,9 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Bản sao cần chứng thực", "copy"),
             ),
             legal_basis=_CERTIFICATION,
+            legal_documents=("23/2015/NĐ-CP",),
             result_document_type="Bản sao được chứng thực",
+            **_IN_PERSON,
         ),
         ProcedureSpec(
             "DEMO-H-DD01",
@@ -413,6 +541,7 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Chứng từ thực hiện nghĩa vụ tài chính", "copy", is_mandatory=False),
             ),
             legal_basis="Luật Đất đai năm 2013; Nghị định 01/2017/NĐ-CP",
+            legal_documents=("45/2013/QH13", "01/2017/NĐ-CP"),
             result_document_type="Giấy chứng nhận quyền sử dụng đất",
         ),
         # --- departments (DOMAIN.md §7.3) ---
@@ -433,7 +562,10 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 ),
             ),
             components=(
-                Component("Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp (theo mẫu)"),
+                Component(
+                    "Tờ khai yêu cầu cấp Phiếu lý lịch tư pháp (theo mẫu)",
+                    template_file="to-khai-ly-lich-tu-phap.docx",
+                ),
                 Component("Bản chụp giấy tờ tùy thân", "copy"),
                 Component("Bản chụp sổ hộ khẩu hoặc giấy chứng nhận thường trú", "copy"),
             ),
@@ -442,9 +574,8 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Case("uu-dai", "Sinh viên, người có công với cách mạng"),
             ),
             legal_basis="Luật Lý lịch tư pháp năm 2009",
+            legal_documents=("28/2009/QH12",),
             result_document_type="Phiếu lý lịch tư pháp",
-            channels=_ONLINE,
-            result_delivery=_ONLINE_RESULT,
         ),
         ProcedureSpec(
             "DEMO-S-KH01",
@@ -456,15 +587,17 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             applicant_types=("citizen", "enterprise"),
             fees=(Fee("Lệ phí đăng ký doanh nghiệp (miễn khi nộp trực tuyến)", 50_000, online_amount=0),),
             components=(
-                Component("Giấy đề nghị đăng ký doanh nghiệp (theo mẫu)"),
+                Component(
+                    "Giấy đề nghị đăng ký doanh nghiệp (theo mẫu)",
+                    template_file="giay-de-nghi-dang-ky-doanh-nghiep.docx",
+                ),
                 Component("Điều lệ công ty"),
                 Component("Danh sách thành viên hoặc cổ đông sáng lập", is_mandatory=False),
                 Component("Bản sao giấy tờ pháp lý của cá nhân", "copy"),
             ),
             legal_basis="Luật Doanh nghiệp năm 2014; Nghị định 78/2015/NĐ-CP",
+            legal_documents=("68/2014/QH13", "78/2015/NĐ-CP"),
             result_document_type="Giấy chứng nhận đăng ký doanh nghiệp",
-            channels=_ONLINE,
-            result_delivery=_ONLINE_RESULT,
         ),
         ProcedureSpec(
             "DEMO-S-GT01",
@@ -475,14 +608,15 @@ PROCEDURES: dict[str, ProcedureSpec] = {
             "working_days",
             fees=(Fee("Lệ phí cấp đổi giấy phép lái xe", 135_000),),
             components=(
-                Component("Đơn đề nghị đổi giấy phép lái xe (theo mẫu)"),
+                Component(
+                    "Đơn đề nghị đổi giấy phép lái xe (theo mẫu)", template_file="don-de-nghi-doi-gplx.docx"
+                ),
                 Component("Giấy khám sức khỏe của người lái xe"),
                 Component("Bản sao giấy phép lái xe", "copy"),
             ),
             legal_basis="Thông tư 12/2017/TT-BGTVT",
+            legal_documents=("12/2017/TT-BGTVT",),
             result_document_type="Giấy phép lái xe",
-            channels=_ONLINE,
-            result_delivery=_ONLINE_RESULT,
         ),
         ProcedureSpec(
             "DEMO-S-XD01",
@@ -499,8 +633,8 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Bản vẽ thiết kế xây dựng", quantity=2),
             ),
             legal_basis="Luật Xây dựng năm 2014",
+            legal_documents=("50/2014/QH13",),
             result_document_type="Giấy phép xây dựng",
-            channels=_ONLINE,
         ),
         ProcedureSpec(
             "DEMO-S-LD01",
@@ -518,8 +652,8 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Bản sao hộ chiếu", "certified_copy"),
             ),
             legal_basis="Bộ luật Lao động năm 2012; Nghị định 11/2016/NĐ-CP",
+            legal_documents=("10/2012/QH13", "11/2016/NĐ-CP"),
             result_document_type="Giấy phép lao động",
-            channels=_ONLINE,
         ),
         ProcedureSpec(
             "DEMO-S-TT01",
@@ -534,8 +668,8 @@ PROCEDURES: dict[str, ProcedureSpec] = {
                 Component("Đề án hoạt động trang thông tin điện tử tổng hợp"),
             ),
             legal_basis="Nghị định 72/2013/NĐ-CP",
+            legal_documents=("72/2013/NĐ-CP",),
             result_document_type="Giấy phép thiết lập trang thông tin điện tử tổng hợp",
-            channels=_ONLINE,
         ),
         # --- departments not in §7.3: one plausible entry each, all (demo) ---
         *(
@@ -664,16 +798,35 @@ DEPARTMENT_SETS = {
     "so-ngoai-vu": ("DEMO-S-NG01",),
     "ban-quan-ly-khu-kinh-te-hai-phong": ("DEMO-S-LD01",),
 }
-_SETS = {"commune": COMMUNE_SET, "district": DISTRICT_SET}
+# Districts without a commune level offer the commune procedures themselves (Bạch Long Vĩ).
+_COMMUNE_LEVEL_DISTRICTS = tuple(d.slug for d in DISTRICTS if "commune" in d.extra_sets)
+
+
+def standard_catalogue(kind: str) -> list[dict]:
+    """Version 1 of the city's standard catalogue for a unit kind, as raw specs (the city: none)."""
+    if kind == "commune":
+        return [PROCEDURES[code].to_raw() for code in COMMUNE_SET]
+    if kind == "district":
+        own = [PROCEDURES[code].to_raw() for code in DISTRICT_SET]
+        extra = [
+            PROCEDURES[code].to_raw(_COMMUNE_LEVEL_DISTRICTS)
+            for code in COMMUNE_SET
+            if code not in DISTRICT_SET
+        ]
+        return own + extra
+    if kind == "department":
+        audience: dict[str, list[str]] = {}
+        for slug, codes in DEPARTMENT_SETS.items():
+            for code in codes:
+                audience.setdefault(code, []).append(slug)
+        return [PROCEDURES[code].to_raw(tuple(slugs)) for code, slugs in audience.items()]
+    return []
 
 
 def catalog_for(unit: Unit) -> tuple[ProcedureSpec, ...]:
-    """The procedures a unit offers: its kind's set (departments: their own), plus extras."""
-    codes: list[str] = []
-    if unit.kind == "department":
-        codes.extend(DEPARTMENT_SETS.get(unit.slug, ()))
-    else:
-        codes.extend(_SETS.get(unit.kind, ()))
-    for extra in unit.extra_sets:
-        codes.extend(_SETS[extra])
-    return tuple(PROCEDURES[c] for c in dict.fromkeys(codes))
+    """The procedures a unit receives from its kind's standard catalogue."""
+    return tuple(
+        PROCEDURES[raw["code"]]
+        for raw in standard_catalogue(unit.kind)
+        if not raw["only_tenants"] or unit.slug in raw["only_tenants"]
+    )

@@ -1,25 +1,29 @@
-"""Seeding the Hai Phong demo: units through the registry, then each unit's catalogue.
+"""Seeding the Hai Phong demo: units through the registry, the city's standard catalogues, rollouts.
 
-Idempotent and resumable: a unit whose slug exists is reused, a procedure whose
-code exists in the unit's schema is left as it is, so a second run writes nothing
-and an interrupted run finishes where it stopped.
+Each unit's catalogue comes from the standard catalogue of its kind, exactly as in
+production: version 1 of each catalogue is published (``app.catalog.standard``)
+and rolled out to every unit of the kind, here in-process (``perform_rollout``)
+rather than by RQ jobs, so ``make run`` and the tests need no worker to seed.
+
+Idempotent and resumable: a unit whose slug exists is reused, a catalogue that has
+a published version is left as it is, and only rollouts not yet done run; a
+second run writes nothing and an interrupted run finishes where it stopped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from app.auth.demo import seed_demo_accounts
-from app.catalog.models import FeeLine, Procedure, ProcedureCase, ProcedureComponent, Sector
+from app.catalog import standard
+from app.catalog.rollout import perform_rollout
+from app.catalog.standard_models import DONE, FAILED, StandardRollout, StandardVersion
 from app.core.db import Platform
-from app.demo.data import FEATURED, SECTORS, UNITS, ProcedureSpec, Unit, catalog_for
+from app.demo.data import FEATURED, UNITS, standard_catalogue
 from tenants.models import Tenant
-from tenants.naming import strip_diacritics
 from tenants.registry import TenantError, create_tenant
 
 
@@ -27,16 +31,17 @@ from tenants.registry import TenantError, create_tenant
 class SeedReport:
     tenants_created: list[str] = field(default_factory=list)
     procedures_created: int = 0
+    versions_published: list[str] = field(default_factory=list)
     # Demo accounts by kind (ops, unit_admins, counter_officers), for the dev server's hints.
     accounts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.tenants_created or self.procedures_created)
+        return bool(self.tenants_created or self.procedures_created or self.versions_published)
 
 
 def seed_demo(platform: Platform, *, progress: bool = True) -> SeedReport:
-    """Create the Hai Phong units that are missing and fill in their catalogues."""
+    """Create the Hai Phong units that are missing, publish the standard catalogues, roll them out."""
     report = SeedReport()
     disable = None if progress else True  # None: a bar only on a terminal
     existing = _tenants_by_slug(platform)
@@ -62,9 +67,10 @@ def seed_demo(platform: Platform, *, progress: bool = True) -> SeedReport:
         )
         report.tenants_created.append(unit.slug)
 
+    report.versions_published = seed_standard_catalogues(platform)
     tenants = _tenants_by_slug(platform)
-    for unit in tqdm(UNITS, desc="Thủ tục / procedures", unit="tenant", disable=disable):
-        report.procedures_created += seed_catalog(platform, tenants[unit.slug], unit)
+    for unit in tqdm(UNITS, desc="Danh mục thủ tục / catalogues", unit="tenant", disable=disable):
+        report.procedures_created += roll_out_pending(platform, tenants[unit.slug])
     demo_tenants = {unit.slug: tenants[unit.slug] for unit in UNITS}
     report.accounts = seed_demo_accounts(platform.shards, demo_tenants, counter_officer_slugs=FEATURED)
     return report
@@ -75,78 +81,47 @@ def _tenants_by_slug(platform: Platform) -> dict[str, Tenant]:
         return {t.slug: t for t in session.scalars(select(Tenant))}
 
 
-def seed_catalog(platform: Platform, tenant: Tenant, unit: Unit) -> int:
-    """Write the unit's missing procedures into its own schema; returns how many."""
-    specs = catalog_for(unit)
-    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session, session.begin():
-        have = set(session.scalars(select(Procedure.code)))
-        todo = [spec for spec in specs if spec.code not in have]
-        if not todo:
-            return 0
-        sectors = {s.code: s for s in session.scalars(select(Sector))}
-        for spec in todo:
-            if spec.sector not in sectors:
-                sectors[spec.sector] = Sector(
-                    code=spec.sector, name=SECTORS[spec.sector], sort_order=list(SECTORS).index(spec.sector)
-                )
-                session.add(sectors[spec.sector])
-                session.flush()
-            _add_procedure(session, spec, sectors[spec.sector])
-    return len(todo)
+def seed_standard_catalogues(platform: Platform) -> list[str]:
+    """Publish version 1 of each kind's catalogue where none is published; offer it to units lacking it."""
+    published = []
+    with platform.shards.platform_session() as session, session.begin():
+        for kind in standard.KIND_LABELS:
+            specs = standard_catalogue(kind)
+            if not specs:
+                continue
+            catalog = standard.get_or_create_catalog(session, kind)
+            latest = standard.latest_published(session, catalog.id)
+            if latest is None:
+                if any(not v.is_published for v in catalog.versions):
+                    continue  # someone's draft: the demo does not touch it
+                draft = standard.create_draft(session, kind, actor_id=None, copy_latest=False)
+                for raw in specs:
+                    standard.put_procedure(session, draft, raw)
+                standard.publish_version(session, draft, actor_id=None, offer=False)
+                published.append(f"{kind} v{draft.number}")
+            else:
+                standard.offer_to_missing(session, latest)
+    return published
 
 
-def _add_procedure(session: Session, spec: ProcedureSpec, sector: Sector) -> None:
-    procedure = Procedure(
-        code=spec.code,
-        name=spec.name,
-        name_search=strip_diacritics(spec.name).lower(),
-        sector_id=sector.id,
-        service_level=spec.service_level,
-        applicant_types=list(spec.applicant_types),
-        time_value=Decimal(str(spec.time_value)),
-        time_unit=spec.time_unit,
-        legal_basis=spec.legal_basis,
-        result_document_type=spec.result_document_type,
-        channels=list(spec.channels),
-        result_delivery=list(spec.result_delivery),
-        is_same_day_return=spec.is_same_day_return,
-    )
-    session.add(procedure)
-    session.flush()
-    cases: dict[str, ProcedureCase] = {}
-    for order, case in enumerate(spec.cases):
-        cases[case.code] = ProcedureCase(
-            procedure_id=procedure.id,
-            code=case.code,
-            name=case.name,
-            time_value=None if case.time_value is None else Decimal(str(case.time_value)),
-            time_unit=case.time_unit,
-            is_default=case.is_default,
-            sort_order=order,
-        )
-        session.add(cases[case.code])
-    session.flush()
-    for order, component in enumerate(spec.components):
-        session.add(
-            ProcedureComponent(
-                procedure_id=procedure.id,
-                code=f"TP{order + 1:02d}",
-                name=component.name,
-                original_or_copy=component.original_or_copy,
-                quantity=component.quantity,
-                is_mandatory=component.is_mandatory,
-                sort_order=order,
-            )
-        )
-    for order, fee in enumerate(spec.fees):
-        session.add(
-            FeeLine(
-                procedure_id=procedure.id,
-                case_id=cases[fee.case].id if fee.case else None,
-                kind=fee.kind,
-                description=fee.description,
-                amount=fee.amount,
-                online_amount=fee.online_amount,
-                sort_order=order,
-            )
-        )
+def roll_out_pending(platform: Platform, tenant: Tenant) -> int:
+    """Run the tenant's rollouts that are not done, oldest version first; returns procedures created."""
+    created = 0
+    with (
+        platform.shards.platform_session() as platform_session,
+        platform.shards.tenant_session(tenant.shard, tenant.schema_name) as tenant_session,
+    ):
+        rollouts = platform_session.scalars(
+            select(StandardRollout)
+            .join(StandardVersion)
+            .where(StandardRollout.tenant_id == tenant.id, StandardRollout.status != DONE)
+            .order_by(StandardVersion.number)
+        ).all()
+        for rollout in rollouts:
+            perform_rollout(tenant_session, platform_session, rollout, tenant.slug)
+            if rollout.status == FAILED:
+                raise TenantError(f"{tenant.slug}: danh mục chuẩn / standard catalogue: {rollout.error}")
+            tenant_session.commit()
+            platform_session.commit()
+            created += sum(1 for entry in rollout.results if entry["action"] == "created")
+    return created
