@@ -199,27 +199,38 @@ def _check_version_row(session: Session, version: ProcessVersion, deleting: bool
         raise ImmutableVersion(version.id)
 
 
-def _check_part(session: Session, part: ProcessStep | ProcessStepLink, persistent: bool) -> None:
-    version_ids = {part.version_id}
-    if persistent:
-        version_ids.add(_stored(session, type(part).version_id, part.id))
-    for version_id in version_ids:
-        if _stored(session, ProcessVersion.status, version_id) not in (None, "draft"):
-            raise ImmutableVersion(version_id)
+def _check_parts(session: Session, new: list, changed: list) -> None:
+    """Steps and links may be written only while their version (before and after) is a draft."""
+    version_ids = {part.version_id for part in (*new, *changed)}
+    with session.no_autoflush:
+        for model in (ProcessStep, ProcessStepLink):
+            ids = [part.id for part in changed if isinstance(part, model)]
+            if ids:
+                version_ids.update(session.scalars(select(model.version_id).where(model.id.in_(ids))))
+        version_ids.discard(None)
+        frozen = session.scalar(
+            select(ProcessVersion.id)
+            .where(ProcessVersion.id.in_(version_ids), ProcessVersion.status != "draft")
+            .limit(1)
+        )
+    if frozen is not None:
+        raise ImmutableVersion(frozen)
 
 
 @event.listens_for(Session, "before_flush")
 def _refuse_changes_to_published(session: Session, flush_context, instances) -> None:
+    parts = (ProcessStep, ProcessStepLink)
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, ProcessVersion):
             _check_version_row(session, obj, deleting=obj in session.deleted)
-        elif isinstance(obj, ProcessStep | ProcessStepLink) and (
-            obj in session.deleted or session.is_modified(obj)
-        ):
-            _check_part(session, obj, persistent=True)
-    for obj in session.new:
-        if isinstance(obj, ProcessStep | ProcessStepLink):
-            _check_part(session, obj, persistent=False)
+    changed = [
+        obj
+        for obj in (*session.dirty, *session.deleted)
+        if isinstance(obj, parts) and (obj in session.deleted or session.is_modified(obj))
+    ]
+    new = [obj for obj in session.new if isinstance(obj, parts)]
+    if changed or new:
+        _check_parts(session, new, changed)
 
 
 _GUARDED_TABLES = frozenset({"process_versions", "process_steps", "process_step_links"})
