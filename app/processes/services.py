@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Procedure, ProcedureCase
@@ -42,9 +42,13 @@ __all__ = [
     "ProcessRefused",
     "StepSpec",
     "create_template",
+    "find_template",
     "first_step",
+    "get_template",
+    "get_version",
     "legal_hours",
     "legal_time_for",
+    "links_as_specs",
     "longest_path_of",
     "new_draft",
     "next_steps",
@@ -54,6 +58,7 @@ __all__ = [
     "standard_steps",
     "steps_of",
     "validate",
+    "versions_of",
 ]
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -414,10 +419,6 @@ def next_steps(session: Session, step_id: int, condition: str = "default") -> li
         .order_by(ProcessStep.sort_order, ProcessStep.id)
     )
     return list(session.scalars(query))
-
-
-def count_steps(session: Session, version_id: int) -> int:
-    return session.scalar(select(func.count()).where(ProcessStep.version_id == version_id)) or 0
 
 
 # --- the usual chain ------------------------------------------------------------
