@@ -377,6 +377,13 @@ def test_available_actions_follow_status_and_role(unit):
         counter = {t.action for t in available_actions(desk, unit.actor("counter"), dossier)}
     assert {"forward", "request_supplement", "request_payment"} <= officer
     assert "withdraw" not in officer and "withdraw" in counter and "forward" not in counter
+    assert "complete" not in officer  # not at the last step yet
+    act(unit, "forward", dossier_id, "officer", at(2))
+    act(unit, "forward", dossier_id, "head_div", at(3))
+    with unit.session() as session:
+        dossier = session.get(Dossier, dossier_id)
+        signer = {t.action for t in available_actions(unit.desk(session, at(4)), unit.actor("head"), dossier)}
+    assert "complete" in signer and "forward" not in signer
 
 
 def test_task_queue_pools_by_role_and_sorts_by_step_deadline(unit):

@@ -14,6 +14,7 @@ from app.dossiers.models import Dossier, DossierAction
 from app.dossiers.status import OPEN, Transition, transitions_from
 from app.officials.models import OfficialAssignment
 from app.processes.models import ProcessStep
+from app.processes.services import next_steps
 from tenants.naming import strip_diacritics
 
 
@@ -144,8 +145,13 @@ def history(session: Session, dossier_id: int) -> list[tuple[DossierAction, Proc
 def available_actions(desk: Desk, actor: Actor, dossier: Dossier) -> list[Transition]:
     """What this person may do to the dossier now (the buttons on its page, the API's ``allowed_actions``)."""
     step = desk.session.get(ProcessStep, dossier.current_step_id) if dossier.current_step_id else None
+    # At the last processing step the way on is "result ready", before it "hand over".
+    last = step is not None and any(s.kind == "return" for s in next_steps(desk.session, step.id))
+    skip = "forward" if last else "complete"
     allowed = []
     for transition in transitions_from(dossier.status):
+        if transition.action == skip:
+            continue
         try:
             check_actor(
                 desk.session,
