@@ -473,3 +473,93 @@ def test_an_official_of_a_never_reaches_b_dossiers(client_for, platform, city, o
             assert b_code not in listed and "Của B" not in listed, (path, q)
             # The same word finds A's own dossier: the pages did search, B's rows are just not there.
             assert (get(a, own).code in listed) == (q == word), (path, q)
+
+
+def test_the_whole_way_through_the_pages(client_for, unit):
+    dossier_id = receive(unit)
+
+    def step(who: str, action: str, **fields) -> Dossier:
+        client = signed_in(client_for, unit, who)
+        response = post_action(client, dossier_id, action, get(unit, dossier_id).row_version, **fields)
+        assert response.status_code == 302, response.text
+        return get(unit, dossier_id)
+
+    step("counter", "transfer")
+    step("officer", "claim")
+    step("officer", "forward", to_account_id=str(unit.accounts["head_div"].id), note="Đủ điều kiện")
+    later = (get(unit, dossier_id).due_at + timedelta(days=7)).astimezone(VN_TZ)
+    with unit.session() as session:
+        calendar = unit.desk(session).calendar
+        while not calendar.is_working_day(later.date()):  # form 04 needs a working day
+            later += timedelta(days=1)
+    dossier = step(
+        "head",
+        "apologise",
+        new_due_date=later.date().isoformat(),
+        new_due_time="16:00",
+        reason="Chờ xác minh",
+    )
+    assert dossier.rescheduled_due_at == datetime.combine(
+        later.date(), datetime.min.time().replace(hour=16), VN_TZ
+    )
+    step("head_div", "forward")
+    head = signed_in(client_for, unit, "head")
+    page = head.get(f"{BASE}/{dossier_id}").text
+    assert f"{BASE}/{dossier_id}/actions/complete" in page and "/actions/forward" not in page
+    assert "Ngày hẹn lại (Mẫu 04)" in page and "Hẹn lại ngày trả kết quả (Mẫu số 04)" in page
+    dossier = step("head", "complete")
+    assert dossier.status == 9
+    dossier = step("counter", "return_result", note="Đã trao tận tay")
+    assert dossier.status == 10 and dossier.returned_at is not None
+    final = signed_in(client_for, unit, "counter").get(f"{BASE}/{dossier_id}").text
+    assert "Bạn không có thao tác nào" in final and "Đã trả kết quả" in final
+
+
+def test_an_online_dossier_is_guided_then_accepted_at_the_counter(client_for, unit):
+    with unit.session() as session, session.begin():
+        desk = unit.desk(session, now())
+        draft = intake.create_draft(
+            desk, unit.actor("counter"), unit.intake(channel=2, components={}, result_delivery="online")
+        )
+        for component in page_components(session, draft.id):
+            component.is_received = True
+        intake.submit(desk, unit.actor("counter"), draft)
+        dossier_id = draft.id
+    counter = signed_in(client_for, unit, "counter")
+    offered = set(re.findall(rf"{BASE}/{dossier_id}/actions/(\w+)", counter.get(f"{BASE}/{dossier_id}").text))
+    assert offered == {"accept", "guide", "refuse", "withdraw"}
+    guided = post_action(
+        counter, dossier_id, "guide", get(unit, dossier_id).row_version, items="Bản sao CCCD"
+    )
+    assert guided.status_code == 302 and get(unit, dossier_id).status == 1
+    # Unticking a mandatory document refuses acceptance and keeps status 1.
+    mandatory, second, optional = unit.components
+    refused = post_action(
+        counter,
+        dossier_id,
+        "accept",
+        get(unit, dossier_id).row_version,
+        components=[str(second)],
+        **{f"quantity_{mandatory}": "1", f"quantity_{second}": "1", f"quantity_{optional}": "0"},
+    )
+    assert refused.status_code == 422 and "Thiếu thành phần bắt buộc" in refused.text
+    assert get(unit, dossier_id).status == 1
+    accepted = post_action(
+        counter,
+        dossier_id,
+        "accept",
+        get(unit, dossier_id).row_version,
+        components=[str(mandatory), str(second)],
+        **{f"quantity_{mandatory}": "1", f"quantity_{second}": "2", f"quantity_{optional}": "0"},
+    )
+    assert accepted.status_code == 302
+    dossier = get(unit, dossier_id)
+    assert dossier.status == RECEIVED and dossier.due_at is not None
+    page = counter.get(f"{BASE}/{dossier_id}").text
+    assert "Mẫu số 02" in page and "Mẫu số 01" in page
+
+
+def page_components(session, dossier_id):
+    from app.dossiers.models import DossierComponent
+
+    return session.scalars(select(DossierComponent).where(DossierComponent.dossier_id == dossier_id))
