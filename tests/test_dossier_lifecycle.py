@@ -86,7 +86,7 @@ def forms_of(unit, dossier_id: int) -> list[str]:
 
 
 def test_counter_intake_codes_dates_and_records(unit):
-    dossier_id = receive(unit)
+    dossier_id = receive(unit, note="  Bản gốc đã đối chiếu ")
     dossier = get(unit, dossier_id)
     assert dossier.status == RECEIVED
     assert re.fullmatch(rf"{re.escape(unit.tenant.unit_code)}-190312-\d{{4}}", dossier.code)
@@ -96,7 +96,7 @@ def test_counter_intake_codes_dates_and_records(unit):
     assert dossier.due_explanation["due_at"]
     assert dossier.current_role == "counter_officer"
     assert dossier.current_account_id == unit.accounts["counter"].id
-    assert [a.action for a in actions_of(unit, dossier_id)] == ["receive"]
+    assert [(a.action, a.note) for a in actions_of(unit, dossier_id)] == [("receive", "Bản gốc đã đối chiếu")]
     assert forms_of(unit, dossier_id) == ["01"]
     with unit.session() as session:
         event = session.scalar(

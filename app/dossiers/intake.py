@@ -264,7 +264,7 @@ def _published_process(desk: Desk, procedure: Procedure, case: ProcedureCase | N
 
 
 def _accept(
-    desk: Desk, actor: Actor, dossier: Dossier, procedure, case, version, action: str, from_status
+    desk: Desk, actor: Actor, dossier: Dossier, procedure, case, version, action: str, from_status, note=None
 ) -> None:
     """Status 2: the clock starts, the reception step is done by the receiving officer, form 01 is issued."""
     clock.start(desk, dossier, procedure, case)
@@ -272,7 +272,7 @@ def _accept(
     dossier.received_by_account_id = actor.account_id
     dossier.status = RECEIVED
     clock.enter_step(desk, dossier, first_step(desk.session, version.id), actor.account_id)
-    records.action(desk, actor, dossier, action, from_status, RECEIVED)
+    records.action(desk, actor, dossier, action, from_status, RECEIVED, note=note)
     records.issue_form(desk, actor, dossier, "01", procedure=procedure)
 
 
@@ -294,7 +294,7 @@ def receive_at_counter(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
     desk.session.add(dossier)
     desk.session.flush()
     _add_components(desk, dossier, components, intake.components)
-    _accept(desk, actor, dossier, procedure, case, version, "receive", None)
+    _accept(desk, actor, dossier, procedure, case, version, "receive", None, _clean(intake.note))
     return dossier
 
 
