@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
-from app.catalog.models import Procedure, Sector
+from app.catalog.models import FeeLine, Procedure, ProcedureCase, ProcedureComponent, Sector
 from app.core.db import tenant_db
 from app.core.errors import NotFound
 from tenants.naming import strip_diacritics
@@ -71,3 +71,51 @@ def get_admin_procedure(procedure_id: int) -> Procedure:
 def list_conflicts() -> list[Procedure]:
     query = select(Procedure).where(Procedure.pending_standard_version.is_not(None)).order_by(Procedure.code)
     return list(tenant_db().scalars(query))
+
+
+# --- the API's full view of one procedure ---------------------------------------------------
+
+
+def procedure_detail(procedure: Procedure) -> dict:
+    """The procedure with its sector, active cases, components (with the ids intake ticks) and fees."""
+    session = tenant_db()
+    sector = session.get(Sector, procedure.sector_id)
+    cases = session.scalars(
+        select(ProcedureCase)
+        .where(ProcedureCase.procedure_id == procedure.id, ProcedureCase.is_active)
+        .order_by(ProcedureCase.sort_order, ProcedureCase.id)
+    )
+    components = session.scalars(
+        select(ProcedureComponent)
+        .where(ProcedureComponent.procedure_id == procedure.id)
+        .order_by(ProcedureComponent.sort_order, ProcedureComponent.id)
+    )
+    fees = session.scalars(
+        select(FeeLine).where(FeeLine.procedure_id == procedure.id).order_by(FeeLine.sort_order, FeeLine.id)
+    )
+    return {
+        **{name: getattr(procedure, name) for name in _PROCEDURE_FIELDS},
+        "sector": {"code": sector.code, "name": sector.name},
+        "cases": list(cases),
+        "components": list(components),
+        "fees": list(fees),
+    }
+
+
+_PROCEDURE_FIELDS = (
+    "id",
+    "code",
+    "name",
+    "service_level",
+    "time_value",
+    "time_unit",
+    "online_time_value",
+    "applicant_types",
+    "channels",
+    "result_delivery",
+    "result_document_type",
+    "legal_basis",
+    "is_active",
+    "is_overridden",
+    "standard_version",
+)
