@@ -19,11 +19,10 @@ from app.catalog import standard
 from app.catalog.standard_models import FAILED
 from app.core.errors import DomainError
 
+_KINDS = [kind.value for kind in standard.KIND_LABELS]
 catalog_cli = AppGroup("catalog", help="Danh mục TTHC chuẩn / the standard procedure catalogue.")
 
-_kind = click.option(
-    "--kind", required=True, type=click.Choice(list(standard.KIND_LABELS)), help="unit kind of the catalogue"
-)
+_kind = click.option("--kind", required=True, type=click.Choice(_KINDS), help="unit kind of the catalogue")
 
 
 def _shards():
@@ -121,7 +120,7 @@ def retry(kind: str, number: int, wait: bool, timeout: float) -> None:
 
 
 @catalog_cli.command("status")
-@click.option("--kind", type=click.Choice(list(standard.KIND_LABELS)))
+@click.option("--kind", type=click.Choice(_KINDS))
 @click.option("--version", "number", type=int, help="details of one version (needs --kind)")
 def status(kind: str | None, number: int | None) -> None:
     """Versions of each catalogue and how far their rollouts got."""
@@ -130,7 +129,7 @@ def status(kind: str | None, number: int | None) -> None:
             _report(kind, number)
             return
         with _shards().platform_session() as session:
-            for each in [kind] if kind else list(standard.KIND_LABELS):
+            for each in [kind] if kind else _KINDS:
                 catalog = standard.find_catalog(session, each)
                 versions = catalog.versions if catalog else []
                 click.echo(f"{each}: {len(versions)} phiên bản / versions")

@@ -145,14 +145,13 @@ def rollout_progress(session: Session, version_id: int) -> Progress:
 
 def list_rollouts(session: Session, version_id: int) -> list[tuple[StandardRollout, Tenant]]:
     order = (StandardRollout.status != FAILED, Tenant.unit_code)
-    return list(
-        session.execute(
-            select(StandardRollout, Tenant)
-            .join(Tenant, Tenant.id == StandardRollout.tenant_id)
-            .where(StandardRollout.version_id == version_id)
-            .order_by(*order)
-        ).tuples()
+    rows = session.execute(
+        select(StandardRollout, Tenant)
+        .join(Tenant, Tenant.id == StandardRollout.tenant_id)
+        .where(StandardRollout.version_id == version_id)
+        .order_by(*order)
     )
+    return [(rollout, tenant) for rollout, tenant in rows]
 
 
 # --- drafts ---------------------------------------------------------------------------------

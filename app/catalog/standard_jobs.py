@@ -26,7 +26,7 @@ QUEUE = "default"
 def enqueue_rollouts(events: list[Event]) -> None:
     for version_id in sorted({event.payload["version_id"] for event in events}):
         for rollout_id, tenant_id in due_rollouts(platform_db(), version_id):
-            enqueue_for_tenant(QUEUE, run_rollout, tenant_id, rollout_id, job_options={"job_timeout": 600})
+            enqueue_for_tenant(QUEUE, run_rollout, tenant_id, rollout_id, job_options={"timeout": 600})
 
 
 def _mark_running(rollout_id: int) -> None:
