@@ -264,12 +264,10 @@ def test_hand_over_to_the_district_and_back(app, platform, services, owner, part
     assert back.action == "interop_return" and back.step_id == verify.id and back.actor_account_id is None
     assert back.note == f"Giao: {partner_tenant.name} → Nhận: {owner.tenant.name}. Kết quả: {RESULT}"
     assert (back.step_due_at, back.on_time_class) == (task.due_at, "late")
-    with owner.session() as session:
+    with owner.session() as session, platform.shards.platform_session() as platform_session:
         queue = task_queue(owner.desk(session), owner.actor("head_div"))
         assert dossier_id in [row.dossier.id for row in queue]
-        (row,) = interop.interop_panel(
-            session, dossier_id, platform_session=platform.shards.platform_session()
-        )
+        (row,) = interop.interop_panel(session, dossier_id, platform_session=platform_session)
         assert (row.partner_name, row.step_name, row.task.status) == (
             partner_tenant.name,
             "Xác minh tại quận",
