@@ -9,7 +9,17 @@ from conftest import _admin, _recreate_database, app_config
 from sqlalchemy import func, make_url, select
 
 from app import create_app
-from app.catalog.models import FeeLine, Procedure, ProcedureCase, ProcedureComponent, Sector
+from app.catalog.models import (
+    FeeLine,
+    LegalDocument,
+    Procedure,
+    ProcedureCase,
+    ProcedureComponent,
+    ProcedureLegalDocument,
+    Sector,
+)
+from app.catalog.standard import get_version
+from app.catalog.standard_models import StandardRollout
 from app.demo import data
 from app.demo.seed import seed_demo
 from tenants.migrations import upgrade_platform
@@ -149,3 +159,62 @@ def test_flask_demo_seed_is_idempotent(demo):
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
     assert "0 đơn vị mới / tenants created, 0 thủ tục mới / procedures created" in result.output
+
+
+def test_catalogues_come_from_the_standard_catalogue_of_each_kind(demo):
+    _, platform, report = demo
+    assert sorted(report.versions_published) == ["commune v1", "department v1", "district v1"]
+    tenants = _tenants(platform)
+    with platform.shards.platform_session() as session:
+        for kind, count in (("commune", 6), ("district", 11), ("department", 18)):
+            version = get_version(session, kind, 1)
+            assert version.is_published and len(version.procedures) == count
+            rollouts = session.scalars(
+                select(StandardRollout).where(StandardRollout.version_id == version.id)
+            )
+            statuses = {r.tenant_id: r.status for r in rollouts}
+            assert statuses == {t.id: "done" for t in tenants.values() if t.kind == kind}
+    # The city offers none; each department only its own.
+    assert _codes(platform, tenants["hai-phong"]) == []
+    assert _codes(platform, tenants["so-giao-thong-van-tai"]) == ["DEMO-S-GT01"]
+    assert _codes(platform, tenants["ban-quan-ly-khu-kinh-te-hai-phong"]) == ["DEMO-S-LD01"]
+    assert _codes(platform, tenants["van-phong-ubnd-thanh-pho"]) == []
+
+    t = tenants["may-chai"]
+    with platform.shards.tenant_session(t.shard, t.schema_name) as session:
+        procedures = {p.code: p for p in session.scalars(select(Procedure))}
+        assert all(p.standard_version == 1 and not p.is_overridden for p in procedures.values())
+        marriage = procedures["1.000894"]
+        cases = {
+            c.code: (c.time_value, c.time_unit)
+            for c in session.scalars(select(ProcedureCase).where(ProcedureCase.procedure_id == marriage.id))
+        }
+        assert cases == {"thuong": (None, None), "xac-minh": (5, "working_days")}
+        assert marriage.channels == [1] and marriage.result_delivery == ["counter"]
+        status = procedures["1.004873"]
+        assert (status.time_value, status.time_unit, status.service_level) == (3, "working_days", 3)
+        assert 2 in status.channels and "online" not in status.result_delivery
+        fees = session.scalars(select(FeeLine).where(FeeLine.procedure_id == status.id))
+        assert [(f.amount, "demo" in f.description) for f in fees] == [(10_000, True)]
+        laws = set(
+            session.scalars(
+                select(LegalDocument.number)
+                .join(ProcedureLegalDocument)
+                .where(ProcedureLegalDocument.procedure_id == procedures["1.001193"].id)
+            )
+        )
+        assert laws == {"60/2014/QH13", "123/2015/NĐ-CP", "15/2015/TT-BTP"}
+        template = session.scalar(
+            select(ProcedureComponent.template_file).where(
+                ProcedureComponent.procedure_id == procedures["1.001193"].id,
+                ProcedureComponent.template_file.is_not(None),
+            )
+        )
+        assert template == "to-khai-dang-ky-khai-sinh.docx"
+    d = tenants["ngo-quyen"]
+    with platform.shards.tenant_session(d.shard, d.schema_name) as session:
+        business = session.scalar(select(Procedure).where(Procedure.code == "2.000720"))
+        assert (business.service_level, business.time_value, business.time_unit) == (4, 3, "working_days")
+        assert business.channels == [1, 2, 3] and "online" in business.result_delivery
+    # Only the island district (no commune level) offers the commune set.
+    assert "1.001193" not in _codes(platform, tenants["ngo-quyen"])
