@@ -5,16 +5,19 @@ import importlib
 MODEL_MODULES = (
     "tenants.models",
     "app.catalog.models",
+    "app.catalog.standard_models",
     "app.processes.models",
     "app.officials.models",
     "app.calendar.models",
     "app.dossiers.models",
+    "app.dossiers.interop_models",
     "app.payments.models",
     "app.delivery.models",
     "app.feedback.models",
     "app.notifications.models",
     "app.audit.models",
     "app.auth.models",
+    "app.auth.token_models",
     "app.core.outbox_models",
 )
 

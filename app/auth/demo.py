@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 from app.auth import actions, queries
 from app.auth.models import Account
 from app.auth.passwords import hash_password
-from app.auth.roles import COUNTER_OFFICER, PROVIDER_OPS, UNIT_ADMIN
+from app.auth.roles import (
+    CASE_OFFICER,
+    COUNTER_OFFICER,
+    FEE_COLLECTOR,
+    HEAD_OF_DIVISION,
+    HEAD_OF_UNIT,
+    PROVIDER_OPS,
+    RECORDS_CLERK,
+    UNIT_ADMIN,
+)
 from tenants.engines import ShardEngines
 
 DEMO_PASSWORD = "motcua-demo"
@@ -26,6 +35,20 @@ def unit_admin_email(slug: str) -> str:
 
 def counter_officer_email(slug: str) -> str:
     return f"motcua@{slug}.motcua.local"
+
+
+# The rest of a featured unit's staff: mailbox -> (role, name prefix), so every step of a process has someone.
+STAFF = {
+    "chuyenvien": (CASE_OFFICER, "Chuyên viên"),
+    "truongphong": (HEAD_OF_DIVISION, "Trưởng phòng"),
+    "lanhdao": (HEAD_OF_UNIT, "Lãnh đạo"),
+    "vanthu": (RECORDS_CLERK, "Văn thư"),
+    "ketoan": (FEE_COLLECTOR, "Kế toán"),
+}
+
+
+def staff_email(mailbox: str, slug: str) -> str:
+    return f"{mailbox}@{slug}.motcua.local"
 
 
 def seed_demo_accounts(
@@ -61,6 +84,10 @@ def seed_demo_accounts(
             officer = _ensure(session, counter_officer_email(slug), name, demo_hash)
             actions.grant_membership(session, officer, tenant, [COUNTER_OFFICER])
             seeded["counter_officers"].append(officer.email)
+            for mailbox, (role, title) in STAFF.items():
+                person = _ensure(session, staff_email(mailbox, slug), f"{title} {tenant.name}", demo_hash)
+                actions.grant_membership(session, person, tenant, [role])
+                seeded.setdefault("staff", []).append(person.email)
     return seeded
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from app.core.errors import Conflict, DomainError, NotFound
-from app.dossiers import clock, records
+from app.dossiers import clock, interop, records
 from app.dossiers.desk import Actor, Desk, check_actor
 from app.dossiers.models import Dossier
 from app.dossiers.status import (
@@ -63,6 +63,7 @@ def _step(desk: Desk, dossier: Dossier) -> ProcessStep | None:
 def _begin(desk: Desk, actor: Actor, dossier: Dossier, action: str):
     transition = check_transition(action, dossier.status)
     step = _step(desk, dossier)
+    interop.check_at_home(step, action)  # at a liên thông step the partner unit holds the dossier
     check_actor(desk.session, actor, transition, step, dossier.current_account_id, dossier.citizen_account_id)
     return transition, step
 
@@ -102,6 +103,9 @@ def _hand_over(
     note: str | None,
 ) -> None:
     """Finish the current step (form 05 row with its on-time result) and enter ``target``."""
+    if target.kind == "interop":  # liên thông: the step goes to the partner unit (app.dossiers.interop)
+        interop.send(desk, actor, dossier, action, target, to_account_id=to_account_id, note=note)
+        return
     from_status = dossier.status
     records.action(
         desk,

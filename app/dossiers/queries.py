@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.access import Forbidden
 from app.dossiers.desk import Actor, Desk, check_actor
+from app.dossiers.interop import ALLOWED_AWAY
 from app.dossiers.models import Dossier, DossierAction
 from app.dossiers.status import OPEN, Transition, transitions_from
 from app.officials.models import OfficialAssignment
@@ -148,9 +149,10 @@ def available_actions(desk: Desk, actor: Actor, dossier: Dossier) -> list[Transi
     # At the last processing step the way on is "result ready", before it "hand over".
     last = step is not None and any(s.kind == "return" for s in next_steps(desk.session, step.id))
     skip = "forward" if last else "complete"
+    away = step is not None and step.kind == "interop"  # the partner unit holds it (liên thông)
     allowed = []
     for transition in transitions_from(dossier.status):
-        if transition.action == skip:
+        if transition.action == skip or (away and transition.action not in ALLOWED_AWAY):
             continue
         try:
             check_actor(
