@@ -7,6 +7,7 @@ from typing import Any
 
 def create_app(config: dict[str, Any] | None = None):
     """Build the application. ``config`` overrides settings by name (tests use it)."""
+    from app.auth import api_access
     from app.core import api, db, edge, errors, i18n, logs, sites
     from app.core.config import Settings
     from app.models import load_models
@@ -23,6 +24,8 @@ def create_app(config: dict[str, Any] | None = None):
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        # A request may carry one upload at the limit plus its form fields; bigger bodies are refused early.
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
     )
     app.json.ensure_ascii = False  # Vietnamese stays readable in API responses
     logs.configure_logging(settings.log_level, settings.log_format)
@@ -34,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None):
     edge.init_app(app)
     api.init_app(app)
     errors.init_app(app)  # after the Api: our handlers answer HTML pages and JSON alike
+    api_access.init_app(app)  # 401s of the API carry the Bearer challenge
     _register_blueprints(app)
     _register_cli(app)
     return app
@@ -42,10 +46,21 @@ def create_app(config: dict[str, Any] | None = None):
 def _register_blueprints(app) -> None:
     from app.auth import views as auth
     from app.backoffice import views as backoffice
+    from app.calendar import admin_views as calendar_admin
+    from app.catalog import admin_views as catalog_admin
+    from app.catalog import standard_views as standard_catalog
     from app.catalog import views as catalog
     from app.console import views as console
     from app.core import health
+    from app.dossiers import api as dossiers_api
+    from app.dossiers import interop_views
+    from app.dossiers import views as dossiers_ui
+    from app.officials import api as officials_api
+    from app.officials import settings_views, token_views
+    from app.officials import views as officials_admin
     from app.portal import views as portal
+    from app.processes import api as processes_api
+    from app.processes import views as processes_admin
 
     for blueprint in (
         health.blp,
@@ -53,15 +68,26 @@ def _register_blueprints(app) -> None:
         portal.tenant_blp,
         auth.api_blp,
         backoffice.blp,
+        catalog_admin.blp,
+        standard_catalog.blp,
+        calendar_admin.blp,
         console.blp,
+        officials_admin.blp,
+        settings_views.blp,
+        token_views.blp,
+        processes_admin.blp,
+        dossiers_ui.blp,
+        interop_views.blp,
     ):
         app.register_blueprint(blueprint)
-    for blueprint in (catalog.blp,):
+    for blueprint in (catalog.blp, officials_api.blp, processes_api.blp, dossiers_api.blp):
         app.extensions["motcua.api"].register_blueprint(blueprint)
 
 
 def _register_cli(app) -> None:
     from app.auth.cli import accounts_cli
+    from app.catalog.cli import catalog_cli
+    from app.calendar.cli import calendar_cli
     from app.core.jobs_cli import jobs_cli
     from app.demo.cli import demo_cli
     from tenants.cli import db_cli, tenants_cli
@@ -71,3 +97,5 @@ def _register_cli(app) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(catalog_cli)
+    app.cli.add_command(calendar_cli)

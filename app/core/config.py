@@ -54,6 +54,9 @@ class Settings:
     migrate_lock_timeout_ms: int = 5000
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Attachments and generated documents (app/core/storage.py); relative to the repository.
+    storage_dir: str = "var/storage"
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -77,4 +80,6 @@ class Settings:
             migrate_lock_timeout_ms=_int("MIGRATE_LOCK_TIMEOUT_MS", cls.migrate_lock_timeout_ms),
             login_max_failures=_int("LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_lockout_minutes=_int("LOGIN_LOCKOUT_MINUTES", cls.login_lockout_minutes),
+            storage_dir=env.get("STORAGE_DIR", cls.storage_dir),
+            max_upload_bytes=_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
         )
