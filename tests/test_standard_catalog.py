@@ -625,3 +625,21 @@ def test_cli_publishes_and_reports(world, scenario):
     for name in ("d1", "d2"):
         assert world.procedures(name)["2.000720"].standard_version == 1
     assert "2.000720" not in world.procedures("c1")
+
+
+def test_every_page_renders_for_the_city_admin(world, scenario):
+    city = world.client("city", "city")
+    for path, expected in (
+        ("/", "Danh mục thủ tục hành chính chuẩn"),
+        ("/commune/v2", "Đã ban hành"),
+        ("/commune/v2/rollout", "3/3"),
+        (f"/commune/v2/procedures/{E}", "chỉ xem"),
+        ("/commune/v1/procedures/new", "Thêm thủ tục vào bản nháp"),
+        ("/commune/v9", "Không có phiên bản 9"),
+    ):
+        page = city.get(BASE + path)
+        assert expected in page.text, path
+        assert page.status_code == (404 if "v9" in path else 200), path
+    english = city.get(f"{BASE}/commune/v2/rollout?lang=en")
+    assert "rollout of version" in english.text and "Applied" in english.text
+    assert 'name="code"' in city.get(f"{BASE}/commune/v2/procedures/{E}").text  # the fields, disabled

@@ -25,5 +25,10 @@ def seed():
     click.echo(
         f"{len(report.tenants_created)} đơn vị mới / tenants created, "
         f"{report.procedures_created} thủ tục mới / procedures created"
+        + (
+            f"; danh mục chuẩn / standard catalogues: {', '.join(report.versions_published)}"
+            if report.versions_published
+            else ""
+        )
         + ("" if report.changed else " (đã có sẵn / already seeded)")
     )

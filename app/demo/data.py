@@ -1,4 +1,4 @@
-"""The Hai Phong demo as plain data: units (around 2019) and a small procedure catalogue.
+"""The Hai Phong demo as plain data: units (around 2019) and the standard catalogue of each kind.
 
 Sources are DOMAIN.md §7 (procedures) and §8 (districts with GSO codes, departments).
 Unit codes use the placeholder province segment ``H99`` (§3.1): the city is
@@ -6,11 +6,19 @@ Unit codes use the placeholder province segment ``H99`` (§3.1): the city is
 22–36 in GSO order; a ward or commune is ``000.ZZ.YY.H99`` with YY its district's
 number. Ward and commune GSO codes are left empty (not confirmed).
 
-Procedure codes: ``1.001193`` and ``2.000720`` are confirmed; the other national
-codes are the unverified ones of §7 (italics there). Procedures without a known
-national code carry an obviously local ``DEMO-…`` code. Amounts set by the
-People's Council, and the catalogue entries of departments not in §7.3, say
-``(demo)``: they are plausible, not checked against a Hai Phong resolution.
+Catalogue: ``standard_catalogue(kind)`` is version 1 of the city's standard
+catalogue for communes, districts and departments (the city offers none); the
+seed publishes it and rolls it out (app.demo.seed). Procedure codes ``1.001193``
+and ``2.000720`` are confirmed; the other national codes are the unverified ones
+of §7 (italics there). Procedures without a known national code carry an
+obviously local ``DEMO-…`` code. Amounts set by the People's Council, and the
+entries of departments not in §7.3, say ``(demo)``: plausible, not checked
+against a Hai Phong resolution. Legal documents' numbers and dates are general
+knowledge [M]; template files are names only (no files ship with the demo).
+Channels and result delivery follow the service level (§1.1): levels 1–2 at the
+counter or by post, level 3 also online with the result collected, level 4 also
+with an e-result; procedures needing the original or both parties present stay
+at the counter.
 """
 
 from __future__ import annotations
