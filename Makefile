@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate worker bench-tenancy clean
+.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ worker: install ## Run an RQ worker with the scheduler (needs DATABASE_URL and R
 
 bench-tenancy: install ## Tenancy benchmark: 1,000 tenants, migrate-all, backend memory (prints JSON)
 	@$(BIN)/python bench/tenancy.py
+
+bench-onestop: install ## One-stop benchmark: task queue and counter intake on 100,000 dossiers (prints JSON)
+	@$(BIN)/python bench/onestop.py
 
 clean: ## Remove the virtualenv and local data (embedded database included)
 	rm -rf $(VENV) .data var

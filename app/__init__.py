@@ -86,8 +86,8 @@ def _register_blueprints(app) -> None:
 
 def _register_cli(app) -> None:
     from app.auth.cli import accounts_cli
-    from app.catalog.cli import catalog_cli
     from app.calendar.cli import calendar_cli
+    from app.catalog.cli import catalog_cli
     from app.core.jobs_cli import jobs_cli
     from app.demo.cli import demo_cli
     from tenants.cli import db_cli, tenants_cli

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from app.auth import roles as r
+from app.core.db import get_current_tenant
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class NavItem:
     vi: str
     en: str
     roles: frozenset[str]  # empty: every official of the unit
+    kinds: frozenset[str] = frozenset()  # empty: every kind of unit
 
 
 _ADMIN = frozenset({r.UNIT_ADMIN})
@@ -35,14 +37,18 @@ NAV: tuple[NavItem, ...] = (
     NavItem("calendar_admin.index", "Lịch làm việc", "Working calendar", _ADMIN),
     NavItem("settings_admin.index", "Thiết lập đơn vị", "Unit settings", _ADMIN),
     NavItem("tokens_admin.index", "Khóa API", "API tokens", _ADMIN),
-    NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN),
+    NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN, frozenset({"city"})),
 )
 
 
 def nav_for(roles: list[str] | tuple[str, ...]) -> list[NavItem]:
     held = set(roles)
+    tenant = get_current_tenant()
+    kind = tenant.kind if tenant is not None else None
     return [
         item
         for item in NAV
-        if item.endpoint in current_app.view_functions and (not item.roles or item.roles & held)
+        if item.endpoint in current_app.view_functions
+        and (not item.roles or item.roles & held)
+        and (not item.kinds or kind in item.kinds)
     ]

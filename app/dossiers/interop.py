@@ -33,7 +33,7 @@ from app.dossiers.desk import Actor, Desk
 from app.dossiers.interop_models import DONE, REJECTED, InteropHandover
 from app.dossiers.models import Dossier, InteropTask
 from app.dossiers.queries import marker, soon_limit
-from app.dossiers.status import PROCESSING, RECEIVED, RESULT_READY
+from app.dossiers.status import ALLOWED_AWAY, PROCESSING, RECEIVED, RESULT_READY
 from app.processes.models import ProcessStep
 from app.processes.services import next_steps
 from tenants.models import Tenant, TenantStatus
@@ -43,7 +43,6 @@ RETURNED_TOPIC = "interop.returned"
 
 OPEN_TASK = ("pending", "in_progress")
 # What the owner may still do while the dossier is at the partner (form 04 concerns the whole dossier).
-ALLOWED_AWAY = frozenset({"apologise"})
 SYSTEM = Actor(None)
 
 

@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.auth.access import Forbidden
 from app.dossiers.desk import Actor, Desk, check_actor
-from app.dossiers.interop import ALLOWED_AWAY
 from app.dossiers.models import Dossier, DossierAction
-from app.dossiers.status import OPEN, Transition, transitions_from
+from app.dossiers.status import ALLOWED_AWAY, OPEN, Transition, transitions_from
 from app.officials.models import OfficialAssignment
 from app.processes.models import ProcessStep
 from app.processes.services import next_steps

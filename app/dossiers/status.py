@@ -147,6 +147,10 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# While a liên thông step has the dossier at the partner unit, the owner may only send form 04.
+ALLOWED_AWAY = frozenset({"apologise"})
+
+
 def status_name(code: int) -> tuple[str, str]:
     return STATUS_NAMES.get(code, (str(code), str(code)))
 
