@@ -82,7 +82,10 @@ def prepare(app):
     with app.app_context():
         seed = seed_demo(platform)
     if seed.changed:
-        say(f"  {len(seed.tenants_created)} units and {seed.procedures_created} procedures created")
+        say(
+            f"  {len(seed.tenants_created)} units, {seed.procedures_created} procedures, "
+            f"{seed.processes_published} processes and {seed.dossiers_created} dossiers created"
+        )
     else:
         say("  already seeded; nothing to do")
     return seed

@@ -22,6 +22,9 @@ from app.catalog.standard import get_version
 from app.catalog.standard_models import StandardRollout
 from app.demo import data
 from app.demo.seed import seed_demo
+from app.dossiers.models import Dossier
+from app.processes import services as processes
+from app.processes.models import ProcessVersion
 from tenants.migrations import upgrade_platform
 from tenants.models import Tenant
 from tenants.naming import UNIT_CODE_RE, slugify, strip_diacritics
@@ -55,7 +58,15 @@ def _snapshot(platform) -> dict:
         with platform.shards.tenant_session(t.shard, t.schema_name) as session:
             counts = tuple(
                 session.scalar(select(func.count()).select_from(model))
-                for model in (Sector, Procedure, ProcedureCase, ProcedureComponent, FeeLine)
+                for model in (
+                    Sector,
+                    Procedure,
+                    ProcedureCase,
+                    ProcedureComponent,
+                    FeeLine,
+                    ProcessVersion,
+                    Dossier,
+                )
             )
         snap[slug] = (t.id, t.name, t.kind, t.parent_id, t.unit_code, t.gso_code, t.updated_at, counts)
     return snap
@@ -218,3 +229,18 @@ def test_catalogues_come_from_the_standard_catalogue_of_each_kind(demo):
         assert business.channels == [1, 2, 3] and "online" in business.result_delivery
     # Only the island district (no commune level) offers the commune set.
     assert "1.001193" not in _codes(platform, tenants["ngo-quyen"])
+
+
+def test_every_procedure_has_a_published_process_and_featured_units_work(demo):
+    _, platform, report = demo
+    assert report.processes_published > 0 and report.dossiers_created > 0
+    for slug, tenant in _tenants(platform).items():
+        with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+            for procedure_id in session.scalars(select(Procedure.id)):
+                assert processes.published_version(session, procedure_id) is not None, (slug, procedure_id)
+            dossiers = session.scalars(select(Dossier)).all()
+            if slug in data.FEATURED:
+                assert dossiers and all(d.code.startswith(tenant.unit_code) for d in dossiers)
+                assert {d.status for d in dossiers} - {2}  # some moved along their process
+            else:
+                assert not dossiers

@@ -24,7 +24,9 @@ def seed():
         sys.exit(1)
     click.echo(
         f"{len(report.tenants_created)} đơn vị mới / tenants created, "
-        f"{report.procedures_created} thủ tục mới / procedures created"
+        f"{report.procedures_created} thủ tục mới / procedures created, "
+        f"{report.processes_published} quy trình / processes published, "
+        f"{report.dossiers_created} hồ sơ mẫu / demo dossiers"
         + (
             f"; danh mục chuẩn / standard catalogues: {', '.join(report.versions_published)}"
             if report.versions_published

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import any_, func, select
 from sqlalchemy.orm import Session
 
 from app.auth.demo import STAFF, counter_officer_email, staff_email
@@ -114,7 +114,7 @@ def seed_dossiers(session: Session, tenant: TenantRef, people: dict[str, Account
     if session.scalar(select(func.count()).select_from(Dossier)) or COUNTER_OFFICER not in people:
         return 0
     procedures = session.scalars(
-        select(Procedure).where(Procedure.is_active, Procedure.channels.any(1))
+        select(Procedure).where(Procedure.is_active, any_(Procedure.channels) == 1)
     ).all()
     if not procedures:
         return 0

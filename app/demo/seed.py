@@ -22,9 +22,11 @@ from app.catalog import standard
 from app.catalog.rollout import perform_rollout
 from app.catalog.standard_models import DONE, FAILED, StandardRollout, StandardVersion
 from app.core.db import Platform
+from app.demo import onestop
 from app.demo.data import FEATURED, UNITS, standard_catalogue
 from tenants.models import Tenant
 from tenants.registry import TenantError, create_tenant
+from tenants.resolution import TenantRef
 
 
 @dataclass
@@ -32,12 +34,20 @@ class SeedReport:
     tenants_created: list[str] = field(default_factory=list)
     procedures_created: int = 0
     versions_published: list[str] = field(default_factory=list)
+    processes_published: int = 0
+    dossiers_created: int = 0
     # Demo accounts by kind (ops, unit_admins, counter_officers), for the dev server's hints.
     accounts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.tenants_created or self.procedures_created or self.versions_published)
+        return bool(
+            self.tenants_created
+            or self.procedures_created
+            or self.versions_published
+            or self.processes_published
+            or self.dossiers_created
+        )
 
 
 def seed_demo(platform: Platform, *, progress: bool = True) -> SeedReport:
@@ -73,7 +83,24 @@ def seed_demo(platform: Platform, *, progress: bool = True) -> SeedReport:
         report.procedures_created += roll_out_pending(platform, tenants[unit.slug])
     demo_tenants = {unit.slug: tenants[unit.slug] for unit in UNITS}
     report.accounts = seed_demo_accounts(platform.shards, demo_tenants, counter_officer_slugs=FEATURED)
+    for unit in tqdm(UNITS, desc="Quy trình nội bộ / processes", unit="tenant", disable=disable):
+        report.processes_published += seed_one_stop(platform, tenants[unit.slug], report)
     return report
+
+
+def seed_one_stop(platform: Platform, tenant: Tenant, report: SeedReport) -> int:
+    """Published processes for every unit; staff places and a few dossiers in the featured ones."""
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session, session.begin():
+        published = onestop.seed_processes(session)
+    if tenant.slug in FEATURED:
+        with (
+            platform.shards.platform_session() as accounts,
+            platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session,
+            session.begin(),
+        ):
+            people = onestop.place_staff(accounts, session, tenant.slug)
+            report.dossiers_created += onestop.seed_dossiers(session, TenantRef.of(tenant), people)
+    return published
 
 
 def _tenants_by_slug(platform: Platform) -> dict[str, Tenant]:
