@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.calendar.models import CalendarDay, WorkingHoursProfile
-from app.calendar.workcal import DEFAULT_HOURS, VN_TZ, WEEKDAY_NAMES, load_calendar, national_year
+from app.calendar.workcal import CALENDARS, DEFAULT_HOURS, VN_TZ, WEEKDAY_NAMES, load_calendar, national_year
 from app.core.errors import Conflict, DomainError, NotFound
 
 FIRST_YEAR = 2000  # nothing older is ever computed; later years up to YEARS_AHEAD after today
@@ -118,7 +118,7 @@ def confirm_year(session: Session, year: int, *, actor_account_id: int | None) -
         row.kind, row.note = national.kind, national.vi
         row.confirmed_at, row.confirmed_by_account_id = now, actor_account_id
         count += 1
-    session.flush()
+    _changed(session)
     return count
 
 
@@ -176,7 +176,7 @@ def add_unit_day(
         confirmed_by_account_id=actor_account_id,
     )
     session.add(row)
-    session.flush()
+    _changed(session)
     return row
 
 
@@ -189,7 +189,7 @@ def remove_unit_day(session: Session, day_id: int) -> CalendarDay:
             "This day is not in the unit's own calendar.",
         )
     session.delete(row)
-    session.flush()
+    _changed(session)
     return row
 
 
@@ -262,8 +262,13 @@ def set_office_hours(
     profile.same_day_cutoff = same_day_cutoff
     profile.weekdays = days
     profile.hours_per_day = Decimal(minutes) / 60
-    session.flush()
+    _changed(session)
     return profile
+
+
+def _changed(session: Session) -> None:
+    session.flush()
+    CALENDARS.forget_after_commit(session)  # the next intake reads the new calendar
 
 
 def office_hours_form(session: Session) -> dict:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.calendar.models import CalendarDay, WorkingHoursProfile
+from app.core.cache import UnitCache
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -236,6 +237,15 @@ def office_hours_of(profile: WorkingHoursProfile) -> OfficeHours:
         weekdays=frozenset(profile.weekdays or ()),
         same_day_cutoff=profile.same_day_cutoff,
     )
+
+
+# Every intake needs the calendar; it changes a few times a year (app/core/cache.py).
+CALENDARS = UnitCache(ttl=60)
+
+
+def unit_calendar(session: Session) -> WorkCalendar:
+    """The unit's calendar, from this process's cache (dropped when this process changes it)."""
+    return CALENDARS.get(session, "calendar", lambda: load_calendar(session))
 
 
 def load_calendar(session: Session) -> WorkCalendar:

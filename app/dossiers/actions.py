@@ -194,6 +194,7 @@ def request_supplement(desk: Desk, actor: Actor, dossier: Dossier, *, items: lis
     records.action(desk, actor, dossier, "request_supplement", PROCESSING, SUPPLEMENT, note="; ".join(items))
     dossier.status = SUPPLEMENT
     form = records.issue_form(desk, actor, dossier, "02", items=items, reason=reason, deadline_at=deadline)
+    desk.session.flush()  # the pause points at the form
     clock.pause(desk, dossier, "supplement", reason or "; ".join(items), deadline).form_document_id = form.id
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.access import Forbidden
 from app.auth.roles import role_labels
-from app.calendar.workcal import VN_TZ, WorkCalendar, load_calendar
+from app.calendar.workcal import VN_TZ, WorkCalendar, unit_calendar
 from app.dossiers.status import APPLICANT, STEP, Transition
 from app.officials.models import OfficialAssignment
 from app.officials.settings import get_setting
@@ -48,7 +48,7 @@ class Desk:
     @property
     def calendar(self) -> WorkCalendar:
         if self._calendar is None:
-            self._calendar = load_calendar(self.session)
+            self._calendar = unit_calendar(self.session)
         return self._calendar
 
     def setting(self, key: str):

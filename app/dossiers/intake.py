@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from app.catalog.models import Procedure, ProcedureCase, ProcedureComponent
 from app.core.errors import DomainError, NotFound
@@ -17,7 +17,7 @@ from app.dossiers.codes import next_code
 from app.dossiers.desk import Actor, Desk, check_actor
 from app.dossiers.models import Dossier, DossierComponent, DossierFile
 from app.dossiers.status import DRAFT, RECEIVED, SUBMITTED, TRANSITIONS, check_transition
-from app.processes.services import first_step, published_version
+from app.processes.services import ProcessStart, published_start
 from tenants.naming import strip_diacritics
 
 COUNTER, ONLINE, POSTAL = 1, 2, 3
@@ -136,14 +136,32 @@ def _check_applicant(applicant: Applicant, problems: _Problems) -> None:
         setattr(applicant, name, _clean(getattr(applicant, name)))
 
 
-def _procedure(desk: Desk, intake: Intake, problems: _Problems) -> tuple[Procedure, ProcedureCase | None]:
-    procedure = desk.session.get(Procedure, intake.procedure_id)
-    if procedure is None:
+def _procedure(
+    desk: Desk, intake: Intake, problems: _Problems
+) -> tuple[Procedure, ProcedureCase | None, list[ProcedureComponent]]:
+    """The procedure, its case and the documents it asks for, in one round trip (intake runs hot)."""
+    rows = desk.session.execute(
+        select(Procedure, ProcedureComponent)
+        .outerjoin(
+            ProcedureComponent,
+            and_(
+                ProcedureComponent.procedure_id == Procedure.id,
+                or_(
+                    ProcedureComponent.case_id.is_(None), ProcedureComponent.case_id == (intake.case_id or -1)
+                ),
+            ),
+        )
+        .where(Procedure.id == intake.procedure_id)
+        .order_by(ProcedureComponent.sort_order, ProcedureComponent.id)
+    ).all()
+    if not rows:
         raise NotFound(
             "Không tìm thấy thủ tục này ở đơn vị.",
             "This unit has no such procedure.",
             errors={"procedure_id": {}},
         )
+    procedure = rows[0][0]
+    components = [component for _, component in rows if component is not None]
     if not procedure.is_active:
         problems.add("procedure_id", "thủ tục đã ngừng áp dụng", "the procedure is no longer offered")
     case = None
@@ -167,21 +185,9 @@ def _procedure(desk: Desk, intake: Intake, problems: _Problems) -> tuple[Procedu
         )
     if not 1 <= intake.number_of_sets <= 20:
         problems.add("number_of_sets", "số bộ hồ sơ phải từ 1 đến 20", "number of sets must be 1 to 20")
-    return procedure, case
-
-
-def _components(desk: Desk, procedure: Procedure, case: ProcedureCase | None) -> list[ProcedureComponent]:
-    return list(
-        desk.session.scalars(
-            select(ProcedureComponent)
-            .where(
-                ProcedureComponent.procedure_id == procedure.id,
-                (ProcedureComponent.case_id.is_(None))
-                | (ProcedureComponent.case_id == (case.id if case is not None else -1)),
-            )
-            .order_by(ProcedureComponent.sort_order, ProcedureComponent.id)
-        )
-    )
+    if case is None:  # a case that is not the procedure's asks for no documents of its own
+        components = [c for c in components if c.case_id is None]
+    return procedure, case, components
 
 
 def _check_received(
@@ -235,45 +241,52 @@ def _new_dossier(desk: Desk, intake: Intake, procedure: Procedure, case: Procedu
     )
 
 
-def _add_components(desk, dossier, components: list[ProcedureComponent], received: dict[int, int]) -> None:
-    for component in components:
-        quantity = received.get(component.id, 0)
-        desk.session.add(
-            DossierComponent(
-                dossier_id=dossier.id,
-                procedure_component_id=component.id,
-                code=component.code,
-                name=component.name,
-                original_or_copy=component.original_or_copy,
-                quantity=quantity,
-                is_received=quantity > 0,
-            )
+def _add_components(
+    desk, dossier, components: list[ProcedureComponent], received: dict[int, int]
+) -> list[DossierComponent]:
+    rows = [
+        DossierComponent(
+            dossier_id=dossier.id,
+            procedure_component_id=component.id,
+            code=component.code,
+            name=component.name,
+            original_or_copy=component.original_or_copy,
+            quantity=received.get(component.id, 0),
+            is_received=received.get(component.id, 0) > 0,
         )
+        for component in components
+    ]
+    desk.session.add_all(rows)
+    return rows
 
 
-def _published_process(desk: Desk, procedure: Procedure, case: ProcedureCase | None):
-    version = published_version(desk.session, procedure.id, case.id if case is not None else None)
-    if version is None:
+def _published_process(desk: Desk, procedure: Procedure, case: ProcedureCase | None) -> ProcessStart:
+    start = published_start(desk.session, procedure.id, case.id if case is not None else None)
+    if start is None:
         raise InvalidDossier(
             f"Thủ tục “{procedure.name}” chưa có quy trình nội bộ được ban hành; "
             "quản trị đơn vị cần ban hành quy trình trước.",
             f"“{procedure.name}” has no published internal process; the unit admin must publish one first.",
             errors={"procedure_id": {"vi": "chưa có quy trình", "en": "no published process"}},
         )
-    return version
+    return start
 
 
-def _accept(
-    desk: Desk, actor: Actor, dossier: Dossier, procedure, case, version, action: str, from_status, note=None
-) -> None:
-    """Status 2: the clock starts, the reception step is done by the receiving officer, form 01 is issued."""
+def _start(desk: Desk, actor: Actor, dossier: Dossier, procedure, case, start: ProcessStart) -> None:
+    """Status 2: the clock starts and the receiving officer holds the reception step (no SQL here)."""
     clock.start(desk, dossier, procedure, case)
-    dossier.process_version_id = version.id
+    dossier.process_version_id = start.version_id
     dossier.received_by_account_id = actor.account_id
     dossier.status = RECEIVED
-    clock.enter_step(desk, dossier, first_step(desk.session, version.id), actor.account_id)
+    clock.enter_step(desk, dossier, start.step, actor.account_id)
+
+
+def _record_acceptance(
+    desk, actor, dossier, procedure, received, action: str, from_status, note=None
+) -> None:
+    """The action row (form 05), the event and form 01 with the documents received."""
     records.action(desk, actor, dossier, action, from_status, RECEIVED, note=note)
-    records.issue_form(desk, actor, dossier, "01", procedure=procedure)
+    records.issue_form(desk, actor, dossier, "01", procedure=procedure, received=received)
 
 
 def receive_at_counter(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
@@ -281,20 +294,22 @@ def receive_at_counter(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
     check_actor(desk.session, actor, TRANSITIONS["accept"], None, None, None)
     problems = _Problems()
     _check_applicant(intake.applicant, problems)
-    procedure, case = _procedure(desk, intake, problems)
-    components = _components(desk, procedure, case)
+    procedure, case, components = _procedure(desk, intake, problems)
     _check_received(components, intake.components, problems)
     problems.raise_if_any()
-    version = _published_process(desk, procedure, case)
+    start = _published_process(desk, procedure, case)
 
+    # Everything about the dossier is known before its one INSERT; its rows follow in one flush at commit.
     dossier = _new_dossier(desk, intake, procedure, case)
     dossier.code = next_code(desk.session, desk.tenant.unit_code, desk.now.date())
     dossier.submitted_at = desk.now
     dossier.search_text = search_text(dossier)
+    _start(desk, actor, dossier, procedure, case, start)
     desk.session.add(dossier)
     desk.session.flush()
-    _add_components(desk, dossier, components, intake.components)
-    _accept(desk, actor, dossier, procedure, case, version, "receive", None, _clean(intake.note))
+    rows = _add_components(desk, dossier, components, intake.components)
+    received = [c for c in rows if c.is_received]
+    _record_acceptance(desk, actor, dossier, procedure, received, "receive", None, _clean(intake.note))
     return dossier
 
 
@@ -306,8 +321,7 @@ def create_draft(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
             "channel", "hồ sơ tại quầy được tiếp nhận trực tiếp", "counter dossiers are received directly"
         )
     _check_applicant(intake.applicant, problems)
-    procedure, case = _procedure(desk, intake, problems)
-    components = _components(desk, procedure, case)
+    procedure, case, components = _procedure(desk, intake, problems)
     problems.raise_if_any()
     dossier = _new_dossier(desk, intake, procedure, case)
     dossier.search_text = search_text(dossier)
@@ -381,6 +395,12 @@ def accept(desk: Desk, actor: Actor, dossier: Dossier, received: dict[int, int] 
     _check_complete(desk, dossier)
     procedure = desk.session.get(Procedure, dossier.procedure_id)
     case = desk.session.get(ProcedureCase, dossier.case_id) if dossier.case_id else None
-    version = _published_process(desk, procedure, case)
-    _accept(desk, actor, dossier, procedure, case, version, "accept", SUBMITTED)
+    start = _published_process(desk, procedure, case)
+    _start(desk, actor, dossier, procedure, case, start)
+    received = desk.session.scalars(
+        select(DossierComponent)
+        .where(DossierComponent.dossier_id == dossier.id, DossierComponent.is_received)
+        .order_by(DossierComponent.id)
+    ).all()
+    _record_acceptance(desk, actor, dossier, procedure, received, "accept", SUBMITTED)
     return dossier

@@ -14,7 +14,7 @@ from app.catalog.models import Procedure
 from app.core.outbox import emit_event
 from app.dossiers import clock
 from app.dossiers.desk import Actor, Desk
-from app.dossiers.models import Dossier, DossierAction, DossierComponent, FormDocument
+from app.dossiers.models import Dossier, DossierAction, FormDocument
 from app.dossiers.status import STATUS_NAMES
 
 TRANSITION_TOPIC = "dossier.transition"
@@ -106,15 +106,11 @@ def form_payload(desk: Desk, actor: Actor, dossier: Dossier, form_no: str, **ext
         "officer_name": actor.name,
     }
     if form_no == "01":
-        components = desk.session.scalars(
-            select(DossierComponent)
-            .where(DossierComponent.dossier_id == dossier.id, DossierComponent.is_received)
-            .order_by(DossierComponent.id)
-        )
+        received = extra.pop("received")  # the dossier's components ticked as received
         payload.update(
             components=[
                 {"name": c.name, "original_or_copy": c.original_or_copy, "quantity": c.quantity}
-                for c in components
+                for c in received
             ],
             number_of_sets=dossier.number_of_sets,
             time_value=str(procedure.time_value),
@@ -140,7 +136,6 @@ def issue_form(desk: Desk, actor: Actor, dossier: Dossier, form_no: str, **extra
         issued_by_account_id=actor.account_id,
     )
     desk.session.add(form)
-    desk.session.flush()
     return form
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Procedure, ProcedureCase
+from app.core.cache import UnitCache
 from app.core.errors import Conflict, DomainError, NotFound
 from app.officials.models import Division
 from app.processes.checks import (
@@ -370,6 +371,7 @@ def publish(
     if version.effective_from is None:
         version.effective_from = now.astimezone(LOCAL_TZ).date()
     session.flush()
+    PROCESS_STARTS.forget_after_commit(session)  # new dossiers start with this version from now on
     return version
 
 
@@ -392,6 +394,48 @@ def published_version(
         if version is not None:
             return version
     return None
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A published step as plain values (published steps never change), safe to keep between requests."""
+
+    id: int
+    key: str
+    name: str
+    kind: str
+    role: str
+    division_id: int | None
+    duration_hours: Decimal
+    account_ids: tuple[int, ...]
+    partner_tenant_id: int | None
+
+
+@dataclass(frozen=True)
+class ProcessStart:
+    version_id: int
+    step: StepRef
+
+
+# Every intake starts a process; which version is published changes only when one is published.
+PROCESS_STARTS = UnitCache(ttl=60)
+
+
+def published_start(session: Session, procedure_id: int, case_id: int | None = None) -> ProcessStart | None:
+    """The published version dossiers of this procedure (case) start with, and its start step."""
+
+    def load() -> ProcessStart | None:
+        version = published_version(session, procedure_id, case_id)
+        if version is None:
+            return None
+        s = first_step(session, version.id)
+        step = StepRef(
+            s.id, s.key, s.name, s.kind, s.role, s.division_id, Decimal(s.duration_hours),
+            tuple(s.account_ids or ()), s.partner_tenant_id,
+        )  # fmt: skip
+        return ProcessStart(version.id, step)
+
+    return PROCESS_STARTS.get(session, ("start", procedure_id, case_id), load)
 
 
 def steps_of(session: Session, version_id: int) -> list[ProcessStep]:
