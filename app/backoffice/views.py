@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from app.auth.access import (
@@ -10,12 +12,13 @@ from app.auth.access import (
     csrf_token,
     current_official,
     login_required,
+    require_role,
     sign_in,
     sign_out,
 )
 from app.auth.actions import LoginRefused
 from app.auth.queries import find_membership
-from app.auth.roles import role_labels
+from app.auth.roles import UNIT_ADMIN, role_labels
 from app.backoffice.nav import nav_for
 from app.core.db import get_current_tenant, platform_db
 from app.core.sites import TENANT
@@ -29,6 +32,20 @@ def _template_helpers(state) -> None:
 
 
 official_required = login_required(TENANT, "backoffice.login_form", current_official)
+
+
+def admin_required(view):
+    """Unit admin pages: an official of this unit holding unit_admin (403 otherwise); CSRF checked on POST."""
+
+    @official_required
+    @functools.wraps(view)
+    def wrapper(official, *args, **kwargs):
+        require_role(official, UNIT_ADMIN)
+        if request.method == "POST":
+            check_csrf()
+        return view(official, *args, **kwargs)
+
+    return wrapper
 
 
 def _login_page(error=None, email: str = ""):

@@ -7,14 +7,11 @@ makes the edge roll back, so nothing is half-saved).
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from app.auth.access import check_csrf, require_role
-from app.auth.roles import UNIT_ADMIN
-from app.backoffice.views import official_required
+from app.backoffice.views import admin_required
 from app.calendar import admin
 from app.calendar.workcal import VN_TZ, WEEKDAY_NAMES
 from app.core.db import get_current_tenant, tenant_db
@@ -23,20 +20,6 @@ from app.core.i18n import tr
 from app.core.sites import TENANT
 
 blp = Blueprint("calendar_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/calendar")
-
-
-def admin_required(view):
-    """Signed-in official of this unit holding unit_admin (403 otherwise)."""
-
-    @official_required
-    @functools.wraps(view)
-    def wrapper(official, *args, **kwargs):
-        require_role(official, UNIT_ADMIN)
-        if request.method == "POST":
-            check_csrf()
-        return view(official, *args, **kwargs)
-
-    return wrapper
 
 
 def _year_arg(raw: str | None) -> int:

@@ -18,7 +18,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.auth.access import Forbidden
 from app.auth.api_access import Principal, api_auth
@@ -266,38 +266,6 @@ def _detail(desk: Desk, actor: Actor, dossier: Dossier) -> dict[str, Any]:
 # --- the list -------------------------------------------------------------------------------------
 
 
-def _filter(f: QueueFilter, desk: Desk):
-    """The list's conditions (the same meaning as the task queue's filters)."""
-    conditions = []
-    if f.status is not None:
-        conditions.append(Dossier.status == f.status)
-    if f.procedure_id is not None:
-        conditions.append(Dossier.procedure_id == f.procedure_id)
-    if f.channel is not None:
-        conditions.append(Dossier.channel == f.channel)
-    if f.due == "overdue":
-        conditions.append(Dossier.current_step_due_at < desk.now)
-    elif f.due == "soon":
-        conditions.append(Dossier.current_step_due_at.between(desk.now, queries.soon_limit(desk)))
-    if f.q:
-        conditions.append(Dossier.search_text.contains(queries.search_key(f.q)))
-    return conditions
-
-
-def list_dossiers(desk: Desk, f: QueueFilter, *, limit: int, offset: int) -> tuple[list[Dossier], int]:
-    """Every dossier of the unit matching ``f``, soonest legal due date first (drafts last)."""
-    conditions = _filter(f, desk)
-    total = desk.session.scalar(select(func.count()).select_from(Dossier).where(*conditions)) or 0
-    rows = desk.session.scalars(
-        select(Dossier)
-        .where(*conditions)
-        .order_by(Dossier.due_at.asc().nulls_last(), Dossier.id)
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), total
-
-
 def _queue_filter(args: dict) -> QueueFilter:
     q = (args.get("q") or "").strip()
     return QueueFilter(
@@ -354,7 +322,9 @@ class Dossiers(MethodView):
             pagination_parameters.item_count = queries.queue_count(desk, actor, f)
             dossiers = [row.dossier for row in queries.task_queue(desk, actor, f, limit=limit, offset=offset)]
         else:
-            dossiers, pagination_parameters.item_count = list_dossiers(desk, f, limit=limit, offset=offset)
+            dossiers, pagination_parameters.item_count = queries.list_dossiers(
+                desk, f, limit=limit, offset=offset
+            )
         names, soon = _procedure_names(desk, dossiers), queries.soon_limit(desk)
         return [
             _summary(d, names.get(d.procedure_id, ""), queries.marker(d.current_step_due_at, desk.now, soon))

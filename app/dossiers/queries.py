@@ -43,20 +43,40 @@ def divisions_of(session: Session, account_id: int) -> list[int]:
     )
 
 
-def _filtered(query: Select, desk: Desk, f: QueueFilter) -> Select:
+def conditions(desk: Desk, f: QueueFilter) -> list:
+    """The filters of the queue and of the plain list, as WHERE conditions."""
+    found = []
     if f.status is not None:
-        query = query.where(Dossier.status == f.status)
+        found.append(Dossier.status == f.status)
     if f.procedure_id is not None:
-        query = query.where(Dossier.procedure_id == f.procedure_id)
+        found.append(Dossier.procedure_id == f.procedure_id)
     if f.channel is not None:
-        query = query.where(Dossier.channel == f.channel)
+        found.append(Dossier.channel == f.channel)
     if f.due == "overdue":
-        query = query.where(Dossier.current_step_due_at < desk.now)
+        found.append(Dossier.current_step_due_at < desk.now)
     elif f.due == "soon":
-        query = query.where(Dossier.current_step_due_at.between(desk.now, soon_limit(desk)))
+        found.append(Dossier.current_step_due_at.between(desk.now, soon_limit(desk)))
     if f.q:
-        query = query.where(Dossier.search_text.contains(search_key(f.q)))
-    return query
+        found.append(Dossier.search_text.contains(search_key(f.q)))
+    return found
+
+
+def _filtered(query: Select, desk: Desk, f: QueueFilter) -> Select:
+    return query.where(*conditions(desk, f))
+
+
+def list_dossiers(desk: Desk, f: QueueFilter, *, limit: int, offset: int) -> tuple[list[Dossier], int]:
+    """Every dossier of the unit matching ``f``, soonest legal due date first (drafts last)."""
+    where = conditions(desk, f)
+    total = desk.session.scalar(select(func.count()).select_from(Dossier).where(*where)) or 0
+    rows = desk.session.scalars(
+        select(Dossier)
+        .where(*where)
+        .order_by(Dossier.due_at.asc().nulls_last(), Dossier.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
 
 
 def _queue_parts(desk: Desk, actor: Actor, f: QueueFilter, depth: int) -> list[Select]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from app.backoffice.views import admin_required
 from app.core.db import get_current_tenant, tenant_db
 from app.core.i18n import tr
 from app.core.sites import TENANT
 from app.officials import settings as unit_settings
-from app.officials.views import admin_required
 
 blp = Blueprint("settings_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/settings")
 

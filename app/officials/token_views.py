@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.auth import api_tokens
+from app.backoffice.views import admin_required
 from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError
 from app.core.i18n import tr
 from app.core.sites import TENANT
 from app.officials.services import officials
-from app.officials.views import admin_required
 
 blp = Blueprint("tokens_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/api-tokens")
 

@@ -7,13 +7,10 @@ services, then redirect with a message or re-render the page with the refusal
 
 from __future__ import annotations
 
-import functools
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from app.auth.access import check_csrf, require_role
-from app.auth.roles import TENANT_ROLES, UNIT_ADMIN, role_labels
-from app.backoffice.views import official_required
+from app.auth.roles import TENANT_ROLES, role_labels
+from app.backoffice.views import admin_required
 from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError
 from app.core.i18n import tr
@@ -22,20 +19,6 @@ from app.officials import actions, services
 from app.officials.services import DIVISION_KINDS
 
 blp = Blueprint("officials_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/officials")
-
-
-def admin_required(view):
-    """Signed-in official of this unit holding unit_admin (403 otherwise)."""
-
-    @official_required
-    @functools.wraps(view)
-    def wrapper(official, *args, **kwargs):
-        require_role(official, UNIT_ADMIN)
-        if request.method == "POST":
-            check_csrf()
-        return view(official, *args, **kwargs)
-
-    return wrapper
 
 
 def _page(template: str, official, status: int = 200, **context):
