@@ -89,7 +89,7 @@ def enqueue_for_tenant(
 
     Enqueue after the transaction that made the work necessary has committed (or,
     better, emit an outbox event and enqueue from its handler). ``job_options`` go
-    to RQ (``job_timeout``, ``job_id``, ``result_ttl``, ``retry`` ...).
+    to RQ (``timeout``, ``job_id``, ``result_ttl``, ``retry`` ...).
     """
     path = func_path(func)
     options = {"description": f"{path} [tenant {tenant_id}]", **(job_options or {})}
