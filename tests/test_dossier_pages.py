@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -563,3 +564,60 @@ def page_components(session, dossier_id):
     from app.dossiers.models import DossierComponent
 
     return session.scalars(select(DossierComponent).where(DossierComponent.dossier_id == dossier_id))
+
+
+def test_upload_a_scan_then_open_it_and_a_forged_file_is_refused(client_for, unit):
+    from app.dossiers.models import DossierComponent, DossierFile
+    from tests.test_uploads import png_bytes
+
+    dossier_id = receive(unit)
+    client = signed_in(client_for, unit, "counter")
+    page = client.get(f"{BASE}/{dossier_id}")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    with unit.session() as session:  # the dossier's own row for its first document
+        component = session.scalar(
+            select(DossierComponent.id).where(
+                DossierComponent.dossier_id == dossier_id,
+                DossierComponent.procedure_component_id == unit.components[0],
+            )
+        )
+    sent = client.post(
+        f"{BASE}/{dossier_id}/files",
+        data={
+            "csrf_token": csrf,
+            "component_id": str(component),
+            "file": (io.BytesIO(png_bytes()), "tờ khai.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 302
+    forged = client.post(
+        f"{BASE}/{dossier_id}/files",
+        data={"csrf_token": csrf, "file": (io.BytesIO(png_bytes()), "to-khai.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert forged.status_code == 415 and "không khớp với nội dung" in forged.text
+    with unit.session() as session:
+        rows = session.scalars(select(DossierFile).where(DossierFile.dossier_id == dossier_id)).all()
+    assert [(r.filename, r.component_id) for r in rows] == [("tờ khai.png", component)]
+    page = client.get(f"{BASE}/{dossier_id}")
+    assert "tờ khai.png" in page.text
+    opened = client.get(f"{BASE}/{dossier_id}/files/{rows[0].id}")
+    assert opened.status_code == 200 and opened.data == png_bytes() and opened.mimetype == "image/png"
+    with unit.session() as session:
+        logged = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.entity_id == str(dossier_id))
+        ).all()
+    assert f"view_file:{rows[0].id}" in logged
+
+
+def test_only_counter_and_case_officers_upload(client_for, unit):
+    dossier_id = receive(unit)
+    client = signed_in(client_for, unit, "head")
+    page = client.get(f"{BASE}/{dossier_id}")
+    assert 'name="file"' not in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    refused = client.post(
+        f"{BASE}/{dossier_id}/files", data={"csrf_token": csrf}, content_type="multipart/form-data"
+    )
+    assert refused.status_code == 403

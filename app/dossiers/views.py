@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 
 from app.auth.access import check_csrf, require_role
 from app.auth.roles import (
+    CASE_OFFICER,
     COUNTER_OFFICER,
     HEAD_OF_DIVISION,
     HEAD_OF_UNIT,
@@ -28,8 +29,9 @@ from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError, NotFound
 from app.core.i18n import current_lang, tr
 from app.core.sites import TENANT
-from app.dossiers import actions, forms_input, page_queries, queries, records
+from app.dossiers import actions, documents, files, forms_input, page_queries, queries, records
 from app.dossiers import intake as intake_core
+from app.dossiers.actions import InvalidAction
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.forms_input import int_or_none
 from app.dossiers.intake import CHANNEL_NAMES, DELIVERY_NAMES, InvalidDossier
@@ -40,6 +42,8 @@ blp = Blueprint("dossiers_ui", __name__, subdomain=TENANT, url_prefix="/backoffi
 
 PER_PAGE = 20
 LOGBOOK_ROLES = (COUNTER_OFFICER, RECORDS_CLERK, HEAD_OF_DIVISION, HEAD_OF_UNIT, UNIT_ADMIN)
+# Who scans documents into a dossier: the counter at intake, the case officer while appraising.
+UPLOADERS = (COUNTER_OFFICER, CASE_OFFICER)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Actions the dossier page offers, in the order shown; each maps to one core function.
@@ -334,6 +338,8 @@ def _dossier_page(official, dossier_id: int, *, error=None, failed=None, status:
         history=history,
         names=names,
         forms=forms,
+        files=files.files_of(desk, dossier.id),
+        may_upload=bool(set(official.membership.roles) & set(UPLOADERS)),
         form01=next((f for f in forms if f.form_no == "01"), None),
         action_names=action_names,
         stop_kinds=forms_input.STOP_KINDS,
@@ -394,11 +400,50 @@ def _file(data: bytes, mimetype: str, filename: str, *, inline: bool):
     return response
 
 
+# --- files ---------------------------------------------------------------------------------------
+
+
+@blp.post("/<int:dossier_id>/files")
+@official_required
+def upload(official, dossier_id: int):
+    """Attach a scan to one of the dossier's documents (checked for size and real type)."""
+    check_csrf()
+    require_role(official, *UPLOADERS)
+    desk = _desk()
+    dossier = page_queries.get_dossier(desk.session, dossier_id)
+    sent = request.files.get("file")
+    try:
+        if sent is None or not sent.filename:
+            raise InvalidAction("Chưa chọn tệp để tải lên.", "Choose a file to upload.")
+        row = files.attach(
+            desk,
+            _actor(official),
+            dossier,
+            sent.filename,
+            sent.read(),
+            component_id=int_or_none(request.form.get("component_id")),
+        )
+    except NotFound:
+        raise
+    except DomainError as exc:
+        desk.session.rollback()
+        return _dossier_page(official, dossier_id, error=exc, status=exc.status)
+    flash(tr(f"Đã tải lên tệp {row.filename}.", f"Uploaded {row.filename}."), "success")
+    return redirect(url_for(".show", dossier_id=dossier_id))
+
+
+@blp.get("/<int:dossier_id>/files/<int:file_id>")
+@official_required
+def file(official, dossier_id: int, file_id: int):
+    desk = _desk()
+    dossier = page_queries.get_dossier(desk.session, dossier_id)
+    row, data = files.open_file(desk, _actor(official), dossier, file_id)
+    return _file(data, row.content_type, row.filename, inline=True)
+
+
 @blp.get("/<int:dossier_id>/forms/<int:form_id>")
 @official_required
 def document(official, dossier_id: int, form_id: int):
-    from app.dossiers import documents
-
     desk = _desk()
     dossier = page_queries.get_dossier(desk.session, dossier_id)
     form = page_queries.get_form(desk.session, dossier.id, form_id)
@@ -414,8 +459,6 @@ def document(official, dossier_id: int, form_id: int):
 @blp.get("/<int:dossier_id>/tracking-slip")
 @official_required
 def tracking_slip(official, dossier_id: int):
-    from app.dossiers import documents
-
     desk = _desk()
     dossier = page_queries.get_dossier(desk.session, dossier_id)
     records.log_personal_data_view(desk, official.account.id, dossier, "form_05")
@@ -431,8 +474,6 @@ def tracking_slip(official, dossier_id: int):
 @official_required
 def logbook(official):
     """Form 06 for a period: PDF inline, or ``format=xlsx`` as a download."""
-    from app.dossiers import documents
-
     require_role(official, *LOGBOOK_ROLES)
     desk = _desk()
     day_from, day_to, fmt = forms_input.logbook_period(request.args, desk.now.date())
