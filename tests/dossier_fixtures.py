@@ -49,7 +49,7 @@ class OneStopUnit:
         return self.platform.shards.tenant_session(self.tenant.shard, self.tenant.schema_name)
 
     def desk(self, session, now: datetime | None = None) -> Desk:
-        return Desk(session, self.ref, now=now or datetime.now(VN_TZ))
+        return Desk(session, self.ref, now=now or datetime.now(VN_TZ), platform=self.platform)
 
     def actor(self, name: str) -> Actor:
         account = self.accounts[name]

@@ -117,7 +117,7 @@ def test_counter_intake_to_returned_result(api, unit):
         unit.components[:2]
     )
     assert dossier["current_step"]["key"] == "receive"
-    assert [a["action"] for a in dossier["allowed_actions"]] == ["transfer", "withdraw"]
+    assert [a["action"] for a in dossier["allowed_actions"]] == ["transfer", "withdraw", "reassign"]
     dossier_id = dossier["id"]
 
     dossier, etag = step(api, unit, "counter", dossier_id, "transfer", etag)
@@ -137,7 +137,10 @@ def test_counter_intake_to_returned_result(api, unit):
     assert dossier["current_step"]["key"] == "review"
     dossier, etag = step(api, unit, "head_div", dossier_id, "forward", etag)
     assert dossier["current_step"]["key"] == "sign"
-    assert dossier["allowed_actions"] == [{"action": "stop", "vi": "Dừng xử lý", "en": "Stop processing"}]
+    assert dossier["allowed_actions"] == [
+        {"action": "stop", "vi": "Dừng xử lý", "en": "Stop processing"},
+        {"action": "reassign", "vi": "Giao lại", "en": "Reassign"},
+    ]
     signer = api.get(f"{API}/{dossier_id}", headers=auth(unit, "head")).get_json()
     assert "complete" in [a["action"] for a in signer["allowed_actions"]]
     assert "forward" not in [a["action"] for a in signer["allowed_actions"]]

@@ -13,6 +13,7 @@ from app.calendar.workcal import VN_TZ
 from app.core.errors import Conflict, NotFound
 from app.core.outbox_models import OutboxEvent
 from app.dossiers import actions, intake
+from app.dossiers.desk import InvalidAssignee
 from app.dossiers.intake import Applicant, InvalidDossier
 from app.dossiers.models import Dossier, DossierAction, DossierCodeCounter, DossierPause, FormDocument
 from app.dossiers.queries import QueueFilter, available_actions, task_queue
@@ -405,3 +406,29 @@ def test_task_queue_pools_by_role_and_sorts_by_step_deadline(unit):
         assert all(r.marker == "overdue" for r in overdue)
         soon = task_queue(desk, unit.actor("officer2"), QueueFilter(due="soon"), limit=500)
         assert later in [row.dossier.id for row in soon] and all(r.marker == "soon" for r in soon)
+
+
+def test_a_dossier_cannot_be_handed_to_someone_who_may_not_take_the_step(unit):
+    dossier_id = receive(unit)
+    with pytest.raises(InvalidAssignee) as refused:
+        act(unit, "transfer", dossier_id, "counter", at(1), to_account_id=unit.accounts["head"].id)
+    assert refused.value.status == 422 and "không phải cán bộ" in refused.value.vi
+    assert get(unit, dossier_id).status == RECEIVED
+    act(unit, "transfer", dossier_id, "counter", at(1), to_account_id=unit.accounts["officer"].id)
+    assert get(unit, dossier_id).current_account_id == unit.accounts["officer"].id
+
+
+def test_heads_reassign_and_the_holder_hands_back_to_the_pool(unit):
+    dossier_id = processing(unit)
+    act(unit, "claim", dossier_id, "officer", at(1))
+    with pytest.raises(Forbidden):  # a colleague may not take it over
+        act(unit, "reassign", dossier_id, "officer2", at(1), to_account_id=unit.accounts["officer2"].id)
+    act(unit, "reassign", dossier_id, "head_div", at(2), to_account_id=unit.accounts["officer2"].id)
+    assert get(unit, dossier_id).current_account_id == unit.accounts["officer2"].id
+    with pytest.raises(Forbidden):
+        act(unit, "forward", dossier_id, "officer", at(2))
+    act(unit, "reassign", dossier_id, "officer2", at(3))  # the holder puts it back
+    assert get(unit, dossier_id).current_account_id is None
+    with pytest.raises(InvalidAssignee):  # the signer may not do the appraisal
+        act(unit, "reassign", dossier_id, "head_div", at(3), to_account_id=unit.accounts["head"].id)
+    assert [a.action for a in actions_of(unit, dossier_id)][-3:] == ["claim", "reassign", "reassign"]

@@ -307,7 +307,7 @@ def test_acting_through_the_page_moves_the_dossier(client_for, unit):
     counter = signed_in(client_for, unit, "counter")
     page = counter.get(f"{BASE}/{dossier_id}").text
     # The counter may hand it straight to a named case officer of the next step.
-    choices = page.split('name="to_account_id"')[1].split("</select>")[0]
+    choices = page.split('id="transfer-to"')[1].split("</select>")[0]
     assert f'value="{unit.accounts["officer"].id}"' in choices
     assert f'value="{unit.accounts["head"].id}"' not in choices
     moved = post_action(

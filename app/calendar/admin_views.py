@@ -25,7 +25,7 @@ blp = Blueprint("calendar_admin", __name__, subdomain=TENANT, url_prefix="/backo
 def _year_arg(raw: str | None) -> int:
     if raw is None or raw == "":
         return datetime.now(VN_TZ).year
-    return admin.check_year(int(raw) if raw.strip().isdigit() else None)
+    return admin.check_year(int(raw) if raw.strip().isascii() and raw.strip().isdigit() else None)
 
 
 def _page(official, year: int, *, error: DomainError | None = None, form=None, hours=None, status=200):
@@ -109,7 +109,7 @@ def save_hours(official):
     year = _year_arg(request.form.get("year"))
     hours = {k: request.form.get(k, "") for k in _HOUR_FIELDS}
     raw_days = request.form.getlist("weekdays")
-    hours["weekdays"] = [int(d) for d in raw_days if d.isdigit()]
+    hours["weekdays"] = [int(d) for d in raw_days if d.isascii() and d.isdigit()]
     try:
         times = {k: admin.parse_time(hours[k], *_HOUR_FIELDS[k]) for k in _HOUR_FIELDS}
         admin.set_office_hours(tenant_db(), weekdays=hours["weekdays"], **times)

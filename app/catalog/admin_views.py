@@ -31,7 +31,7 @@ def _page(template: str, official, **context):
 
 def _int_arg(name: str, allowed=None) -> int | None:
     value = request.args.get(name, "").strip()
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         return None
     number = int(value)
     return number if allowed is None or number in allowed else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from app.core.i18n import tr
@@ -81,6 +82,16 @@ def init_app(app: Flask) -> None:
         if isinstance(data, dict) and "messages" in data:
             errors = data["messages"]
         return error_response(exc.code or 500, errors=errors)
+
+    @app.errorhandler(DataError)
+    def _out_of_range(exc: DataError):
+        # A value the database cannot hold (too long, too large): the caller's input, not a crash.
+        app.logger.info("value refused by the database: %s", exc.orig)
+        return error_response(
+            422,
+            "Có giá trị quá dài hoặc vượt giới hạn cho phép; vui lòng kiểm tra lại dữ liệu đã nhập.",
+            "A value is too long or out of range; check what was entered.",
+        )
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):

@@ -12,7 +12,7 @@ every host (health checks, static files).
 from __future__ import annotations
 
 from flask import Flask, Request, request
-from werkzeug.routing import MapAdapter
+from werkzeug.routing import IntegerConverter, MapAdapter
 
 from tenants.resolution import CITY, CONSOLE, TENANT, UNKNOWN, Resolution
 
@@ -27,6 +27,14 @@ class _SiteMapAdapter(MapAdapter):
     def get_host(self, domain_part: str | None) -> str:
         # Links within the current site keep the request's own host.
         return self.server_name
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: ids fit a bigint, so a longer number is a 404, not a database error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 class MotcuaFlask(Flask):
@@ -56,6 +64,8 @@ def resolution_of(request: Request) -> Resolution:
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before any rule is added
+
     @app.url_defaults
     def _add_site(endpoint: str, values: dict) -> None:
         if "site" not in values and app.url_map.is_endpoint_expecting(endpoint, "site"):

@@ -12,12 +12,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.auth.access import Forbidden
+from app.auth.roles import HEAD_OF_DIVISION, HEAD_OF_UNIT
 from app.core.errors import Conflict, DomainError, NotFound
 from app.dossiers import clock, interop, records
-from app.dossiers.desk import Actor, Desk, check_actor
+from app.dossiers.desk import Actor, Desk, check_actor, check_assignee
 from app.dossiers.models import Dossier
 from app.dossiers.status import (
     FINANCIAL,
+    OPEN,
     PROCESSING,
     REFUSED,
     RESULT_READY,
@@ -106,6 +109,8 @@ def _hand_over(
     if target.kind == "interop":  # liên thông: the step goes to the partner unit (app.dossiers.interop)
         interop.send(desk, actor, dossier, action, target, to_account_id=to_account_id, note=note)
         return
+    if to_account_id is not None:
+        check_assignee(desk, target, to_account_id)
     from_status = dossier.status
     records.action(
         desk,
@@ -182,6 +187,42 @@ def claim(desk: Desk, actor: Actor, dossier: Dossier) -> None:
     dossier.current_account_id = actor.account_id
     records.action(
         desk, actor, dossier, "claim", dossier.status, dossier.status, to_account_id=actor.account_id
+    )
+
+
+# Who may move a dossier between officials of one step (someone is away, overloaded, or named wrongly).
+REASSIGNERS = frozenset({HEAD_OF_DIVISION, HEAD_OF_UNIT})
+
+
+def reassign(
+    desk: Desk, actor: Actor, dossier: Dossier, *, to_account_id: int | None = None, note=None
+) -> None:
+    """Give the current step to another official who may take it, or back to the role's pool.
+
+    The holder may hand it back; a head of division or of the unit may move it either way.
+    """
+    step = _step(desk, dossier)
+    if dossier.status not in OPEN or step is None:
+        raise Conflict("Hồ sơ không ở bước xử lý nào để giao lại.", "The dossier is at no step to reassign.")
+    interop.check_at_home(step, "reassign")
+    holder = actor.account_id is not None and actor.account_id == dossier.current_account_id
+    if not (actor.roles & REASSIGNERS) and not (holder and to_account_id is None):
+        raise Forbidden(
+            "Chỉ lãnh đạo phòng, lãnh đạo đơn vị (hoặc người đang giữ hồ sơ, để trả về nhóm) được giao lại.",
+            "Only a head of division or of the unit may reassign (the holder may put it back in the pool).",
+        )
+    if to_account_id is not None:
+        check_assignee(desk, step, to_account_id)
+    dossier.current_account_id = to_account_id
+    records.action(
+        desk,
+        actor,
+        dossier,
+        "reassign",
+        dossier.status,
+        dossier.status,
+        to_account_id=to_account_id,
+        note=note,
     )
 
 

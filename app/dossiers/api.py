@@ -48,7 +48,6 @@ from app.dossiers.models import Dossier
 from app.dossiers.page_queries import components_of, forms_of, get_dossier, get_form
 from app.dossiers.queries import QueueFilter
 from app.dossiers.status import TRANSITIONS, status_name
-from app.officials.services import officials_for_step
 from app.processes.models import ProcessStep
 
 blp = Blueprint(
@@ -72,6 +71,7 @@ HANDLERS = {
     "transfer": actions.transfer,
     "forward": actions.forward,
     "claim": actions.claim,
+    "reassign": actions.reassign,
     "request_supplement": actions.request_supplement,
     "receive_supplement": actions.receive_supplement,
     "request_payment": actions.request_payment,
@@ -83,10 +83,12 @@ HANDLERS = {
     "return_result": actions.return_result,
 }
 CLAIM = ("Nhận xử lý", "Pick up")
+REASSIGN = ("Giao lại", "Reassign")
 # History rows of actions that are not transitions of the state machine.
 EXTRA_ACTION_NAMES = {
     "receive": ("Tiếp nhận tại quầy (mẫu 01)", "Received at the counter (form 01)"),
     "claim": CLAIM,
+    "reassign": REASSIGN,
     "create_draft": ("Tạo hồ sơ nháp", "Draft created"),
 }
 FORM_NAMES = {
@@ -181,7 +183,7 @@ def _if_match_version() -> int:
             "change is overwritten.",
         )
     tag = header.split(",")[0].strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() else -1
+    return int(tag) if tag.isascii() and tag.isdigit() else -1
 
 
 def _if_match(view):
@@ -237,6 +239,8 @@ def _allowed(desk: Desk, actor: Actor, dossier: Dossier) -> list[dict]:
     may_take = {"transfer", "forward"} & {a["action"] for a in allowed}
     if dossier.current_account_id is None and dossier.current_step_id is not None and may_take:
         allowed.append({"action": "claim", **_pair(CLAIM)})
+    if queries.may_reassign(desk, actor, dossier):
+        allowed.append({"action": "reassign", **_pair(REASSIGN)})
     return allowed
 
 
@@ -392,24 +396,6 @@ def _action_names(action: str) -> tuple[str, str]:
 # --- actions --------------------------------------------------------------------------------------
 
 
-class InvalidAssignee(DomainError):
-    status = 422
-
-
-def _check_assignee(desk: Desk, dossier: Dossier, account_id: int) -> None:
-    """A named receiver must be an official who may take the step the dossier has just entered."""
-    step = desk.session.get(ProcessStep, dossier.current_step_id)
-    candidates = officials_for_step(
-        platform_db(), desk.session, desk.tenant.id, step.role, step.division_id, step.account_ids or ()
-    )
-    if account_id not in {c.account_id for c in candidates}:
-        raise InvalidAssignee(
-            f"Người nhận không phải cán bộ có thể xử lý bước “{step.name}” của đơn vị.",
-            f"The receiver is not an official of this unit who may take step “{step.name}”.",
-            errors={"to_account_id": {"vi": "không nhận được bước này", "en": "may not take this step"}},
-        )
-
-
 def _kwargs(action: str, body: dict) -> dict:
     if action == "accept":
         ticks = body["components"]
@@ -421,13 +407,14 @@ def _act(action: str, body: dict, dossier_id: int, principal: Principal, expecte
     desk, actor = _desk(), _actor(principal)
     dossier = _load_for_change(desk, dossier_id, expected_version)
     HANDLERS[action](desk, actor, dossier, **_kwargs(action, body))
-    if body.get("to_account_id") is not None:
-        _check_assignee(desk, dossier, body["to_account_id"])
     return _changed(desk, actor, dossier)
 
 
 def _action_doc(action: str) -> str:
-    vi, en = CLAIM if action == "claim" else (TRANSITIONS[action].vi, TRANSITIONS[action].en)
+    vi, en = {"claim": CLAIM, "reassign": REASSIGN}.get(action) or (
+        TRANSITIONS[action].vi,
+        TRANSITIONS[action].en,
+    )
     return (
         f"{en} — {vi}.\n\nNeeds If-Match with the dossier's ETag (428 without it, 412 if stale); "
         "the caller's roles decide whether the action is allowed (403 names the roles needed)."

@@ -270,6 +270,7 @@ ACTION_SCHEMAS: dict[str, type[Schema]] = {
     "transfer": TransferSchema,
     "forward": ForwardSchema,
     "claim": EmptySchema,
+    "reassign": TransferSchema,
     "request_supplement": ItemsSchema,
     "receive_supplement": NoteSchema,
     "request_payment": ReasonSchema,

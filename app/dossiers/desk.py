@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 from app.auth.access import Forbidden
 from app.auth.roles import role_labels
 from app.calendar.workcal import VN_TZ, WorkCalendar, unit_calendar
+from app.core.db import Platform, get_platform
+from app.core.errors import DomainError
 from app.dossiers.status import APPLICANT, STEP, Transition
 from app.officials.models import OfficialAssignment
+from app.officials.services import officials_for_step
 from app.officials.settings import get_setting
 from app.processes.models import ProcessStep
 from tenants.resolution import TenantRef
@@ -44,6 +47,11 @@ class Desk:
     tenant: TenantRef
     now: datetime = field(default_factory=lambda: datetime.now(VN_TZ))
     _calendar: WorkCalendar | None = None
+    # The platform (memberships); the app's when None. Scripts and tests without an app pass it.
+    platform: Platform | None = None
+
+    def platform_session(self) -> Session:
+        return (self.platform or get_platform()).shards.platform_session()
 
     @property
     def calendar(self) -> WorkCalendar:
@@ -53,6 +61,29 @@ class Desk:
 
     def setting(self, key: str):
         return get_setting(self.session, key)
+
+
+class InvalidAssignee(DomainError):
+    status = 422
+
+
+def check_assignee(desk: Desk, step, account_id: int) -> None:
+    """A dossier handed to a named official must go to someone who may take the step, or it would be stuck."""
+    with desk.platform_session() as platform_session:
+        candidates = officials_for_step(
+            platform_session,
+            desk.session,
+            desk.tenant.id,
+            step.role,
+            step.division_id,
+            step.account_ids or (),
+        )
+    if account_id not in {c.account_id for c in candidates}:
+        raise InvalidAssignee(
+            f"Người nhận không phải cán bộ có thể xử lý bước “{step.name}” của đơn vị.",
+            f"The receiver is not an official of this unit who may take step “{step.name}”.",
+            errors={"to_account_id": {"vi": "không nhận được bước này", "en": "may not take this step"}},
+        )
 
 
 def may_act_on_step(session: Session, actor: Actor, step: ProcessStep, assigned_to: int | None) -> bool:

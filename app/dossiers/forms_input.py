@@ -65,7 +65,7 @@ class Parsed:
 
 def int_or_none(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
 
 def _int_field(form: MultiDict, name: str, default: int, parsed: Parsed, vi: str, en: str) -> int:
@@ -163,7 +163,7 @@ def _received(form: MultiDict) -> dict[int, int]:
 
 def action_kwargs(action: str, form: MultiDict) -> dict:
     """Keyword arguments of the core function behind ``action``, read from its small form."""
-    if action in ("transfer", "forward"):
+    if action in ("transfer", "forward", "reassign"):
         return {"to_account_id": int_or_none(form.get("to_account_id")), "note": _note(form)}
     if action in ("guide", "request_supplement"):
         return {"items": lines(form.get("items")), "reason": (form.get("reason") or "").strip() or None}

@@ -186,3 +186,16 @@ def available_actions(desk: Desk, actor: Actor, dossier: Dossier) -> list[Transi
             continue
         allowed.append(transition)
     return allowed
+
+
+def may_reassign(desk: Desk, actor: Actor, dossier: Dossier) -> bool:
+    """Heads may move a dossier between the officials of its step; the holder may put it back in the pool."""
+    from app.dossiers.actions import REASSIGNERS
+
+    if dossier.status not in OPEN or dossier.current_step_id is None:
+        return False
+    step = desk.session.get(ProcessStep, dossier.current_step_id)
+    if step is None or step.kind == "interop":
+        return False
+    holder = actor.account_id is not None and actor.account_id == dossier.current_account_id
+    return bool(actor.roles & REASSIGNERS) or holder

@@ -52,6 +52,7 @@ HANDLERS = {
     "guide": actions.guide,
     "refuse": actions.refuse,
     "claim": actions.claim,
+    "reassign": actions.reassign,
     "transfer": actions.transfer,
     "forward": actions.forward,
     "request_supplement": actions.request_supplement,
@@ -68,6 +69,7 @@ HANDLERS = {
 EXTRA_ACTION_NAMES = {
     "receive": ("Tiếp nhận tại quầy (mẫu 01)", "Received at the counter (form 01)"),
     "claim": ("Nhận xử lý", "Picked up"),
+    "reassign": ("Giao lại", "Reassigned"),
     "create_draft": ("Tạo hồ sơ nháp", "Draft created"),
 }
 ON_TIME_NAMES = {
@@ -288,6 +290,9 @@ def _action_forms(desk: Desk, actor: Actor, dossier) -> tuple[list[str], dict]:
             may_take = {"transfer", "forward"} & set(allowed)
             if dossier.current_account_id is None and may_take and dossier.current_step_id is not None:
                 names.append(name)
+        elif name == "reassign":
+            if queries.may_reassign(desk, actor, dossier):
+                names.append(name)
         elif name in allowed:
             if (name == "forward" and last) or (name == "complete" and not last):
                 continue
@@ -302,7 +307,13 @@ def _action_forms(desk: Desk, actor: Actor, dossier) -> tuple[list[str], dict]:
             following.division_id,
             following.account_ids or (),
         )
-    return names, {"following": following, "candidates": candidates}
+    current = []
+    if "reassign" in names:
+        step = page_queries.steps_by_id(desk.session, [dossier.current_step_id])[dossier.current_step_id]
+        current = officials_for_step(
+            platform_db(), desk.session, desk.tenant.id, step.role, step.division_id, step.account_ids or ()
+        )
+    return names, {"following": following, "candidates": candidates, "current_candidates": current}
 
 
 def _dossier_page(official, dossier_id: int, *, error=None, failed=None, status: int = 200):

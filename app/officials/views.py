@@ -36,7 +36,7 @@ def _page(template: str, official, status: int = 200, **context):
 
 def _int_or_none(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if raw.isascii() and raw.isdigit() else None
 
 
 # --- officials ------------------------------------------------------------------------

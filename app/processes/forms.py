@@ -76,7 +76,7 @@ def _number(text: str) -> Decimal | None:
 
 
 def _whole(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _step(i: int, row: dict[str, str], problems: list[Problem]) -> StepSpec:

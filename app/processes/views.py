@@ -49,7 +49,7 @@ def _form_int(name: str) -> int | None:
     raw = (request.form.get(name) or "").strip()
     if not raw:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise DomainError(f"Giá trị {name} không hợp lệ.", f"Invalid {name}.", status=400)
     return int(raw)
 
