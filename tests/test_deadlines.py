@@ -173,6 +173,51 @@ def test_calendar_days_roll_forward_off_a_sunday(cal):
     assert d.due_at == at(2019, 3, 11, 17, 0)  # Sun 10/03 -> Mon 11/03
 
 
+def test_calendar_days_before_tet_count_the_break_once_whatever_the_hour(cal):
+    # 3 calendar days: from Fri 01/02/2019 (10:00) or from Sat 02/02 (received after the 17:00
+    # close) both land in Tết (04/02, 05/02) and roll to Mon 11/02. Counting from the next
+    # opening (11/02) would skip the break twice and give 14/02 for the evening one.
+    morning = compute_due(cal, at(2019, 2, 1, 10, 0), Decimal(3), "calendar_days")
+    evening = compute_due(cal, at(2019, 2, 1, 18, 0), Decimal(3), "calendar_days")
+    assert morning.due_at == at(2019, 2, 11, 17, 0)
+    assert evening.due_at == at(2019, 2, 11, 17, 0)
+    assert morning.explanation["count_from"] == "2019-02-01"
+    assert evening.explanation["count_from"] == "2019-02-02"
+    assert "04/02/2019" in morning.explanation["rule"]["vi"]
+    assert "05/02/2019" in evening.explanation["rule"]["en"]
+
+
+def test_calendar_days_explanation_says_where_the_count_starts(cal):
+    d = compute_due(cal, at(2019, 2, 1, 18, 0), Decimal(3), "calendar_days")
+    vi, en = explain_lines(d.explanation, "vi"), explain_lines(d.explanation, "en")
+    assert vi[0] == (
+        "Nhận lúc 18:00 thứ Sáu 01/02/2019, sau giờ làm việc buổi chiều: "
+        "số ngày được tính từ ngày 02/02/2019."
+    )
+    assert en[0] == (
+        "Received at 18:00 Friday 01/02/2019, after the afternoon close: "
+        "the days are counted from 02/02/2019."
+    )
+    # Calendar days count the weekend and Tết; only the days the appointment rolled over are not counted.
+    assert skipped(d) == ["2019-02-05", "2019-02-06", "2019-02-07", "2019-02-08", "2019-02-09", "2019-02-10"]
+    assert vi[-1] == "Hạn trả kết quả: 17:00 thứ Hai 11/02/2019."
+    morning = compute_due(cal, at(2019, 2, 1, 10, 0), Decimal(3), "calendar_days")
+    assert explain_lines(morning.explanation, "en")[0] == (
+        "Received at 10:00 Friday 01/02/2019: the days are counted from 01/02/2019."
+    )
+
+
+def test_calendar_days_after_tet_when_the_target_is_a_working_day(cal):
+    # Received after the close on the last day of Tết's week (Fri 08/02 is a holiday; no close
+    # changes that): counted from Sat 09/02, 3 days → Tue 12/02, a working day, nothing skipped.
+    d = compute_due(cal, at(2019, 2, 8, 18, 0), Decimal(3), "calendar_days")
+    assert d.due_at == at(2019, 2, 12, 17, 0)
+    assert d.explanation["rule"] is None and skipped(d) == []
+    # Received Thu 31/01 at 09:00: 7 days → Thu 07/02 (Tết) → Mon 11/02, once.
+    week = compute_due(cal, at(2019, 1, 31, 9, 0), Decimal(7), "calendar_days")
+    assert week.due_at == at(2019, 2, 11, 17, 0)
+
+
 # --- same day (§3.3 rule 4) -----------------------------------------------------------
 
 

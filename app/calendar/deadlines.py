@@ -64,10 +64,12 @@ def compute_due(cal: WorkCalendar, received_at: datetime, time_value: Decimal, t
 
     - ``working_days``: N × hours_per_day office hours from the start.
     - ``hours``: N office hours from the start.
-    - ``calendar_days``: the day N calendar days after the start's day (fractions
-      round up), rolled forward to the next working day if it is not one; due
-      at that day's afternoon close, because an appointment in days means the
-      whole of the last day belongs to the agency.
+    - ``calendar_days``: the day N calendar days (fractions round up) after the
+      day received (or, received after the afternoon close, the day after; a
+      holiday break counts once, as every calendar day counts), rolled
+      forward to the next working day if it is not one; due at that day's
+      afternoon close, because an appointment in days means the whole of the
+      last day belongs to the agency.
     - ``same_day``: clock starting on the day it was received and at or before the
       cutoff (15:00 by default: "sau 15 giờ" means strictly after) → due at that
       day's afternoon close; otherwise (after the cutoff, after hours, on a
@@ -80,7 +82,8 @@ def compute_due(cal: WorkCalendar, received_at: datetime, time_value: Decimal, t
         raise ValueError("the processing time must not be negative")
     received = to_local(received_at)
     start = cal.next_opening(received)
-    rule = None
+    rule = count_from = None
+    skipped_from = received.date()
     if time_unit == "working_days":
         budget = _minutes(value * cal.hours.hours_per_day)
         due = cal.add_working_minutes(start, budget)
@@ -88,8 +91,11 @@ def compute_due(cal: WorkCalendar, received_at: datetime, time_value: Decimal, t
         budget = _minutes(value)
         due = cal.add_working_minutes(start, budget)
     elif time_unit == "calendar_days":
-        due, rule = _calendar_days_due(cal, start, value)
+        count_from = _calendar_count_from(cal, received)
+        due, rule = _calendar_days_due(cal, count_from, value)
         budget = cal.working_minutes_between(start, due)
+        # Every calendar day counts; only the days the appointment rolled over are not counted.
+        skipped_from = count_from + timedelta(days=int(value.to_integral_value(ROUND_CEILING)))
     else:
         due, rule = _same_day_due(cal, received, start)
         budget = cal.working_minutes_between(start, due)
@@ -101,18 +107,27 @@ def compute_due(cal: WorkCalendar, received_at: datetime, time_value: Decimal, t
         "time_unit": time_unit,
         "budget_hours": _plain(Decimal(budget) / 60),
         "office_hours": _office_hours_text(cal),
-        "skipped_days": _skipped(cal, received.date(), due.date()),
+        "skipped_days": _skipped(cal, skipped_from, due.date()),
         "rule": rule,
         "pauses": [],
         "extension": None,
         "due_at": due.isoformat(),
     }
+    if count_from is not None:
+        explanation["count_from"] = count_from.isoformat()
     return Deadline(due_at=due, start_at=start, budget_minutes=budget, explanation=explanation)
 
 
-def _calendar_days_due(cal: WorkCalendar, start: datetime, value: Decimal) -> tuple[datetime, dict | None]:
+def _calendar_count_from(cal: WorkCalendar, received: datetime) -> date:
+    """The day calendar days are counted from: the day received, or the next one after the afternoon close."""
+    if received.time() >= cal.hours.afternoon_end:
+        return received.date() + timedelta(days=1)
+    return received.date()
+
+
+def _calendar_days_due(cal: WorkCalendar, count_from: date, value: Decimal) -> tuple[datetime, dict | None]:
     days = int(value.to_integral_value(ROUND_CEILING))
-    target = start.date() + timedelta(days=days)
+    target = count_from + timedelta(days=days)
     if cal.is_working_day(target):
         return cal.closing_time(target), None
     reason_vi, reason_en = cal.why_not_working(target)
@@ -335,6 +350,8 @@ def explain_lines(explanation: dict, lang: str = "vi") -> list[str]:
 
 def _received_line(explanation: dict, lang: str) -> str:
     received = _when(explanation["received_at"], lang)
+    if explanation.get("count_from"):
+        return _calendar_received_line(explanation, received, lang)
     start = _when(explanation.get("start_at") or explanation["received_at"], lang)
     reason = explanation.get("start_reason")
     if lang == "en":
@@ -344,6 +361,17 @@ def _received_line(explanation: dict, lang: str) -> str:
     if reason:
         return f"Nhận lúc {received}, {reason['vi']}: thời hạn bắt đầu tính từ {start}."
     return f"Nhận lúc {received}; thời hạn bắt đầu tính từ lúc nhận."
+
+
+def _calendar_received_line(explanation: dict, received: str, lang: str) -> str:
+    """Calendar days are counted from a day, not from the office's next opening."""
+    count_from = _date(date.fromisoformat(explanation["count_from"]))
+    next_day = explanation["count_from"] != explanation["received_at"][:10]
+    if lang == "en":
+        why = ", after the afternoon close" if next_day else ""
+        return f"Received at {received}{why}: the days are counted from {count_from}."
+    why = ", sau giờ làm việc buổi chiều" if next_day else ""
+    return f"Nhận lúc {received}{why}: số ngày được tính từ ngày {count_from}."
 
 
 def _pause_line(pause: dict, lang: str) -> str:
