@@ -212,6 +212,17 @@ def test_online_draft_with_file_submit_guide_accept(api, unit):
     assert download.status_code == 200 and download.data == PDF_BYTES
     assert download.mimetype == "application/pdf"
     assert "attachment" in download.headers["Content-Disposition"]
+    named = api.post(
+        f"{API}/{draft['id']}/files",
+        data={"file": (io.BytesIO(PDF_BYTES), "tờ khai.pdf"), "kind": "other"},
+        headers=auth(unit, "counter"),
+        content_type="multipart/form-data",
+    )
+    assert named.status_code == 201, named.text
+    named = api.get(f"{API}/{draft['id']}/files/{named.get_json()['id']}", headers=auth(unit, "officer"))
+    disposition = named.headers["Content-Disposition"]
+    assert disposition.isascii() and "filename*=UTF-8''t%E1%BB%9D%20khai.pdf" in disposition
+    assert named.headers["X-Content-Type-Options"] == "nosniff"
 
     submitted = api.post(f"{API}/{draft['id']}/submit", headers={**auth(unit, "counter"), "If-Match": etag})
     assert submitted.status_code == 200, submitted.text

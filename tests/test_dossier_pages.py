@@ -604,6 +604,12 @@ def test_upload_a_scan_then_open_it_and_a_forged_file_is_refused(client_for, uni
     assert "tờ khai.png" in page.text
     opened = client.get(f"{BASE}/{dossier_id}/files/{rows[0].id}")
     assert opened.status_code == 200 and opened.data == png_bytes() and opened.mimetype == "image/png"
+    # gunicorn writes headers as latin-1: the Vietnamese name travels RFC 5987-encoded, in ASCII.
+    disposition = opened.headers["Content-Disposition"]
+    assert disposition.isascii() and disposition.startswith("inline;")
+    assert "filename*=UTF-8''t%E1%BB%9D%20khai.png" in disposition
+    assert opened.headers["X-Content-Type-Options"] == "nosniff"
+    assert opened.headers["Cache-Control"] == "no-store"
     with unit.session() as session:
         logged = session.scalars(
             select(AuditEvent.action).where(AuditEvent.entity_id == str(dossier_id))

@@ -9,11 +9,10 @@ so two officials acting at once never overwrite each other silently.
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from typing import Any
 
-from flask import request, send_file, url_for
+from flask import request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from flask_smorest.fields import Upload
@@ -44,6 +43,7 @@ from app.dossiers.api_schemas import (
     LogbookArgsSchema,
 )
 from app.dossiers.desk import Actor, Desk, check_actor
+from app.dossiers.downloads import download
 from app.dossiers.models import Dossier
 from app.dossiers.page_queries import components_of, forms_of, get_dossier, get_form
 from app.dossiers.queries import QueueFilter
@@ -515,15 +515,6 @@ class DossierFiles(MethodView):
         return row
 
 
-def _download(data: bytes, mimetype: str, filename: str, *, inline: bool = False):
-    response = send_file(
-        io.BytesIO(data), mimetype=mimetype, as_attachment=not inline, download_name=filename, etag=False
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @blp.route("/dossiers/<int:dossier_id>/files/<int:file_id>")
 @api_auth("dossiers:read")
 @blp.response(200, BINARY, content_type="application/octet-stream")
@@ -533,7 +524,7 @@ def download_file(dossier_id: int, file_id: int, principal: Principal):
     desk = _desk()
     dossier = get_dossier(desk.session, dossier_id)
     row, data = files.open_file(desk, _actor(principal), dossier, file_id)
-    return _download(data, row.content_type, row.filename)
+    return download(data, row.content_type, row.filename)
 
 
 # --- printable documents --------------------------------------------------------------------------
@@ -574,7 +565,7 @@ def form_pdf(dossier_id: int, form_id: int, principal: Principal):
     form = get_form(desk.session, dossier.id, form_id)
     records.log_personal_data_view(desk, principal.account_id, dossier, f"form_{form.form_no}")
     name = f"mau-{form.form_no}-{dossier.code or dossier.reference}.pdf"
-    return _download(documents.form_pdf(desk, form), PDF, name, inline=True)
+    return download(documents.form_pdf(desk, form), PDF, name, inline=True)
 
 
 @blp.route("/dossiers/<int:dossier_id>/tracking-slip.pdf")
@@ -589,7 +580,7 @@ def tracking_slip_pdf(dossier_id: int, principal: Principal):
     dossier = get_dossier(desk.session, dossier_id)
     records.log_personal_data_view(desk, principal.account_id, dossier, "form_05")
     name = f"mau-05-{dossier.code or dossier.reference}.pdf"
-    return _download(documents.tracking_slip_pdf(desk, dossier), PDF, name, inline=True)
+    return download(documents.tracking_slip_pdf(desk, dossier), PDF, name, inline=True)
 
 
 class InvalidPeriod(DomainError):
@@ -623,4 +614,4 @@ def logbook(args: dict, principal: Principal):
     fmt = args["format"]
     data = documents.logbook(desk, day_from, day_to, fmt)
     name = f"so-theo-doi-{day_from:%Y%m%d}-{day_to:%Y%m%d}.{fmt}"
-    return _download(data, XLSX if fmt == "xlsx" else PDF, name, inline=fmt == "pdf")
+    return download(data, XLSX if fmt == "xlsx" else PDF, name, inline=fmt == "pdf")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from app.auth.access import check_csrf, require_role
 from app.auth.roles import (
@@ -33,6 +33,7 @@ from app.dossiers import actions, documents, files, forms_input, page_queries, q
 from app.dossiers import intake as intake_core
 from app.dossiers.actions import InvalidAction
 from app.dossiers.desk import Actor, Desk
+from app.dossiers.downloads import download
 from app.dossiers.forms_input import int_or_none
 from app.dossiers.intake import CHANNEL_NAMES, DELIVERY_NAMES, InvalidDossier
 from app.dossiers.status import PROCESSING, RECEIVED, STATUS_NAMES, TRANSITIONS, status_name
@@ -399,18 +400,6 @@ def _done_message(action: str, dossier, result) -> str:
     return text
 
 
-# --- documents ---------------------------------------------------------------------------------------
-
-
-def _file(data: bytes, mimetype: str, filename: str, *, inline: bool):
-    response = make_response(data)
-    response.mimetype = mimetype
-    disposition = "inline" if inline else "attachment"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 # --- files ---------------------------------------------------------------------------------------
 
 
@@ -449,7 +438,7 @@ def file(official, dossier_id: int, file_id: int):
     desk = _desk()
     dossier = page_queries.get_dossier(desk.session, dossier_id)
     row, data = files.open_file(desk, _actor(official), dossier, file_id)
-    return _file(data, row.content_type, row.filename, inline=True)
+    return download(data, row.content_type, row.filename, inline=True)
 
 
 @blp.get("/<int:dossier_id>/forms/<int:form_id>")
@@ -459,7 +448,7 @@ def document(official, dossier_id: int, form_id: int):
     dossier = page_queries.get_dossier(desk.session, dossier_id)
     form = page_queries.get_form(desk.session, dossier.id, form_id)
     records.log_personal_data_view(desk, official.account.id, dossier, f"form_{form.form_no}")
-    return _file(
+    return download(
         documents.form_pdf(desk, form),
         "application/pdf",
         f"mau-{form.form_no}-{dossier.code}.pdf",
@@ -473,7 +462,7 @@ def tracking_slip(official, dossier_id: int):
     desk = _desk()
     dossier = page_queries.get_dossier(desk.session, dossier_id)
     records.log_personal_data_view(desk, official.account.id, dossier, "form_05")
-    return _file(
+    return download(
         documents.tracking_slip_pdf(desk, dossier),
         "application/pdf",
         f"mau-05-{dossier.code}.pdf",
@@ -491,5 +480,5 @@ def logbook(official):
     data = documents.logbook(desk, day_from, day_to, fmt)
     name = f"so-theo-doi-{day_from:%Y%m%d}-{day_to:%Y%m%d}.{fmt}"
     if fmt == "xlsx":
-        return _file(data, XLSX, name, inline=False)
-    return _file(data, "application/pdf", name, inline=True)
+        return download(data, XLSX, name, inline=False)
+    return download(data, "application/pdf", name, inline=True)
