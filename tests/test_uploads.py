@@ -133,6 +133,27 @@ def test_plain_zip_is_not_a_docx():
     assert rejected("tai-lieu.docx", out.getvalue()).status == 415
 
 
+def _patched_directory(data: bytes, offset: int, value: bytes) -> bytes:
+    """``data`` with bytes at ``offset`` of its first central directory entry replaced."""
+    at = data.index(b"PK\x01\x02") + offset
+    return data[:at] + value + data[at + len(value) :]
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        # "version needed to extract" 25.5: zipfile raises NotImplementedError reading the directory.
+        pytest.param(lambda d: _patched_directory(d, 6, b"\xff\x00"), id="unsupported-version"),
+        # The first entry's name length pointing past the end of the directory.
+        pytest.param(lambda d: _patched_directory(d, 28, b"\xff\xff"), id="name-past-the-end"),
+    ],
+)
+def test_crafted_zip_directory_is_refused_not_a_crash(crafted):
+    error = rejected("don-de-nghi.docx", crafted(docx_bytes()))
+    assert error.status == 415
+    assert "Only PDF, JPEG, PNG, DOCX files are accepted" in error.en
+
+
 def test_zip_bomb_docx_is_refused(monkeypatch):
     assert rejected("many.docx", docx_bytes(extra_entries=uploads.DOCX_MAX_ENTRIES)).status == 415
 
