@@ -206,6 +206,8 @@ def test_online_draft_with_file_submit_guide_accept(api, unit):
         )
         assert uploaded.status_code == 201, uploaded.text
         assert uploaded.get_json()["content_type"] == "application/pdf"
+        assert uploaded.headers["ETag"] != etag  # each file moves the draft's version
+        etag = uploaded.headers["ETag"]
     listed = api.get(f"{API}/{draft['id']}/files", headers=auth(unit, "officer")).get_json()
     assert [f["filename"] for f in listed] == ["to-khai.pdf", "to-khai.pdf"]
     download = api.get(f"{API}/{draft['id']}/files/{listed[0]['id']}", headers=auth(unit, "officer"))
@@ -219,6 +221,7 @@ def test_online_draft_with_file_submit_guide_accept(api, unit):
         content_type="multipart/form-data",
     )
     assert named.status_code == 201, named.text
+    etag = named.headers["ETag"]
     named = api.get(f"{API}/{draft['id']}/files/{named.get_json()['id']}", headers=auth(unit, "officer"))
     disposition = named.headers["Content-Disposition"]
     assert disposition.isascii() and "filename*=UTF-8''t%E1%BB%9D%20khai.pdf" in disposition
@@ -456,6 +459,41 @@ def test_uploads_too_big_or_forged(api, unit, platform, monkeypatch):
     )
     assert "kind" in assert_error(bad_kind, 422)["errors"]["form"]
     assert count(unit, DossierFile) == before
+
+
+def test_uploads_need_an_uploader_and_results_the_step_holder(api, unit):
+    dossier_id, etag = _processing(api, unit)  # at the case officers' step, in their pool
+    before = count(unit, DossierFile)
+
+    def upload(who: str, kind: str):
+        return api.post(
+            f"{API}/{dossier_id}/files",
+            data={"file": (io.BytesIO(PDF_BYTES), "ket-qua.pdf"), "kind": kind},
+            headers=auth(unit, who),
+            content_type="multipart/form-data",
+        )
+
+    assert "Chỉ cán bộ một cửa và chuyên viên" in assert_error(upload("head", "other"), 403)["message_vi"]
+    assert_error(upload("fees", "component"), 403)
+    # The counter may scan documents, but the result belongs to whoever holds the current step.
+    assert "bước hiện tại" in assert_error(upload("counter", "result"), 403)["message_vi"]
+    _, etag = step(api, unit, "officer", dossier_id, "claim", etag)
+    assert_error(upload("officer2", "result"), 403)  # a colleague, not the holder
+    assert count(unit, DossierFile) == before
+    assert api.get(f"{API}/{dossier_id}", headers=auth(unit, "officer")).headers["ETag"] == etag
+
+    uploaded = upload("officer", "result")
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.get_json()["kind"] == "result" and count(unit, DossierFile) == before + 1
+    # A new file is a change: the ETag moved, and an action sent with the old one is stale.
+    assert uploaded.headers["ETag"] != etag
+    assert (
+        uploaded.headers["ETag"]
+        == api.get(f"{API}/{dossier_id}", headers=auth(unit, "officer")).headers["ETag"]
+    )
+    stale = act(api, unit, "officer", dossier_id, "request_payment", etag, {"reason": "Lệ phí"})
+    assert_error(stale, 412)
+    assert upload("counter", "component").status_code == 201
 
 
 # --- lists ----------------------------------------------------------------------------------------

@@ -581,6 +581,7 @@ def test_upload_a_scan_then_open_it_and_a_forged_file_is_refused(client_for, uni
                 DossierComponent.procedure_component_id == unit.components[0],
             )
         )
+    version = get(unit, dossier_id).row_version
     sent = client.post(
         f"{BASE}/{dossier_id}/files",
         data={
@@ -591,6 +592,7 @@ def test_upload_a_scan_then_open_it_and_a_forged_file_is_refused(client_for, uni
         content_type="multipart/form-data",
     )
     assert sent.status_code == 302
+    assert get(unit, dossier_id).row_version == version + 1  # an open page of the dossier is now stale
     forged = client.post(
         f"{BASE}/{dossier_id}/files",
         data={"csrf_token": csrf, "file": (io.BytesIO(png_bytes()), "to-khai.pdf")},

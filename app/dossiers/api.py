@@ -490,19 +490,24 @@ class DossierFiles(MethodView):
 
     @api_auth("dossiers:write")
     @blp.arguments(UploadDocSchema, location="files")
-    @blp.response(201, FileSchema)
+    @blp.response(201, FileSchema, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.alt_response(403, description="not a counter or case officer (a result: not at the current step)")
     @blp.alt_response(404, description="no such dossier (or component) in this unit")
     @blp.alt_response(409, description="the dossier is closed")
     @blp.alt_response(413, description="the file is too large")
     @blp.alt_response(415, description="not a PDF, JPEG, PNG or DOCX (by its content)")
     def post(self, uploaded: dict, dossier_id: int, principal: Principal):
-        """Attach a file (multipart: file, component_id, kind); its real type is checked by content."""
+        """Attach a file (multipart: file, component_id, kind); its real type is checked by content.
+
+        Counter and case officers upload; ``kind=result`` only the official at the current step.
+        A new file is a change of the dossier: the answer's ETag is its new version.
+        """
         form = _file_form()
         upload = uploaded.get("file")
         if upload is None:
             abort(422, messages={"files": {"file": ["Cần chọn tệp / Choose a file (field 'file')."]}})
         desk = _desk()
-        dossier = get_dossier(desk.session, dossier_id)
+        dossier = actions.load(desk, dossier_id)  # locked: the upload moves the dossier's version
         row = files.attach(
             desk,
             _actor(principal),
@@ -512,7 +517,7 @@ class DossierFiles(MethodView):
             component_id=form["component_id"],
             kind=form["kind"],
         )
-        return row
+        return row, 201, {"ETag": etag(dossier)}
 
 
 @blp.route("/dossiers/<int:dossier_id>/files/<int:file_id>")

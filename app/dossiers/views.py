@@ -14,7 +14,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from app.auth.access import check_csrf, require_role
 from app.auth.roles import (
-    CASE_OFFICER,
     COUNTER_OFFICER,
     HEAD_OF_DIVISION,
     HEAD_OF_UNIT,
@@ -43,8 +42,6 @@ blp = Blueprint("dossiers_ui", __name__, subdomain=TENANT, url_prefix="/backoffi
 
 PER_PAGE = 20
 LOGBOOK_ROLES = (COUNTER_OFFICER, RECORDS_CLERK, HEAD_OF_DIVISION, HEAD_OF_UNIT, UNIT_ADMIN)
-# Who scans documents into a dossier: the counter at intake, the case officer while appraising.
-UPLOADERS = (COUNTER_OFFICER, CASE_OFFICER)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Actions the dossier page offers, in the order shown; each maps to one core function.
@@ -351,7 +348,7 @@ def _dossier_page(official, dossier_id: int, *, error=None, failed=None, status:
         names=names,
         forms=forms,
         files=files.files_of(desk, dossier.id),
-        may_upload=bool(set(official.membership.roles) & set(UPLOADERS)),
+        may_upload=bool(set(official.membership.roles) & set(files.UPLOADERS)),
         form01=next((f for f in forms if f.form_no == "01"), None),
         action_names=action_names,
         stop_kinds=forms_input.STOP_KINDS,
@@ -408,9 +405,9 @@ def _done_message(action: str, dossier, result) -> str:
 def upload(official, dossier_id: int):
     """Attach a scan to one of the dossier's documents (checked for size and real type)."""
     check_csrf()
-    require_role(official, *UPLOADERS)
+    require_role(official, *files.UPLOADERS)
     desk = _desk()
-    dossier = page_queries.get_dossier(desk.session, dossier_id)
+    dossier = actions.load(desk, dossier_id)  # locked: the upload moves the dossier's version
     sent = request.files.get("file")
     try:
         if sent is None or not sent.filename:
