@@ -373,6 +373,23 @@ def test_a_stale_page_gets_409_and_no_overwrite(client_for, unit):
     assert get(unit, dossier_id).status == PROCESSING
 
 
+def test_an_action_that_changes_no_column_still_makes_other_pages_stale(client_for, unit):
+    with unit.session() as session, session.begin():
+        desk = unit.desk(session, now())
+        draft = intake.create_draft(desk, unit.actor("counter"), unit.intake(channel=2))
+        intake.submit(desk, unit.actor("counter"), draft)
+        dossier_id = draft.id
+    counter = signed_in(client_for, unit, "counter")
+    seen = get(unit, dossier_id).row_version
+    assert post_action(counter, dossier_id, "guide", seen, items="Bản sao CCCD").status_code == 302
+    assert get(unit, dossier_id).row_version == seen + 1  # status 1 stays 1, but the version moved
+    again = post_action(counter, dossier_id, "guide", seen, items="Bản sao CCCD")
+    assert again.status_code == 409 and STALE in again.text
+    with unit.session() as session:
+        issued = session.scalars(select(FormDocument.form_no).where(FormDocument.dossier_id == dossier_id))
+        assert list(issued) == ["02"]  # the applicant got one form 02, not two
+
+
 def test_action_needs_csrf_and_a_known_action(client_for, unit):
     dossier_id = receive(unit)
     counter = signed_in(client_for, unit, "counter")

@@ -37,7 +37,13 @@ def action(
     on_time_class: str | None = None,
     note: str | None = None,
 ) -> DossierAction:
-    """Record one transition or handover and emit its event in the same transaction."""
+    """Record one transition or handover and emit its event in the same transaction.
+
+    Every action is a change of the dossier, even one that leaves its columns as they
+    were (guide, claim, form 04): its version moves, so a copy loaded before is stale.
+    """
+    if from_status is not None:  # a dossier created by this action gets its first version on INSERT
+        dossier.updated_at = desk.now
     row = DossierAction(
         dossier_id=dossier.id,
         step_id=step_id if step_id is not None else dossier.current_step_id,
