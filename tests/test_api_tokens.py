@@ -234,6 +234,9 @@ def test_session_caller_has_every_scope_and_needs_csrf_header_to_post(client_for
     missing = client.post(WHOAMI)
     assert missing.status_code == 400 and "X-CSRF-Token" in missing.get_json()["message_en"]
     assert client.post(WHOAMI, headers={"X-CSRF-Token": "forged"}).status_code == 400
+    # Headers arrive as latin-1 text: a non-ASCII token is a wrong one (400), not a TypeError (500).
+    accented = client.post(WHOAMI, headers={"X-CSRF-Token": "mã-giả-é".encode().decode("latin-1")})
+    assert accented.status_code == 400 and "X-CSRF-Token" in accented.get_json()["message_en"]
     token = csrf_from(client, "/backoffice/login")
     assert client.post(WHOAMI, headers={"X-CSRF-Token": token}).get_json()["kind"] == "session"
 

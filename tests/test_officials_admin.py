@@ -106,6 +106,16 @@ def test_posts_need_csrf(client, unit, platform):
         assert find_account_by_email(session, email) is None
 
 
+def test_non_ascii_csrf_token_is_a_wrong_token_not_a_crash(client, unit, platform):
+    email = unique_email()
+    data = {"csrf_token": "mã-bảo-mật-giả", "email": email, "full_name": "A", "roles": ["case_officer"]}
+    response = client.post(OFFICIALS, data=data)
+    assert response.status_code == 400
+    assert "tải lại trang" in response.text
+    with platform.shards.platform_session() as session:
+        assert find_account_by_email(session, email) is None
+
+
 def test_menu_shows_admin_entries(client):
     home = client.get("/backoffice/").text
     for label in ("Cán bộ và vai trò", "Thiết lập đơn vị", "Khóa API"):

@@ -57,10 +57,19 @@ def csrf_token() -> str:
     return session[CSRF_KEY]
 
 
+def same_secret(sent: str, expected: str) -> bool:
+    """Constant-time equality of two strings; any non-ASCII one is simply a different secret.
+
+    ``hmac.compare_digest`` refuses non-ASCII ``str`` (TypeError), so compare UTF-8 bytes.
+    """
+    encode = functools.partial(str.encode, encoding="utf-8", errors="surrogatepass")
+    return hmac.compare_digest(encode(str(sent)), encode(str(expected)))
+
+
 def check_csrf() -> None:
     sent = request.form.get(CSRF_FIELD, "")
     expected = session.get(CSRF_KEY, "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not same_secret(sent, expected):
         raise CsrfFailed(
             "Biểu mẫu đã hết hạn hoặc thiếu mã bảo mật. Vui lòng tải lại trang và thử lại.",
             "The form has expired or lacks its security token. Reload the page and try again.",
@@ -100,7 +109,7 @@ def _session_account(site: str) -> tuple[Account | None, dict]:
         account is not None
         and account.is_active
         and data.get("site") == site
-        and hmac.compare_digest(str(data.get("pwv", "")), _password_version(account))
+        and same_secret(str(data.get("pwv", "")), _password_version(account))
     )
     return (account if valid else None), data
 

@@ -10,13 +10,12 @@ browsers never attach it on their own).
 from __future__ import annotations
 
 import functools
-import hmac
 from dataclasses import dataclass
 from typing import Literal
 
 from flask import Flask, request, session
 
-from app.auth.access import CSRF_KEY, CsrfFailed, Forbidden, SignInRequired, current_official
+from app.auth.access import CSRF_KEY, CsrfFailed, Forbidden, SignInRequired, current_official, same_secret
 from app.auth.api_tokens import find_token, scope_labels, token_status
 from app.auth.queries import find_account, find_membership
 from app.core.db import get_current_tenant, platform_db, tenant_db
@@ -101,7 +100,7 @@ def _token_principal(plaintext: str) -> Principal:
 def _check_csrf_header() -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     expected = session.get(CSRF_KEY, "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not same_secret(sent, expected):
         raise CsrfFailed(
             f"Thiếu hoặc sai mã bảo mật: gửi tiêu đề {CSRF_HEADER} bằng mã CSRF của phiên đăng nhập.",
             f"Missing or wrong security token: send the {CSRF_HEADER} header with the session's CSRF token.",
