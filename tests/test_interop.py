@@ -7,6 +7,7 @@ the job in the other unit's scope.
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -28,7 +29,7 @@ from app.dossiers import (
     interop,
     interop_jobs,  # noqa: F401  (registers the handlers in this process too)
 )
-from app.dossiers.desk import Desk
+from app.dossiers.desk import Actor, Desk
 from app.dossiers.interop_models import InteropHandover
 from app.dossiers.models import Dossier, DossierAction, InteropTask
 from app.dossiers.queries import task_queue
@@ -438,3 +439,61 @@ def test_interop_step_needs_another_active_unit(app, owner, partner):
             with pytest.raises(Conflict) as refused:
                 interop._partner(desk, step)
             assert "không chỉ ra đơn vị phối hợp hợp lệ" in refused.value.vi
+
+
+# --- two officials at once ------------------------------------------------------------
+
+
+def returned_events(partner_tenant, task_id: int, platform) -> int:
+    with Session(platform.shards.engine("main")) as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(
+                OutboxEvent.topic == interop.RETURNED_TOPIC,
+                OutboxEvent.tenant_id == partner_tenant.id,
+                OutboxEvent.payload["task_id"].as_integer() == task_id,
+            )
+        )
+
+
+def test_two_hand_backs_at_once_one_wins_and_one_event(app, platform, services, owner, partner):
+    partner_tenant, people = partner
+    dossier_id = send_to_partner(app, owner)
+    run_worker(services)
+    task_id = incoming_task(platform, partner_tenant, dossier_of(owner, dossier_id).code).id
+    clerk = Actor.official(people["clerk"].id, [r.CASE_OFFICER], "Cán bộ Quận")
+    ref = TenantRef.of(partner_tenant)
+
+    def hand_back(verb: str, session, **kwargs):
+        with platform.shards.platform_session() as platform_session:
+            desk = Desk(session, ref, platform=platform)
+            task, handover = interop.get_incoming(desk, platform_session, task_id, lock=True)
+            getattr(interop, verb)(desk, clerk, task, handover, **kwargs)
+
+    def partner_session():
+        return platform.shards.tenant_session(partner_tenant.shard, partner_tenant.schema_name)
+
+    second: dict = {}
+
+    def reject_meanwhile():
+        with app.app_context(), partner_session() as session:
+            try:
+                with session.begin():
+                    hand_back("reject", session, reason="Sai địa bàn")
+            except Conflict as exc:
+                second["refused"] = exc
+
+    with app.app_context(), partner_session() as session, session.begin():
+        hand_back("complete", session, note=RESULT)  # not committed yet: the task row stays locked
+        racer = threading.Thread(target=reject_meanwhile)
+        racer.start()
+        racer.join(timeout=1.0)
+        assert racer.is_alive(), "the second hand-back did not wait for the first"
+    racer.join(timeout=10)
+    assert not racer.is_alive()
+    assert second["refused"].status == 409 and "đã được trả lại" in second["refused"].vi
+    task = incoming_task(platform, partner_tenant, dossier_of(owner, dossier_id).code)
+    assert task.status == "done" and task.result["outcome"] == "done"
+    assert task.result["taken_by"] == clerk.account_id  # handing back untaken takes it
+    assert returned_events(partner_tenant, task_id, platform) == 1

@@ -319,11 +319,16 @@ def open_incoming(desk: Desk, handover: InteropHandover) -> InteropTask:
     return task
 
 
-def get_incoming(desk: Desk, platform_session: Session, task_id: int) -> tuple[InteropTask, InteropHandover]:
-    """An incoming task of this unit and its hand-over; the same 404 for "no such" and "not yours"."""
-    task = desk.session.scalar(
-        select(InteropTask).where(InteropTask.id == task_id, InteropTask.direction == "incoming")
-    )
+def get_incoming(
+    desk: Desk, platform_session: Session, task_id: int, *, lock: bool = False
+) -> tuple[InteropTask, InteropHandover]:
+    """An incoming task of this unit and its hand-over; the same 404 for "no such" and "not yours".
+
+    ``lock``: row-locked until commit, for ``take``, ``complete`` and ``reject``, so two
+    officials acting at once are served one after the other and the second sees the first's work.
+    """
+    query = select(InteropTask).where(InteropTask.id == task_id, InteropTask.direction == "incoming")
+    task = desk.session.scalar(query.with_for_update() if lock else query)
     handover = None
     if task is not None:
         handover = platform_session.scalar(
@@ -377,6 +382,10 @@ def take(desk: Desk, actor: Actor, task: InteropTask, handover: InteropHandover)
     _check_holder(actor, task)
     if taken_by(task) == actor.account_id:
         raise Conflict("Bạn đã nhận nhiệm vụ này.", "You have already taken this task.")
+    _take(desk, actor, task)
+
+
+def _take(desk: Desk, actor: Actor, task: InteropTask) -> None:
     task.status = "in_progress"
     task.result = {
         "taken_by": actor.account_id,
@@ -396,6 +405,7 @@ def reject(desk: Desk, actor: Actor, task: InteropTask, handover: InteropHandove
 
 
 def _hand_back(desk: Desk, actor: Actor, task, handover, outcome: str, text: str | None) -> str:
+    """``task`` comes locked (``get_incoming(lock=True)``): it is handed back once, one event."""
     _check_open(task)
     check_role(actor, handover)
     _check_holder(actor, task)
@@ -407,6 +417,8 @@ def _hand_back(desk: Desk, actor: Actor, task, handover, outcome: str, text: str
             f"Enter {en} to send back to the owning unit.",
             errors={"note": {"vi": f"cần nhập {vi}", "en": f"{en} is required"}},
         )
+    if taken_by(task) is None:  # handed back without taking it first: whoever did it held it
+        _take(desk, actor, task)
     on_time = (
         classify(desk.now, task.due_at, desk.setting("classification_granularity")) if task.due_at else None
     )

@@ -106,7 +106,7 @@ def task(official, task_id: int):
 def _act(official, task_id: int, verb: str, message: tuple[str, str], **kwargs):
     check_csrf()
     desk = _desk()
-    task_row, handover = interop.get_incoming(desk, platform_db(), task_id)
+    task_row, handover = interop.get_incoming(desk, platform_db(), task_id, lock=True)
     try:
         getattr(interop, verb)(desk, _actor(official), task_row, handover, **kwargs)
     except DomainError as exc:
