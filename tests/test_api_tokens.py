@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from app.auth import api_tokens
 from app.auth.models import Account
 from app.auth.token_models import ApiToken
 from app.core.errors import NotFound
+from app.officials import token_views
 from tests.test_auth_support import carry_session, csrf_from, login, make_account, session_cookie
 
 WHOAMI = "/api/v1/whoami"
@@ -298,6 +299,8 @@ def test_create_list_and_revoke_on_the_admin_pages(client, client_for, platform,
         {"name": "X", "scopes": []},
         {"name": "X", "scopes": ["catalog:read"], "expires_on": "2001-01-01"},
         {"name": "X", "scopes": ["catalog:read"], "expires_on": "31/12/2099"},
+        {"name": "X", "scopes": ["catalog:read"], "expires_on": "9999-12-31"},
+        {"name": "X", "scopes": ["catalog:read"], "expires_on": "0001-01-01"},
     ],
 )
 def test_admin_create_refusals_save_nothing(client, platform, unit, data):
@@ -305,6 +308,40 @@ def test_admin_create_refusals_save_nothing(client, platform, unit, data):
     assert response.status_code == 422 and 'role="alert"' in response.text
     with tsession(platform, unit) as session:
         assert session.scalars(select(ApiToken)).all() == []
+
+
+def test_expiry_more_than_five_years_ahead_is_refused_with_the_latest_day(client, platform, unit):
+    today = datetime.now(token_views.LOCAL_TZ).date()
+    latest = token_views._latest_expiry(today)
+    too_far = client.post(
+        TOKENS,
+        data={
+            "csrf_token": client.csrf,
+            "name": "X",
+            "scopes": ["catalog:read"],
+            "expires_on": (latest + timedelta(days=1)).isoformat(),
+        },
+    )
+    assert too_far.status_code == 422
+    assert f"{latest:%d/%m/%Y}" in too_far.text and "tối đa 5 năm" in too_far.text
+    ok = client.post(
+        TOKENS,
+        data={
+            "csrf_token": client.csrf,
+            "name": "X",
+            "scopes": ["catalog:read"],
+            "expires_on": latest.isoformat(),
+        },
+    )
+    assert ok.status_code == 200
+    with tsession(platform, unit) as session:
+        [row] = session.scalars(select(ApiToken)).all()
+    assert row.expires_at.astimezone(token_views.LOCAL_TZ).date() == latest + timedelta(days=1)
+
+
+def test_latest_expiry_from_a_leap_day():
+    assert token_views._latest_expiry(date(2024, 2, 29)) == date(2029, 2, 28)
+    assert token_views._latest_expiry(date(2024, 3, 1)) == date(2029, 3, 1)
 
 
 def test_token_pages_need_unit_admin_and_csrf(client_for, client, platform, unit, admin):

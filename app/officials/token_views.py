@@ -18,9 +18,18 @@ from app.officials.services import officials
 blp = Blueprint("tokens_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/api-tokens")
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# A longer-lived token is better made without an expiry (and revoked when no longer needed).
+MAX_VALID_YEARS = 5
 
 
-def _expiry(raw: str) -> datetime | None:
+def _latest_expiry(today: date) -> date:
+    try:
+        return today.replace(year=today.year + MAX_VALID_YEARS)
+    except ValueError:  # 29/02 five years on
+        return today.replace(year=today.year + MAX_VALID_YEARS, day=28)
+
+
+def _expiry(raw: str, *, today: date | None = None) -> datetime | None:
     """A token "valid until dd/mm/yyyy" works through that whole local day."""
     raw = (raw or "").strip()
     if not raw:
@@ -29,8 +38,19 @@ def _expiry(raw: str) -> datetime | None:
         day = date.fromisoformat(raw)
     except ValueError:
         raise api_tokens.InvalidToken(
-            "Ngày hết hạn không hợp lệ (dạng yyyy-mm-dd)", "the expiry date is not valid (yyyy-mm-dd)"
+            "Ngày hết hạn không hợp lệ (dạng yyyy-mm-dd)",
+            "the expiry date is not valid (yyyy-mm-dd)",
+            errors={"expires_on": ["invalid"]},
         ) from None
+    latest = _latest_expiry(today or datetime.now(LOCAL_TZ).date())
+    if day > latest:
+        raise api_tokens.InvalidToken(
+            f"Ngày hết hạn {day:%d/%m/%Y} quá xa: chọn một ngày đến hết {latest:%d/%m/%Y} "
+            f"(tối đa {MAX_VALID_YEARS} năm), hoặc để trống nếu khóa không hết hạn.",
+            f"The expiry {day:%d/%m/%Y} is too far ahead: choose a day up to {latest:%d/%m/%Y} "
+            f"(at most {MAX_VALID_YEARS} years), or leave it empty for a token that does not expire.",
+            errors={"expires_on": ["too_far"]},
+        )
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)
 
 
