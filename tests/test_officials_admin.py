@@ -314,6 +314,51 @@ def test_division_refusals_write_nothing(client, unit, platform, data, status):
     assert len(tenant_rows(platform, unit, Division)) == 1
 
 
+@pytest.mark.parametrize(
+    "extra, field, text",
+    [
+        ({"sort_order": "99999999999"}, "sort_order", "Thứ tự hiển thị là một số nguyên từ 0 đến 9999"),
+        ({"sort_order": "-5"}, "sort_order", "Thứ tự hiển thị là một số nguyên từ 0 đến 9999"),
+        ({"sort_order": "ba"}, "sort_order", "Thứ tự hiển thị là một số nguyên từ 0 đến 9999"),
+        ({"parent_id": "99999999999999999999"}, "parent_id", "Phòng ban cấp trên không hợp lệ"),
+        ({"parent_id": "-1"}, "parent_id", "Phòng ban cấp trên không hợp lệ"),
+    ],
+)
+def test_division_numbers_out_of_range_are_named(client, unit, platform, extra, field, text):
+    make_division(platform, unit, "MC", "Bộ phận một cửa", "one_stop")
+    data = {"code": "NEW", "name": "Phòng mới", "kind": "specialised", **extra}
+    response = post(client, DIVISIONS, data)
+    assert response.status_code == 422 and text in response.text
+    assert len(tenant_rows(platform, unit, Division)) == 1
+    session = platform.shards.tenant_session(unit.shard, unit.schema_name)
+    with session, pytest.raises(services.InvalidDivision) as refused:
+        services.create_division(session, "NEW", "Phòng mới", "specialised", **_as_args(extra))
+    assert field in refused.value.errors
+
+
+def _as_args(extra: dict) -> dict:
+    """The form's text as the view passes it on: a number when it reads as one."""
+    return {k: int(v) if v.lstrip("-").isdigit() else v for k, v in extra.items()}
+
+
+def test_division_edit_with_a_huge_sort_order_keeps_the_row(client, unit, platform):
+    first = make_division(platform, unit, "A1", "Phòng A")
+    data = {"code": "A1", "name": "Đổi tên", "kind": "specialised", "sort_order": "2147483648"}
+    response = post(client, f"{DIVISIONS}/{first.id}", data)
+    assert response.status_code == 422 and "0 đến 9999" in response.text
+    [row] = tenant_rows(platform, unit, Division, Division.id == first.id)
+    assert (row.name, row.sort_order) == ("Phòng A", 0)
+    assert post(client, f"{DIVISIONS}/{first.id}", data | {"sort_order": "9999"}).status_code == 302
+    [row] = tenant_rows(platform, unit, Division, Division.id == first.id)
+    assert (row.name, row.sort_order) == ("Đổi tên", 9999)
+
+
+def test_assign_to_a_division_id_no_bigint_holds_is_404(client, unit, platform):
+    member = make_account(platform, memberships=[(unit, ["case_officer"])])
+    reply = post(client, f"{OFFICIALS}{member.id}/assign", {"division_id": "99999999999999999999"})
+    assert reply.status_code == 404 and "Không có phòng ban này" in reply.text
+
+
 def test_division_edit_refusal_keeps_row(client, unit, platform):
     first = make_division(platform, unit, "A1", "Phòng A")
     make_division(platform, unit, "B1", "Phòng B")

@@ -33,6 +33,8 @@ DIVISION_KINDS: dict[str, tuple[str, str]] = {
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 NAME_MAX = 255
 TITLE_MAX = 255
+SORT_ORDER_MAX = 9999
+ID_MAX = 2**63 - 1  # ids are BIGINT
 
 
 class InvalidDivision(DomainError):
@@ -54,13 +56,37 @@ def divisions(session: Session, *, active_only: bool = False) -> list[Division]:
 
 
 def get_division(session: Session, division_id: int) -> Division:
-    division = session.get(Division, division_id)
+    # An id no BIGINT can hold names no division (and must not reach the database).
+    division = session.get(Division, division_id) if 0 < division_id <= ID_MAX else None
     if division is None:
         raise NotFound("Không có phòng ban này", "no such division")
     return division
 
 
-def _clean_division(session: Session, code: str, name: str, kind: str, parent_id: int | None, own_id=None):
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_numbers(parent_id, sort_order) -> None:
+    """Numbers a form may send as anything: refused with a field message before the database sees them."""
+    if not _is_int(sort_order) or not 0 <= sort_order <= SORT_ORDER_MAX:
+        raise InvalidDivision(
+            f"Thứ tự hiển thị là một số nguyên từ 0 đến {SORT_ORDER_MAX}",
+            f"the display order is a whole number from 0 to {SORT_ORDER_MAX}",
+            errors={"sort_order": ["out_of_range"]},
+        )
+    if parent_id is not None and (not _is_int(parent_id) or not 1 <= parent_id <= ID_MAX):
+        raise InvalidDivision(
+            "Phòng ban cấp trên không hợp lệ: hãy chọn một phòng ban trong danh sách",
+            "the parent division is not valid: choose one from the list",
+            errors={"parent_id": ["invalid"]},
+        )
+
+
+def _clean_division(
+    session: Session, code: str, name: str, kind: str, parent_id: int | None, sort_order: int, own_id=None
+):
+    _check_numbers(parent_id, sort_order)
     code, name = (code or "").strip(), (name or "").strip()
     if not _CODE.match(code):
         raise InvalidDivision(
@@ -108,7 +134,7 @@ def create_division(
     phone: str | None = None,
     sort_order: int = 0,
 ) -> Division:
-    code, name = _clean_division(session, code, name, kind, parent_id)
+    code, name = _clean_division(session, code, name, kind, parent_id, sort_order)
     division = Division(
         code=code,
         name=name,
@@ -136,7 +162,7 @@ def update_division(
     is_active: bool = True,
 ) -> Division:
     division = get_division(session, division_id)
-    code, name = _clean_division(session, code, name, kind, parent_id, own_id=division.id)
+    code, name = _clean_division(session, code, name, kind, parent_id, sort_order, own_id=division.id)
     division.code, division.name, division.kind, division.parent_id = code, name, kind, parent_id
     division.phone = (phone or "").strip() or None
     division.sort_order = sort_order

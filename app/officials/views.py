@@ -7,6 +7,8 @@ services, then redirect with a message or re-render the page with the refusal
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app.auth.roles import TENANT_ROLES, role_labels
@@ -37,6 +39,17 @@ def _page(template: str, official, status: int = 200, **context):
 def _int_or_none(raw: str | None) -> int | None:
     raw = (raw or "").strip()
     return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
+def _number(raw: str | None, default=None):
+    """A form number: an int when it reads as one (any size), ``default`` when empty, else the text.
+
+    The range check is the service's, which names the field; text it refuses the same way.
+    """
+    raw = (raw or "").strip()
+    if not raw:
+        return default
+    return int(raw) if re.fullmatch(r"[+-]?[0-9]{1,40}", raw) else raw
 
 
 # --- officials ------------------------------------------------------------------------
@@ -183,9 +196,9 @@ def _division_form() -> dict:
         "code": request.form.get("code", ""),
         "name": request.form.get("name", ""),
         "kind": request.form.get("kind", ""),
-        "parent_id": _int_or_none(request.form.get("parent_id")),
+        "parent_id": _number(request.form.get("parent_id")),
         "phone": request.form.get("phone", ""),
-        "sort_order": _int_or_none(request.form.get("sort_order")) or 0,
+        "sort_order": _number(request.form.get("sort_order"), default=0),
     }
 
 
