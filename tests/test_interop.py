@@ -32,7 +32,7 @@ from app.dossiers import (
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.interop_models import InteropHandover
 from app.dossiers.models import Dossier, DossierAction, InteropTask
-from app.dossiers.queries import task_queue
+from app.dossiers.queries import available_actions, task_queue
 from app.dossiers.status import PROCESSING
 from app.processes import services as processes
 from app.processes.models import ProcessStep
@@ -497,3 +497,67 @@ def test_two_hand_backs_at_once_one_wins_and_one_event(app, platform, services, 
     assert task.status == "done" and task.result["outcome"] == "done"
     assert task.result["taken_by"] == clerk.account_id  # handing back untaken takes it
     assert returned_events(partner_tenant, task_id, platform) == 1
+
+
+# --- back to the reception step ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def near(platform, city, partner):
+    """A commune whose reception step hands the dossier straight to the partner district."""
+    unit = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind, name="Xã Thử Gửi Ngay"))
+    specs = [
+        processes.StepSpec("receive", "Tiếp nhận", "start", r.COUNTER_OFFICER, Decimal(2),
+                           division_id=unit.divisions["one_stop"]),
+        processes.StepSpec("verify", "Xác minh tại quận", "interop", r.CASE_OFFICER, Decimal(8),
+                           partner_tenant_id=partner[0].id),
+        processes.StepSpec("sign", "Ký duyệt", "signing", r.HEAD_OF_UNIT, Decimal(5)),
+        processes.StepSpec("return", "Trả kết quả", "return", r.COUNTER_OFFICER, Decimal(0),
+                           division_id=unit.divisions["one_stop"]),
+        processes.StepSpec("end", "Kết thúc", "end", r.COUNTER_OFFICER, Decimal(0)),
+    ]  # fmt: skip
+    for order, spec in enumerate(specs):
+        spec.sort_order = order
+    with unit.session() as session, session.begin():
+        template = processes.find_template(session, unit.procedure_id, None)
+        draft = processes.new_draft(session, template.id)
+        processes.set_steps(session, draft.id, specs, [])
+        unit.version_id = processes.publish(session, draft.id).id
+    return unit
+
+
+def test_rejected_back_to_the_reception_step_stays_being_processed(app, platform, services, near, partner):
+    partner_tenant, people = partner
+    with near.session() as session, session.begin():
+        dossier_id = intake.receive_at_counter(
+            near.desk(session, TUE), near.actor("counter"), near.intake()
+        ).id
+    owner_act(app, near, "transfer", dossier_id, "counter", TUE.replace(minute=30))
+    assert dossier_of(near, dossier_id).status == PROCESSING
+    run_worker(services)
+    task_id = incoming_task(platform, partner_tenant, dossier_of(near, dossier_id).code).id
+    clerk = Actor.official(people["clerk2"].id, [r.CASE_OFFICER], "Cán bộ Quận")
+    with (
+        app.app_context(),
+        platform.shards.tenant_session(partner_tenant.shard, partner_tenant.schema_name) as session,
+        session.begin(),
+        platform.shards.platform_session() as platform_session,
+    ):
+        desk = Desk(session, TenantRef.of(partner_tenant), platform=platform)
+        task, handover = interop.get_incoming(desk, platform_session, task_id, lock=True)
+        interop.reject(desk, clerk, task, handover, reason="Hồ sơ gửi nhầm quận")
+    run_worker(services)
+
+    dossier = dossier_of(near, dossier_id)
+    start = step_named(near, "receive")
+    # 4 → 2 is no transition of DOMAIN.md §2.3: back at the reception step, still being processed.
+    assert (dossier.status, dossier.current_step_id, dossier.current_role) == (
+        PROCESSING,
+        start.id,
+        r.COUNTER_OFFICER,
+    )
+    back = history(near, dossier_id)[-1]
+    assert (back.action, back.from_status, back.to_status) == ("interop_return", PROCESSING, PROCESSING)
+    with near.session() as session:
+        allowed = {t.action for t in available_actions(near.desk(session), near.actor("counter"), dossier)}
+    assert "forward" in allowed and "transfer" not in allowed  # the counter sends it on again

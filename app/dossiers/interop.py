@@ -33,7 +33,7 @@ from app.dossiers.desk import Actor, Desk
 from app.dossiers.interop_models import DONE, REJECTED, InteropHandover
 from app.dossiers.models import Dossier, InteropTask
 from app.dossiers.queries import marker, soon_limit
-from app.dossiers.status import ALLOWED_AWAY, PROCESSING, RECEIVED, RESULT_READY
+from app.dossiers.status import ALLOWED_AWAY, PROCESSING, RESULT_READY
 from app.processes.models import ProcessStep
 from app.processes.services import next_steps
 from tenants.models import Tenant, TenantStatus
@@ -201,14 +201,16 @@ def receive_back(desk: Desk, handover: InteropHandover, partner_name: str) -> st
         return "left"
     step = desk.session.get(ProcessStep, task.step_id)
     target = _return_target(desk, step, task, handover)
-    to_status = {"return": RESULT_READY, "start": RECEIVED}.get(target.kind, PROCESSING)
+    # Being processed, whichever step it returns to (even the reception step: 4 → 2 is no transition
+    # of DOMAIN.md §2.3); only the return step means the result is ready.
+    to_status = RESULT_READY if target.kind == "return" else PROCESSING
     records.action(
         desk,
         SYSTEM,
         dossier,
         "interop_return",
         PROCESSING,
-        PROCESSING if target.kind == "interop" else to_status,
+        to_status,
         role=step.role,
         to_division_id=target.division_id,
         step_due_at=handover.partner_due_at,
