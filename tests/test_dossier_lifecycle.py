@@ -280,6 +280,23 @@ def test_stop_from_processing_and_from_supplement(unit):
     assert get(unit, second).current_role is None
 
 
+def test_stop_for_a_missed_supplement_needs_the_deadline_to_have_passed(unit):
+    dossier_id = processing(unit)
+    with pytest.raises(Conflict) as not_waiting:  # status 4: no supplement was asked for
+        act(unit, "stop", dossier_id, "head", at(1), reason="Quá hạn bổ sung", kind="supplement_expired")
+    assert "đang chờ bổ sung" in not_waiting.value.vi and not_waiting.value.status == 409
+    act(unit, "request_supplement", dossier_id, "officer", at(1), items=["Tờ khai"])  # due 30 days later
+    with pytest.raises(Conflict) as too_soon:
+        act(unit, "stop", dossier_id, "head", at(1, days=29), reason="Quá hạn", kind="supplement_expired")
+    assert "chưa hết (đến 10:00 11/04/2019)" in too_soon.value.vi
+    assert get(unit, dossier_id).status == SUPPLEMENT
+    act(unit, "stop", dossier_id, "head", at(1, days=30), reason="Quá hạn", kind="supplement_expired")
+    assert (get(unit, dossier_id).status, get(unit, dossier_id).stop_reason) == (
+        STOPPED,
+        "supplement_expired",
+    )
+
+
 @pytest.mark.parametrize("stage", ["submitted", "received", "processing", "supplement"])
 def test_withdraw_from_each_allowed_status(unit, stage):
     if stage == "submitted":

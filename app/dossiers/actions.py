@@ -307,12 +307,34 @@ def stop(desk: Desk, actor: Actor, dossier: Dossier, *, reason: str, kind: str =
     reason = _text(reason, "reason", "lý do dừng xử lý", "The reason for stopping")
     if kind not in STOP_REASONS:
         raise InvalidAction("Loại dừng xử lý không hợp lệ.", "Unknown kind of stop.", errors={"kind": {}})
+    if kind == "supplement_expired":
+        _check_supplement_expired(desk, dossier)
     _close_pause(desk, dossier)
     records.action(
         desk, actor, dossier, "stop", dossier.status, STOPPED, note=reason, role=_role(actor, transition)
     )
     dossier.status, dossier.stop_reason = STOPPED, kind
     _leave_queue(dossier)
+
+
+def _check_supplement_expired(desk: Desk, dossier: Dossier) -> None:
+    """409 unless the dossier waits for a supplement whose deadline (form 02) has passed."""
+    if dossier.status != SUPPLEMENT:
+        raise Conflict(
+            "Chỉ dừng vì quá hạn bổ sung khi hồ sơ đang chờ bổ sung giấy tờ (đã gửi mẫu 02).",
+            "Stopping for a missed supplement needs a dossier waiting for one (form 02 sent).",
+            errors={"kind": {"vi": "hồ sơ không chờ bổ sung", "en": "no supplement requested"}},
+        )
+    pause = clock.open_pause(desk, dossier)
+    deadline = pause.deadline_at if pause is not None else None
+    if deadline is None or desk.now < deadline:
+        when = deadline.astimezone(desk.now.tzinfo).strftime("%H:%M %d/%m/%Y") if deadline else "—"
+        raise Conflict(
+            f"Hạn bổ sung hồ sơ chưa hết (đến {when}): chưa thể dừng vì quá hạn bổ sung.",
+            f"The supplement deadline has not passed yet (it is {when}): the dossier cannot be stopped "
+            "for a missed supplement.",
+            errors={"kind": {"vi": f"hạn bổ sung đến {when}", "en": f"supplement due {when}"}},
+        )
 
 
 def withdraw(desk: Desk, actor: Actor, dossier: Dossier, *, reason: str | None = None) -> None:
