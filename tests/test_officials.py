@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -9,8 +11,9 @@ import pytest
 from app.auth import actions as auth_actions
 from app.auth.access import Forbidden
 from app.auth.models import Account
+from app.auth.queries import find_membership
 from app.core.errors import Conflict, NotFound
-from app.officials import services
+from app.officials import actions, services
 from app.officials.models import Division, OfficialAssignment
 from tests.test_auth_support import make_account
 
@@ -212,3 +215,90 @@ def test_assign_refuses_unknown_roles_and_inactive_division(tsession, people):
             services.assign(tsession, people["counter"].id, d.id, [])
         with pytest.raises(NotFound):
             services.assign(tsession, people["counter"].id, 999_999, [])
+
+
+# --- the last unit admin -------------------------------------------------------------------
+
+
+def admin_roles(platform, unit, account_id):
+    with platform.shards.platform_session() as session:
+        membership = find_membership(session, account_id, unit.id)
+        return None if membership is None else list(membership.roles)
+
+
+def deactivate(platform, account_id):
+    with platform.shards.platform_session() as session, session.begin():
+        session.get(Account, account_id).is_active = False
+
+
+def test_an_inactive_admin_does_not_count_and_may_be_demoted(platform, unit):
+    active = make_account(platform, memberships=[(unit, ["unit_admin"])])
+    dormant = make_account(platform, memberships=[(unit, ["unit_admin", "case_officer"])])
+    deactivate(platform, dormant.id)
+    with platform.shards.platform_session() as session, session.begin():
+        actor = session.get(Account, active.id)
+        # Demoting the inactive admin leaves the active one: not "the last one".
+        actions.set_official_roles(session, unit, dormant.id, ["case_officer"], actor=actor)
+    assert admin_roles(platform, unit, dormant.id) == ["case_officer"]
+
+    other = make_account(platform, memberships=[(unit, ["unit_admin"])])
+    deactivate(platform, other.id)
+    with platform.shards.platform_session() as session, session.begin():
+        actor = session.get(Account, active.id)
+        # The only other admin cannot sign in: the active one is the last.
+        with pytest.raises(Conflict):
+            actions.set_official_roles(session, unit, active.id, ["case_officer"], actor=actor)
+        with platform.shards.tenant_session(unit.shard, unit.schema_name) as tenant_session:
+            with pytest.raises(Conflict):
+                actions.remove_official(session, tenant_session, unit, active.id, actor=actor)
+            # Removing the inactive admin altogether is allowed.
+            actions.remove_official(session, tenant_session, unit, other.id, actor=actor)
+            tenant_session.commit()
+    assert admin_roles(platform, unit, active.id) == ["unit_admin"]
+    assert admin_roles(platform, unit, other.id) is None
+
+
+@pytest.mark.parametrize("second", ["set_roles", "remove"])
+def test_two_admins_removing_each_other_at_once_leave_one(platform, unit, second):
+    a = make_account(platform, memberships=[(unit, ["unit_admin"])])
+    b = make_account(platform, memberships=[(unit, ["unit_admin"])])
+    first_flushed, first_may_commit = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def a_demotes_b():
+        with platform.shards.platform_session() as session:
+            actions.set_official_roles(
+                session, unit, b.id, ["case_officer"], actor=session.get(Account, a.id)
+            )
+            first_flushed.set()
+            first_may_commit.wait(10)
+            session.commit()
+
+    def b_takes_a_out():
+        first_flushed.wait(10)
+        session = platform.shards.platform_session()
+        tenant_session = platform.shards.tenant_session(unit.shard, unit.schema_name)
+        with session, tenant_session:
+            try:
+                actor = session.get(Account, b.id)
+                if second == "set_roles":
+                    actions.set_official_roles(session, unit, a.id, ["case_officer"], actor=actor)
+                else:
+                    actions.remove_official(session, tenant_session, unit, a.id, actor=actor)
+                session.commit()
+                tenant_session.commit()
+                outcome["b"] = "done"
+            except Conflict as exc:
+                outcome["b"] = exc
+
+    threads = [threading.Thread(target=a_demotes_b), threading.Thread(target=b_takes_a_out)]
+    for thread in threads:
+        thread.start()
+    first_flushed.wait(10)
+    time.sleep(0.5)  # B's change is now waiting for A's lock (or, unguarded, already written)
+    first_may_commit.set()
+    for thread in threads:
+        thread.join(20)
+    assert isinstance(outcome.get("b"), Conflict)
+    assert admin_roles(platform, unit, a.id) == ["unit_admin"]
+    assert admin_roles(platform, unit, b.id) == ["case_officer"]

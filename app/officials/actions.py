@@ -23,22 +23,28 @@ from app.officials.services import InvalidAssignment, get_official, unassign
 TEMP_PASSWORD_BYTES = 12
 
 
-def _admin_count(platform_session: Session, tenant_id: int) -> int:
-    return len(
-        platform_session.scalars(
-            select(Membership.id)
-            .join(Account, Account.id == Membership.account_id)
-            .where(
-                Membership.tenant_id == tenant_id,
-                any_(Membership.roles) == UNIT_ADMIN,
-                Account.is_active.is_(True),
-            )
-        ).all()
-    )
+def _lock_active_admins(platform_session: Session, tenant_id: int) -> set[int]:
+    """The unit's active unit admins (account ids), their memberships locked until the commit.
+
+    Two admins taking the role from each other at once: the second waits for the
+    first to commit, then counts again and sees one admin fewer. The rows are read
+    afresh (populate_existing) so nothing loaded earlier in the request is stale.
+    An inactive account's admin role does not count: it cannot sign in.
+    """
+    rows = platform_session.execute(
+        select(Membership, Account.is_active)
+        .join(Account, Account.id == Membership.account_id)
+        .where(Membership.tenant_id == tenant_id, any_(Membership.roles) == UNIT_ADMIN)
+        .order_by(Membership.id)  # one lock order for everyone: no deadlock
+        .with_for_update(of=Membership)
+        .execution_options(populate_existing=True)
+    ).all()
+    return {membership.account_id for membership, active in rows if active}
 
 
-def _guard_last_admin(platform_session: Session, tenant_id: int, current_roles: Iterable[str]) -> None:
-    if UNIT_ADMIN in current_roles and _admin_count(platform_session, tenant_id) <= 1:
+def _guard_last_admin(active_admins: set[int], account_id: int) -> None:
+    """Refuse to take the admin role from the unit's last active admin (an inactive one may go)."""
+    if account_id in active_admins and not active_admins - {account_id}:
         raise Conflict(
             "Đơn vị phải còn ít nhất một Quản trị đơn vị. Đây là quản trị cuối cùng nên không thể bỏ vai trò "
             "này; hãy cấp vai trò Quản trị đơn vị cho một cán bộ khác trước.",
@@ -90,12 +96,13 @@ def set_official_roles(
     """Replace an official's roles in the unit; the last unit admin keeps theirs."""
     get_official(platform_session, tenant.id, account_id)
     wanted = _require_roles(roles)
+    active_admins = _lock_active_admins(platform_session, tenant.id)
     membership = get_membership(platform_session, account_id, tenant.id)
     current = list(membership.roles or ())
     removed = [r for r in current if r not in wanted]
     added = [r for r in wanted if r not in current]
     if UNIT_ADMIN in removed:
-        _guard_last_admin(platform_session, tenant.id, current)
+        _guard_last_admin(active_admins, account_id)
     account = platform_session.get(Account, account_id)
     if added:
         auth_actions.grant_membership(platform_session, account, tenant, added, actor=actor)
@@ -108,8 +115,8 @@ def remove_official(
     platform_session: Session, tenant_session: Session, tenant, account_id: int, *, actor: Account
 ) -> None:
     """Take an official out of the unit: the membership goes and their division places end."""
-    official = get_official(platform_session, tenant.id, account_id)
-    _guard_last_admin(platform_session, tenant.id, official.roles)
+    get_official(platform_session, tenant.id, account_id)
+    _guard_last_admin(_lock_active_admins(platform_session, tenant.id), account_id)
     account = platform_session.get(Account, account_id)
     auth_actions.revoke_membership(platform_session, account, tenant, None, actor=actor)
     unassign(tenant_session, account_id)
