@@ -333,7 +333,59 @@ def test_apology_after_the_due_date_is_refused(unit):
     dossier_id = processing(unit)
     with pytest.raises(Conflict) as late:
         act(unit, "apologise", dossier_id, "head", at(days=7), new_due_at=at(days=9), reason="x")
-    assert "trước ngày hẹn" in late.value.vi
+    assert "trước ngày hẹn ít nhất 1 ngày làm việc" in late.value.vi
+
+
+def test_apology_needs_a_whole_working_day_before_the_due_date(unit):
+    dossier_id = processing(unit)  # due Fri 15/03 09:00
+    new_date = datetime(2019, 3, 20, 17, 0, tzinfo=VN_TZ)
+    # Thu 12:00: 3.5 working hours on Thursday and 2 on Friday are left, less than a working day (8 h).
+    with pytest.raises(Conflict) as short:
+        act(
+            unit,
+            "apologise",
+            dossier_id,
+            "head",
+            datetime(2019, 3, 14, 12, 0, tzinfo=VN_TZ),
+            new_due_at=new_date,
+            reason="x",
+        )
+    assert short.value.status == 409 and "09:00 15/03/2019" in short.value.vi
+    assert get(unit, dossier_id).rescheduled_due_at is None
+    # Thu 08:00: 9 working hours are left.
+    act(
+        unit,
+        "apologise",
+        dossier_id,
+        "head",
+        datetime(2019, 3, 14, 8, 0, tzinfo=VN_TZ),
+        new_due_at=new_date,
+        reason="x",
+    )
+    assert get(unit, dossier_id).rescheduled_due_at == new_date
+
+
+def test_apology_while_paused_counts_the_pause_so_far(unit):
+    dossier_id = processing(unit)  # due Fri 15/03 09:00
+    tue = datetime(2019, 3, 12, 10, 0, tzinfo=VN_TZ)
+    act(unit, "request_supplement", dossier_id, "officer", tue, items=["Tờ khai"])
+    # Paused since Tue 10:00 with 23 working hours left: on Mon 18/03 09:00 the Friday date has passed
+    # on the wall clock, but the dossier is due Thu 21/03 08:00.
+    mon = datetime(2019, 3, 18, 9, 0, tzinfo=VN_TZ)
+    with pytest.raises(actions.InvalidAction):  # a new date before that is no new date
+        act(
+            unit,
+            "apologise",
+            dossier_id,
+            "head",
+            mon,
+            new_due_at=datetime(2019, 3, 20, 17, 0, tzinfo=VN_TZ),
+            reason="x",
+        )
+    new_date = datetime(2019, 3, 22, 17, 0, tzinfo=VN_TZ)
+    act(unit, "apologise", dossier_id, "head", mon, new_due_at=new_date, reason="Chờ bổ sung")
+    dossier = get(unit, dossier_id)
+    assert dossier.status == SUPPLEMENT and dossier.rescheduled_due_at == new_date
 
 
 # --- wrong moves -------------------------------------------------------------

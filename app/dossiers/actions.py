@@ -267,7 +267,10 @@ def confirm_payment(desk: Desk, actor: Actor, dossier: Dossier, *, note=None) ->
 
 
 def apologise(desk: Desk, actor: Actor, dossier: Dossier, *, new_due_at: datetime, reason: str) -> None:
-    """Form 04: once per dossier, before the appointment, to a later date; lateness still counts."""
+    """Form 04: once per dossier, a working day or more before the due date, to a later date.
+
+    A paused dossier's due date counts the pause so far. Lateness still counts against the legal date.
+    """
     _begin(desk, actor, dossier, "apologise")
     reason = _text(reason, "reason", "lý do chậm trễ", "The reason for the delay")
     if dossier.rescheduled_due_at is not None:
@@ -275,12 +278,18 @@ def apologise(desk: Desk, actor: Actor, dossier: Dossier, *, new_due_at: datetim
             "Hồ sơ đã được hẹn lại một lần; quy định chỉ cho phép hẹn lại một lần.",
             "This dossier was already given a new date once; only one re-appointment is allowed.",
         )
-    if desk.now >= dossier.due_at:
+    due = clock.effective_due(desk, dossier)
+    # DOMAIN.md: form 04 goes out at least one working day before the due date.
+    one_day = int(desk.calendar.hours.hours_per_day * 60)
+    if desk.calendar.working_minutes_between(desk.now, due) < one_day:
+        when = due.astimezone(desk.now.tzinfo).strftime("%H:%M %d/%m/%Y")
         raise Conflict(
-            "Đã quá hạn trả kết quả: phiếu xin lỗi và hẹn lại phải gửi trước ngày hẹn.",
-            "The due date has passed: the apology must be sent before the appointment.",
+            f"Phiếu xin lỗi và hẹn lại phải gửi trước ngày hẹn ít nhất 1 ngày làm việc; hạn trả kết quả là "
+            f"{when}, nay đã quá hoặc còn chưa đủ 1 ngày làm việc.",
+            f"The apology must be sent at least one working day before the due date; the result is due "
+            f"{when}, which has passed or is less than one working day away.",
         )
-    if new_due_at <= dossier.due_at:
+    if new_due_at <= due:
         raise InvalidAction(
             "Ngày hẹn mới phải sau ngày hẹn hiện tại.",
             "The new date must be after the current appointment.",

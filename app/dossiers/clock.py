@@ -22,9 +22,11 @@ from app.calendar.deadlines import (
 from app.catalog.models import Procedure, ProcedureCase
 from app.dossiers.desk import Desk
 from app.dossiers.models import Dossier, DossierPause
+from app.dossiers.status import FINANCIAL, SUPPLEMENT
 from app.processes.models import ProcessStep
 
 ONLINE = 2
+PAUSED = (SUPPLEMENT, FINANCIAL)  # the clock stands still while the applicant is asked for something
 
 
 def legal_time(procedure: Procedure, case: ProcedureCase | None, channel: int) -> tuple[Decimal, str]:
@@ -105,6 +107,16 @@ def resume(desk: Desk, dossier: Dossier) -> int:
         dossier.due_explanation or {}, row.kind, row.started_at, desk.now, minutes, new_due
     )
     return minutes
+
+
+def effective_due(desk: Desk, dossier: Dossier) -> datetime:
+    """The legal due date as it stands now: a pause under way has already moved it by the working time
+    paused so far (it moves for good when the clock resumes)."""
+    row = open_pause(desk, dossier) if dossier.status in PAUSED else None
+    if row is None:
+        return dossier.due_at
+    due, _ = extend_for_pause(desk.calendar, dossier.due_at, row.started_at, desk.now)
+    return due
 
 
 def reschedule(desk: Desk, dossier: Dossier, new_due_at: datetime, reason: str) -> None:
