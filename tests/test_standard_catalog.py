@@ -17,7 +17,7 @@ from sqlalchemy import func, make_url, select, text
 
 from app import create_app
 from app.catalog import standard
-from app.catalog.actions import procedure_spec
+from app.catalog.actions import create_local_procedure, procedure_spec
 from app.catalog.models import AppliedStandardVersion, FeeLine, Procedure
 from app.catalog.specs import check_spec, tenant_view
 from app.catalog.standard_jobs import run_rollout
@@ -643,3 +643,67 @@ def test_every_page_renders_for_the_city_admin(world, scenario):
     english = city.get(f"{BASE}/commune/v2/rollout?lang=en")
     assert "rollout of version" in english.text and "Applied" in english.text
     assert 'name="code"' in city.get(f"{BASE}/commune/v2/procedures/{E}").text  # the fields, disabled
+
+
+# --- a unit's own procedures, stale and unavailable rollouts, one rollout at a time -------------
+# These use the department catalogue and departments of their own, after the commune scenario.
+
+
+@pytest.fixture(scope="module")
+def departments(world):
+    """Three departments p1 p2 p3 (with their unit admins) in the world."""
+    head, tag = world.platform.trees.tenant_head, uuid.uuid4().hex[:6]
+    for name in ("p1", "p2", "p3"):
+        tenant = registry.create_tenant(
+            world.platform.shards,
+            head,
+            name=f"Sở thử {name} {tag}",
+            kind="department",
+            unit_code=next_unit_code(),
+            parent=world.tenants["city"].slug,
+            slug=f"{name}-{tag}",
+        )
+        world.tenants[name] = tenant
+        world.admins[name] = make_account(world.platform, memberships=[(tenant, ["unit_admin"])])
+    return world
+
+
+def publish_for_departments(world, procedures: list[dict], *, offer: bool = True) -> int:
+    """Publish a new department version holding ``procedures``; returns its number."""
+    with world.app.app_context(), world.platform.shards.platform_session() as session, session.begin():
+        draft = standard.create_draft(session, "department", actor_id=None, copy_latest=False)
+        for each in procedures:
+            standard.put_procedure(session, draft, each)
+        standard.publish_version(session, draft, actor_id=None, offer=offer)
+        return draft.number
+
+
+def flags(world, name: str, code: str) -> tuple:
+    p = world.procedures(name)[code]
+    return p.name, p.standard_version, p.pending_standard_version, p.is_overridden
+
+
+def test_keeping_the_units_own_procedure_survives_the_next_version(departments):
+    world = departments
+    own = "Khai sinh (bản riêng của sở)"
+    with world.tenant_session("p1") as session, session.begin():
+        create_local_procedure(session, raw(A, name=own))
+    v1 = publish_for_departments(world, [raw(A)])
+    world.work()
+    assert world.results("department", v1, "p1") == {A: "conflicted"}
+    assert flags(world, "p1", A) == (own, None, v1, False)
+
+    client = world.client("p1", "p1")
+    token = csrf(client, "/backoffice/procedures/conflicts")
+    pid = world.procedures("p1")[A].id
+    assert (
+        client.post(f"/backoffice/procedures/{pid}/keep-mine", data={"csrf_token": token}).status_code == 302
+    )
+    assert flags(world, "p1", A) == (own, v1, None, True)
+
+    # The next version changes A: the unit's copy stays and is flagged, never overwritten.
+    v2 = publish_for_departments(world, [raw(A, name="Đăng ký khai sinh (sửa đổi)")])
+    world.work()
+    assert world.results("department", v2, "p1") == {A: "conflicted"}
+    assert world.results("department", v2, "p2") == {A: "applied"}
+    assert flags(world, "p1", A) == (own, v1, v2, True)

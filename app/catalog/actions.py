@@ -308,10 +308,16 @@ def restore_standard(
 
 
 def keep_own_copy(procedure: Procedure) -> None:
-    """The admin reviewed the standard's change and keeps the unit's copy (still overridden)."""
+    """The admin reviewed the standard's change and keeps the unit's copy.
+
+    The copy is overridden from now on, also when it was the unit's own procedure
+    that the standard started to offer: the next version that changes the code is
+    a conflict again, never applied over the unit's copy.
+    """
     if procedure.pending_standard_version is None:
         raise Conflict(
             "Thủ tục này không có xung đột cần xem xét.", "This procedure has no conflict to review."
         )
     procedure.standard_version = procedure.pending_standard_version
     procedure.pending_standard_version = None
+    procedure.is_overridden = True
