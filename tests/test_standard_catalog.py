@@ -707,3 +707,20 @@ def test_keeping_the_units_own_procedure_survives_the_next_version(departments):
     assert world.results("department", v2, "p1") == {A: "conflicted"}
     assert world.results("department", v2, "p2") == {A: "applied"}
     assert flags(world, "p1", A) == (own, v1, v2, True)
+
+
+def test_a_kept_result_drops_an_older_pending_flag(departments):
+    """v3 goes back to v1's text: p1's copy is kept and v2's flag goes (accepting would apply v2)."""
+    world = departments
+    number = publish_for_departments(world, [raw(A)])
+    world.work()
+    assert world.results("department", number, "p1") == {A: "kept"}
+    own = world.procedures("p1")[A].name
+    assert flags(world, "p1", A) == (own, number, None, True)
+    client = world.client("p1", "p1")
+    token = csrf(client, "/backoffice/procedures/conflicts")
+    pid = world.procedures("p1")[A].id
+    assert (
+        client.post(f"/backoffice/procedures/{pid}/accept-standard", data={"csrf_token": token}).status_code
+        == 409
+    )

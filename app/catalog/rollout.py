@@ -110,10 +110,13 @@ def _reconcile(
 ) -> dict[str, str]:
     changed = base != new
     code, name = procedure.code, procedure.name
+    if procedure.is_overridden and changed:
+        procedure.pending_standard_version = number
+        return _entry(code, name, CONFLICTED, "flagged")
+    # Any other outcome settles the procedure at this version: an older flag would
+    # otherwise survive, and accepting "the standard" would apply that older version.
+    procedure.pending_standard_version = None
     if procedure.is_overridden:
-        if changed:
-            procedure.pending_standard_version = number
-            return _entry(code, name, CONFLICTED, "flagged")
         procedure.standard_version = number
         return _entry(code, name, KEPT, "none")
     if not changed:
