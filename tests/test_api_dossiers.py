@@ -547,11 +547,21 @@ def test_tracking_slip_and_logbook(api, unit):
     assert slip.status_code == 200 and slip.mimetype == "application/pdf"
     assert dossier["code"] in PdfReader(io.BytesIO(slip.data)).pages[0].extract_text()
     today = datetime.now(VN_TZ).date().isoformat()
+    before = count(unit, AuditEvent)
     pdf = api.get(f"/api/v1/logbook?from={today}&to={today}", headers=auth(unit, "counter"))
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     xlsx = api.get(f"/api/v1/logbook?from={today}&format=xlsx", headers=auth(unit, "counter"))
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert "attachment" in xlsx.headers["Content-Disposition"]
+    with unit.session() as session:
+        logged = session.scalars(
+            select(AuditEvent).where(AuditEvent.entity == "logbook").order_by(AuditEvent.id.desc()).limit(2)
+        ).all()
+    assert count(unit, AuditEvent) == before + 2
+    assert [(e.action, e.actor_account_id) for e in reversed(logged)] == [
+        ("export_pdf", unit.accounts["counter"].id),
+        ("export_xlsx", unit.accounts["counter"].id),
+    ]
     backwards = api.get("/api/v1/logbook?from=2026-02-02&to=2026-01-01", headers=auth(unit, "counter"))
     assert_error(backwards, 422)
     assert_error(api.get("/api/v1/logbook?format=doc", headers=auth(unit, "counter")), 422)

@@ -92,11 +92,17 @@ def test_supplement_apology_and_tracking_slip(unit, ctx):
 
 def test_logbook_pdf_and_excel(unit, ctx):
     first, second = receive(unit), receive(unit)
+    with unit.session() as session, session.begin():
+        desk = unit.desk(session, DAY + timedelta(hours=1))
+        actions.transfer(desk, unit.actor("counter"), actions.load(desk, first))
     with unit.session() as session:
         desk = unit.desk(session, DAY)
         book = documents.logbook_model(desk, date(2019, 7, 2), date(2019, 7, 2))
         codes = [row.dossier_code for row in book.rows]
         assert session.get(Dossier, first).code in codes and session.get(Dossier, second).code in codes
+        sent = {row.dossier_code: row.sent_at for row in book.rows}
+        assert sent[session.get(Dossier, first).code] == DAY + timedelta(hours=1)  # handed on at 10:00
+        assert sent[session.get(Dossier, second).code] is None  # still at the counter
         page = PdfReader(io.BytesIO(documents.logbook(desk, date(2019, 7, 2), date(2019, 7, 2)))).pages[0]
         assert float(page.mediabox.width) > float(page.mediabox.height)  # A4 landscape
         sheet = load_workbook(

@@ -426,6 +426,14 @@ def test_viewing_the_page_writes_an_audit_row(client_for, unit):
     assert views() == 2
 
 
+def logbook_exports(unit, account_id: int) -> list[AuditEvent]:
+    with unit.session() as session:
+        query = select(AuditEvent).where(
+            AuditEvent.entity == "logbook", AuditEvent.actor_account_id == account_id
+        )
+        return list(session.scalars(query.order_by(AuditEvent.id)))
+
+
 # --- documents ----------------------------------------------------------------------------------------
 
 
@@ -441,11 +449,19 @@ def test_documents_are_pdf_and_the_logbook_exports(client_for, unit):
     slip = client.get(f"{BASE}/{dossier_id}/tracking-slip")
     assert slip.status_code == 200 and slip.data[:4] == b"%PDF"
     today = now().date().isoformat()
+    exports = logbook_exports(unit, unit.accounts["counter"].id)
     book = client.get(f"{BASE}/logbook", query_string={"from": today, "to": today})
     assert book.status_code == 200 and book.data[:4] == b"%PDF"
     xlsx = client.get(f"{BASE}/logbook", query_string={"from": today, "to": today, "format": "xlsx"})
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
     assert xlsx.headers["Content-Disposition"].startswith("attachment; filename=")
+    # Each export holds every applicant of the period: each is on record, by whom and for which days.
+    logged = logbook_exports(unit, unit.accounts["counter"].id)[len(exports) :]
+    assert [(e.action, e.entity_id) for e in logged] == [
+        ("export_pdf", f"{today}..{today}"),
+        ("export_xlsx", f"{today}..{today}"),
+    ]
+    assert logged[0].data["rows"] >= 1
     assert client.get(f"{BASE}/logbook", query_string={"from": today, "to": "2000-01-01"}).status_code == 422
     # A form of another dossier is not this dossier's: 404.
     other_id = receive(unit)

@@ -617,6 +617,6 @@ def logbook(args: dict, principal: Principal):
             errors={"to": {"vi": "ngoài khoảng cho phép", "en": "out of range"}},
         )
     fmt = args["format"]
-    data = documents.logbook(desk, day_from, day_to, fmt)
+    data = documents.logbook(desk, day_from, day_to, fmt, account_id=principal.account_id)
     name = f"so-theo-doi-{day_from:%Y%m%d}-{day_to:%Y%m%d}.{fmt}"
     return download(data, XLSX if fmt == "xlsx" else PDF, name, inline=fmt == "pdf")

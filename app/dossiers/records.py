@@ -157,3 +157,17 @@ def log_personal_data_view(desk: Desk, account_id: int | None, dossier: Dossier,
             at=desk.now,
         )
     )
+
+
+def log_logbook_export(desk: Desk, account_id: int | None, day_from, day_to, fmt: str, rows: int) -> None:
+    """Each export of the logbook (form 06) is on record: it holds every applicant of the period."""
+    desk.session.add(
+        AuditEvent(
+            actor_account_id=account_id,
+            entity="logbook",
+            entity_id=f"{day_from.isoformat()}..{day_to.isoformat()}",
+            action=f"export_{fmt}",
+            data={"from": day_from.isoformat(), "to": day_to.isoformat(), "format": fmt, "rows": rows},
+            at=desk.now,
+        )
+    )

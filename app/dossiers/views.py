@@ -474,7 +474,7 @@ def logbook(official):
     require_role(official, *LOGBOOK_ROLES)
     desk = _desk()
     day_from, day_to, fmt = forms_input.logbook_period(request.args, desk.now.date())
-    data = documents.logbook(desk, day_from, day_to, fmt)
+    data = documents.logbook(desk, day_from, day_to, fmt, account_id=official.account.id)
     name = f"so-theo-doi-{day_from:%Y%m%d}-{day_to:%Y%m%d}.{fmt}"
     if fmt == "xlsx":
         return download(data, XLSX, name, inline=False)
