@@ -8,6 +8,8 @@ other tests make communes) would see it.
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ from app import create_app
 from app.catalog import standard
 from app.catalog.actions import create_local_procedure, procedure_spec
 from app.catalog.models import AppliedStandardVersion, FeeLine, Procedure
+from app.catalog.rollout import PublishedSpecs, apply_standard_version
 from app.catalog.specs import check_spec, tenant_view
 from app.catalog.standard_jobs import run_rollout
 from app.catalog.standard_models import StandardRollout
@@ -724,3 +727,60 @@ def test_a_kept_result_drops_an_older_pending_flag(departments):
         client.post(f"/backoffice/procedures/{pid}/accept-standard", data={"csrf_token": token}).status_code
         == 409
     )
+
+
+def test_rollouts_of_one_unit_run_one_at_a_time(departments):
+    """Two rollouts of the same unit at once: the second waits for the first, then finds it done."""
+    world = departments
+    number = publish_for_departments(world, [raw(D)], offer=False)
+    slug = world.tenants["p1"].slug
+
+    def apply(session):
+        with world.platform.shards.platform_session() as platform_session:
+            catalog_id = standard.get_version(platform_session, "department", number).catalog_id
+            return apply_standard_version(session, PublishedSpecs(platform_session, catalog_id, slug), number)
+
+    outcome: dict = {}
+
+    def second() -> None:
+        try:
+            with world.tenant_session("p1") as session, session.begin():
+                outcome["results"] = apply(session)
+        except Exception as exc:  # reported to the test below
+            outcome["error"] = exc
+
+    first = world.tenant_session("p1")
+    thread = threading.Thread(target=second)
+    try:
+        with first.begin():
+            results, _ = apply(first)
+            created = {"code": D, "name": PROCEDURES[D].name, "result": "applied", "action": "created"}
+            assert created in results
+            thread.start()
+            assert _waits_on_an_advisory_lock(world), "the second rollout did not wait for the unit's lock"
+            assert thread.is_alive()
+    finally:
+        first.close()
+    thread.join(30)
+    assert not thread.is_alive() and "error" not in outcome, outcome
+    assert outcome["results"] == (results, None)  # read from the ledger once the first committed
+    with world.tenant_session("p1") as session:
+        assert session.scalar(select(func.count()).where(Procedure.code == D)) == 1
+        assert session.scalars(select(AppliedStandardVersion.version)).all().count(number) == 1
+
+
+def _waits_on_an_advisory_lock(world, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    with world.platform.shards.platform_session() as session:
+        while time.monotonic() < deadline:
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                )
+            )
+            session.rollback()
+            if waiting:
+                return True
+            time.sleep(0.05)
+    return False

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.catalog.actions import apply_spec
@@ -67,6 +67,18 @@ class PublishedSpecs:
         return self._cache[number]
 
 
+# Rows read after the lock are taken as the database has them, not as this session last saw them.
+_FRESH = {"populate_existing": True}
+
+
+def lock_unit(session: Session, slug: str) -> None:
+    """Wait for, then hold until commit, the unit's rollout lock (a key stable across processes)."""
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"motcua.catalog.rollout:{slug}"},
+    )
+
+
 def _entry(code: str, name: str, result: str, action: str) -> dict[str, str]:
     return {"code": code, "name": name, "result": result, "action": action}
 
@@ -74,8 +86,15 @@ def _entry(code: str, name: str, result: str, action: str) -> dict[str, str]:
 def apply_standard_version(
     session: Session, specs: PublishedSpecs, number: int
 ) -> tuple[list[dict[str, str]], str | None]:
-    """Apply version ``number`` to the unit behind ``session``; returns (results, note)."""
-    recorded = session.get(AppliedStandardVersion, number)
+    """Apply version ``number`` to the unit behind ``session``; returns (results, note).
+
+    Rollouts of one unit run one at a time (a transaction-level advisory lock on
+    the unit), so two versions never interleave; the ledger is read only once the
+    lock is held, and the procedures it may change are locked against the admin's
+    edits until the commit.
+    """
+    lock_unit(session, specs.slug)
+    recorded = session.get(AppliedStandardVersion, number, populate_existing=True)
     if recorded is not None:
         return list(recorded.results), None
     newest = session.scalar(select(func.max(AppliedStandardVersion.version)))
@@ -84,7 +103,8 @@ def apply_standard_version(
         return [], note
 
     target = specs(number)
-    procedures = {p.code: p for p in session.scalars(select(Procedure))}
+    mine = select(Procedure).where(or_(Procedure.code.in_(target), Procedure.standard_version.is_not(None)))
+    procedures = {p.code: p for p in session.scalars(mine.with_for_update(), execution_options=_FRESH)}
     codes = sorted(set(target) | {c for c, p in procedures.items() if p.standard_version is not None})
     results: list[dict[str, str]] = []
     for code in codes:
