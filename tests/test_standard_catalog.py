@@ -784,3 +784,11 @@ def _waits_on_an_advisory_lock(world, timeout: float = 10) -> bool:
                 return True
             time.sleep(0.05)
     return False
+
+
+def test_rollout_statuses_are_shown_in_words(world, scenario):
+    city = world.client("city", "city")
+    vi = city.get(f"{BASE}/commune/v2/rollout?lang=vi").text
+    assert vi.count("</small></td><td>Hoàn thành</td>") == 3 and "<td>done</td>" not in vi
+    en = city.get(f"{BASE}/commune/v2/rollout?lang=en").text
+    assert en.count("</small></td><td>Done</td>") == 3

@@ -16,7 +16,7 @@ from app.backoffice.views import official_required
 from app.catalog import standard
 from app.catalog.forms import blank_values, form_context, parse_procedure_form
 from app.catalog.specs import SpecInvalid
-from app.catalog.standard_models import StandardVersion
+from app.catalog.standard_models import DONE, FAILED, PENDING, RUNNING, StandardVersion
 from app.core.db import get_current_tenant, platform_db
 from app.core.errors import NotFound
 from app.core.i18n import tr
@@ -26,6 +26,13 @@ from tenants.models import Tenant, UnitKind
 blp = Blueprint("standard_catalog", __name__, subdomain=TENANT, url_prefix="/backoffice/standard-catalog")
 
 REFRESH_SECONDS = 3
+
+ROLLOUT_STATUS_LABELS = {
+    PENDING: ("Đang chờ", "Pending"),
+    RUNNING: ("Đang chạy", "Running"),
+    DONE: ("Hoàn thành", "Done"),
+    FAILED: ("Lỗi", "Failed"),
+}
 
 
 @blp.before_request
@@ -214,6 +221,7 @@ def progress(official, kind: str, number: int):
         version=version,
         summary=summary,
         rollouts=standard.list_rollouts(platform_db(), version.id),
+        status_labels=ROLLOUT_STATUS_LABELS,
         refresh=refresh,
     )
     response = make_response(page)
