@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import HostClient, _admin, _recreate_database, app_config
@@ -727,6 +728,77 @@ def test_a_kept_result_drops_an_older_pending_flag(departments):
         client.post(f"/backoffice/procedures/{pid}/accept-standard", data={"csrf_token": token}).status_code
         == 409
     )
+
+
+def test_rollouts_of_suspended_and_archived_units_finish_as_failed(departments):
+    world = departments
+    number = publish_for_departments(world, [raw(B)])
+    registry.set_status(world.platform.shards, world.tenants["p2"].slug, "suspended", reason="thử")
+    registry.set_status(world.platform.shards, world.tenants["p3"].slug, "archived")
+    world.work()
+    assert world.rollout("department", number, "p1").status == "done"
+    suspended, archived = (world.rollout("department", number, name) for name in ("p2", "p3"))
+    assert suspended.status == "failed" and "tạm ngừng" in suspended.error and "suspended" in suspended.error
+    assert archived.status == "failed" and "archived" in archived.error
+    assert B not in world.procedures("p2")
+
+    city = world.client("city", "city")
+    page = city.get(f"{BASE}/department/v{number}/rollout")
+    assert "1/3" in page.text and "tạm ngừng" in page.text and "Refresh" not in page.headers
+    runner = world.app.test_cli_runner()
+    waited = runner.invoke(
+        args=["catalog", "publish", "--kind", "department", "--version", str(number), "--timeout", "5"]
+    )
+    assert waited.exit_code == 1 and "already published" in waited.output, waited.output
+    assert "timed out" not in waited.output and "suspended" in waited.output
+
+    # Back in service, a retry brings p2 up to date; the archived unit is not sent again.
+    registry.set_status(world.platform.shards, world.tenants["p2"].slug, "active")
+    token = csrf(city, f"{BASE}/")
+    retried = city.post(f"{BASE}/department/v{number}/rollout/retry", data={"csrf_token": token})
+    assert retried.status_code == 302
+    world.work()
+    assert world.rollout("department", number, "p2").status == "done" and B in world.procedures("p2")
+    assert world.rollout("department", number, "p3").status == "failed"
+
+
+def test_a_stale_rollout_is_sent_again(departments):
+    """A job that died while running, and one that never came: a retry sends both again."""
+    world = departments
+    number = publish_for_departments(world, [raw(B), raw(C)], offer=False)  # pending, no jobs
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    with world.platform.shards.platform_session() as session, session.begin():
+        version = standard.get_version(session, "department", number)
+        rows = {
+            r.tenant_id: r
+            for r in session.scalars(select(StandardRollout).where(StandardRollout.version_id == version.id))
+        }
+        assert set(rows) == {world.tenants["p1"].id, world.tenants["p2"].id}  # p3 is archived
+        dead = rows[world.tenants["p1"].id]
+        dead.status, dead.started_at, dead.created_at = "running", hour_ago, hour_ago
+        rows[world.tenants["p2"].id].created_at = hour_ago
+
+    city = world.client("city", "city")
+    page = city.get(f"{BASE}/department/v{number}/rollout?lang=vi")
+    assert "2 đơn vị đang chờ hoặc đang chạy quá 5 phút" in page.text
+    assert "Chạy lại các đơn vị lỗi hoặc bị treo" in page.text
+    status = world.app.test_cli_runner().invoke(args=["catalog", "status", "--kind", "department"])
+    assert f"v{number} published 2 thủ tục / procedures; 0/2 done, 0 failed, 2 stuck" in status.output
+
+    runner = world.app.test_cli_runner()
+    result = runner.invoke(
+        args=["catalog", "retry", "--kind", "department", "--version", str(number), "--no-wait"]
+    )
+    assert result.exit_code == 0 and "sent again: 2" in result.output, result.output
+    again = runner.invoke(
+        args=["catalog", "retry", "--kind", "department", "--version", str(number), "--no-wait"]
+    )
+    assert "sent again: 0" in again.output  # just sent: not stale
+    world.work()
+    for name in ("p1", "p2"):
+        row = world.rollout("department", number, name)
+        assert row.status == "done" and row.attempts == 1, name
+        assert {B, C} <= set(world.procedures(name))
 
 
 def test_rollouts_of_one_unit_run_one_at_a_time(departments):

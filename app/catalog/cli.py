@@ -2,7 +2,7 @@
 
 flask catalog publish --kind commune --version 2      # publish, then wait with a progress bar
 flask catalog status [--kind commune] [--version 2]   # versions, rollout counts, failed units
-flask catalog retry --kind commune --version 2        # send failed units again
+flask catalog retry --kind commune --version 2        # send failed (and stale) units again
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def _wait(kind: str, number: int, timeout: float) -> bool:
         version_id = standard.get_version(session, kind, number).id
     deadline = time.monotonic() + timeout
     bar = None
+    warned = False
     try:
         while True:
             with _shards().platform_session() as session:
@@ -49,6 +50,13 @@ def _wait(kind: str, number: int, timeout: float) -> bool:
             bar.n = progress.finished
             bar.set_postfix(failed=progress.by_status[FAILED], conflicted=progress.conflicted, refresh=False)
             bar.refresh()
+            if progress.stale and not warned:
+                warned = True
+                tqdm.write(
+                    f"{progress.stale} đơn vị chờ quá lâu: chạy `flask catalog retry --kind {kind} "
+                    f"--version {number}` / {progress.stale} units look stuck: retry them",
+                    file=sys.stderr,
+                )
             if progress.is_finished:
                 return True
             if time.monotonic() > deadline:
@@ -107,7 +115,7 @@ def publish(kind: str, number: int, wait: bool, timeout: float) -> None:
 @click.option("--wait/--no-wait", default=True)
 @click.option("--timeout", default=3600.0, show_default=True)
 def retry(kind: str, number: int, wait: bool, timeout: float) -> None:
-    """Send the failed units of a published version again (and offer it to units that never got it)."""
+    """Send the failed and stuck units of a published version again (and offer it to new units)."""
     try:
         with _shards().platform_session() as session, session.begin():
             count = standard.retry_rollouts(session, standard.get_version(session, kind, number))
@@ -138,6 +146,8 @@ def status(kind: str | None, number: int | None) -> None:
                     if v.is_published:
                         p = standard.rollout_progress(session, v.id)
                         line += f"; {p.by_status['done']}/{p.total} done, {p.by_status[FAILED]} failed"
+                        if p.stale:
+                            line += f", {p.stale} stuck (retry)"
                     click.echo(line)
     except DomainError as exc:
         _fail(exc)

@@ -8,11 +8,11 @@ and retrying emit one outbox event in the same transaction; its handler
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, defer
 
 from app.catalog.specs import AUDIENCE, SpecInvalid, applies_to, check_spec, tenant_view
 from app.catalog.standard_models import (
@@ -32,6 +32,11 @@ from app.core.outbox import emit_event
 from tenants.models import Tenant, TenantStatus, UnitKind
 
 ROLLOUTS_DUE = "catalog.standard_rollouts_due"
+
+# A rollout pending or running this long after it was last sent or started has lost its job
+# (the worker died, Redis lost the queue): a retry sends it again. Sending one twice is safe:
+# the unit's rollouts run one at a time and its ledger makes a rerun change nothing.
+STALE_AFTER = timedelta(minutes=5)
 
 KIND_LABELS = {
     UnitKind.COMMUNE: ("Cấp xã, phường, thị trấn", "Communes and wards"),
@@ -97,6 +102,31 @@ def published_spec(session: Session, kind: str, number: int, code: str) -> dict[
     return find_spec(session, version, code)
 
 
+def _stale(now: datetime | None = None):
+    """Rollouts still pending or running although nothing touched them for ``STALE_AFTER``."""
+    cutoff = (now or datetime.now(UTC)) - STALE_AFTER
+    last_touched = func.coalesce(StandardRollout.started_at, StandardRollout.created_at)
+    return and_(StandardRollout.status.in_((PENDING, RUNNING)), last_touched < cutoff)
+
+
+def unavailable_reason(tenant: Tenant) -> str | None:
+    """Why a tenant cannot take a rollout now (None: it can), as the rollout's error."""
+    if tenant.status == TenantStatus.SUSPENDED:
+        return (
+            "Đơn vị đang tạm ngừng; chạy lại sau khi đơn vị hoạt động trở lại / "
+            "the unit is suspended; retry once it is active again"
+        )
+    if tenant.status == TenantStatus.ARCHIVED:
+        return "Đơn vị đã lưu trữ, không áp dụng / the unit is archived; nothing to apply"
+    return None
+
+
+def record_unavailable(rollout: StandardRollout, reason: str) -> None:
+    rollout.status = FAILED
+    rollout.error = reason
+    rollout.finished_at = datetime.now(UTC)
+
+
 @dataclass
 class Progress:
     total: int = 0
@@ -105,6 +135,7 @@ class Progress:
     kept: int = 0
     conflicted: int = 0
     unchanged: int = 0
+    stale: int = 0  # pending or running with no sign of a job for STALE_AFTER: retry them
 
     @property
     def finished(self) -> int:
@@ -129,17 +160,19 @@ def rollout_progress(session: Session, version_id: int) -> Progress:
             func.sum(StandardRollout.kept),
             func.sum(StandardRollout.conflicted),
             func.sum(StandardRollout.unchanged),
+            func.count().filter(_stale()),
         )
         .where(StandardRollout.version_id == version_id)
         .group_by(StandardRollout.status)
     )
-    for status, count, applied, kept, conflicted, unchanged in rows:
+    for status, count, applied, kept, conflicted, unchanged, stale in rows:
         progress.by_status[status] = count
         progress.total += count
         progress.applied += applied or 0
         progress.kept += kept or 0
         progress.conflicted += conflicted or 0
         progress.unchanged += unchanged or 0
+        progress.stale += stale
     return progress
 
 
@@ -333,17 +366,34 @@ def offer_to_missing(session: Session, version: StandardVersion) -> int:
 
 
 def retry_rollouts(session: Session, version: StandardVersion) -> int:
-    """Send failed rollouts again, and offer the latest version to tenants that never got it."""
+    """Send failed and stale rollouts again, and offer the latest version to tenants that never got it.
+
+    Stale: pending or running for ``STALE_AFTER`` with no sign of a job. Rollouts of
+    suspended or archived tenants are not sent: they are recorded as failed with
+    the reason, so the rollout finishes. Returns how many were sent.
+    """
     if not version.is_published:
         raise Conflict("Phiên bản chưa ban hành.", "The version is not published.")
-    failed = session.scalars(
-        select(StandardRollout).where(
-            StandardRollout.version_id == version.id, StandardRollout.status == FAILED
+    rows = session.execute(
+        select(StandardRollout, Tenant)
+        .options(defer(StandardRollout.results))
+        .join(Tenant, Tenant.id == StandardRollout.tenant_id)
+        .where(
+            StandardRollout.version_id == version.id,
+            or_(StandardRollout.status == FAILED, _stale()),
         )
+        .order_by(StandardRollout.id)
+        .with_for_update(of=StandardRollout, skip_locked=True)  # locked: its job is running now
     ).all()
-    for rollout in failed:
-        rollout.status = PENDING
-    count = len(failed)
+    count = 0
+    for rollout, tenant in rows:
+        reason = unavailable_reason(tenant)
+        if reason is not None:
+            record_unavailable(rollout, reason)
+        else:
+            # Sent again now: "started" counts from here until the job marks it running.
+            rollout.status, rollout.started_at, rollout.finished_at = PENDING, datetime.now(UTC), None
+            count += 1
     latest = latest_published(session, version.catalog_id)
     if latest is not None and latest.id == version.id:
         count += offer_to_missing(session, version)

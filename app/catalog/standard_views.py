@@ -222,6 +222,7 @@ def progress(official, kind: str, number: int):
         summary=summary,
         rollouts=standard.list_rollouts(platform_db(), version.id),
         status_labels=ROLLOUT_STATUS_LABELS,
+        stale_minutes=int(standard.STALE_AFTER.total_seconds() // 60),
         refresh=refresh,
     )
     response = make_response(page)
