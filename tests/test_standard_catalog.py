@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import HostClient, _admin, _recreate_database, app_config
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import event, func, make_url, select, text
 
 from app import create_app
 from app.catalog import standard
@@ -858,9 +858,59 @@ def _waits_on_an_advisory_lock(world, timeout: float = 10) -> bool:
     return False
 
 
+class Statements:
+    """The SQL a block sends to the platform database."""
+
+    def __init__(self, world) -> None:
+        self.engine, self.sql = world.platform.shards.primary, []
+
+    def _record(self, _conn, _cursor, statement, *_args) -> None:
+        self.sql.append(statement)
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self.sql
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+def test_lists_count_procedures_and_leave_specs_and_results_unloaded(departments, scenario):
+    world = departments
+    number = publish_for_departments(world, [raw(A), raw(B), raw(C)])
+    world.work()
+    city = world.client("city", "city")
+    with Statements(world) as sql:
+        index = city.get(f"{BASE}/?lang=vi")
+        status = world.app.test_cli_runner().invoke(args=["catalog", "status"])
+        progress = city.get(f"{BASE}/department/v{number}/rollout?lang=vi")
+    assert index.status_code == 200 and status.exit_code == 0 and progress.status_code == 200
+    assert not [s for s in sql if "standard_procedures.spec" in s]
+    assert not [s for s in sql if "standard_rollouts.results" in s]
+    # The counts are still right: the new department version holds three, v2 of the communes four.
+    assert f"v{number} published 3 thủ tục" in status.output and "v2 published 4 thủ tục" in status.output
+    assert re.search(rf">v{number}</a></td>\s*<td>[^<]*</td>\s*<td>3</td>", index.text)
+
+
 def test_rollout_statuses_are_shown_in_words(world, scenario):
     city = world.client("city", "city")
     vi = city.get(f"{BASE}/commune/v2/rollout?lang=vi").text
     assert vi.count("</small></td><td>Hoàn thành</td>") == 3 and "<td>done</td>" not in vi
     en = city.get(f"{BASE}/commune/v2/rollout?lang=en").text
     assert en.count("</small></td><td>Done</td>") == 3
+
+
+def test_publishing_checks_every_audience_in_one_query(departments):
+    world = departments
+    only = [world.tenants["p1"].slug, world.tenants["p2"].slug]
+    session = world.platform.shards.platform_session()
+    try:
+        draft = standard.create_draft(session, "department", actor_id=None, copy_latest=False)
+        for code in (A, B, C, D):
+            standard.put_procedure(session, draft, raw(code, only_tenants=only))
+        with Statements(world) as sql:
+            standard.publish_version(session, draft, actor_id=None, offer=False)
+        assert len([s for s in sql if "tenants.slug" in s]) == 1
+    finally:
+        session.rollback()
+        session.close()

@@ -138,11 +138,11 @@ def status(kind: str | None, number: int | None) -> None:
             return
         with _shards().platform_session() as session:
             for each in [kind] if kind else _KINDS:
-                catalog = standard.find_catalog(session, each)
-                versions = catalog.versions if catalog else []
+                versions = standard.list_versions(session, each)
+                counts = standard.procedure_counts(session, [v.id for v in versions])
                 click.echo(f"{each}: {len(versions)} phiên bản / versions")
                 for v in versions:
-                    line = f"  v{v.number} {v.status} {len(v.procedures)} thủ tục / procedures"
+                    line = f"  v{v.number} {v.status} {counts[v.id]} thủ tục / procedures"
                     if v.is_published:
                         p = standard.rollout_progress(session, v.id)
                         line += f"; {p.by_status['done']}/{p.total} done, {p.by_status[FAILED]} failed"

@@ -176,10 +176,38 @@ def rollout_progress(session: Session, version_id: int) -> Progress:
     return progress
 
 
+def procedure_counts(session: Session, version_ids: list[int]) -> dict[int, int]:
+    """How many procedures each version holds (a count, not the specs)."""
+    if not version_ids:
+        return {}
+    rows = session.execute(
+        select(StandardProcedure.version_id, func.count())
+        .where(StandardProcedure.version_id.in_(version_ids))
+        .group_by(StandardProcedure.version_id)
+    )
+    counts = dict.fromkeys(version_ids, 0)
+    counts.update({version_id: count for version_id, count in rows})
+    return counts
+
+
+def list_versions(session: Session, kind: str) -> list[StandardVersion]:
+    """A catalogue's versions, oldest first, without their procedures."""
+    return list(
+        session.scalars(
+            select(StandardVersion)
+            .join(StandardCatalog)
+            .where(StandardCatalog.kind == check_kind(kind))
+            .order_by(StandardVersion.number)
+        )
+    )
+
+
 def list_rollouts(session: Session, version_id: int) -> list[tuple[StandardRollout, Tenant]]:
+    """The version's rollouts with their tenants, failed first; the per-procedure results stay unloaded."""
     order = (StandardRollout.status != FAILED, Tenant.unit_code)
     rows = session.execute(
         select(StandardRollout, Tenant)
+        .options(defer(StandardRollout.results))
         .join(Tenant, Tenant.id == StandardRollout.tenant_id)
         .where(StandardRollout.version_id == version_id)
         .order_by(*order)
@@ -264,7 +292,7 @@ def _check_audience(session: Session, kind: str, slugs: list[str]) -> None:
     if not slugs:
         return
     known = set(session.scalars(select(Tenant.slug).where(Tenant.kind == kind, Tenant.slug.in_(slugs))))
-    unknown = [s for s in slugs if s not in known]
+    unknown = list(dict.fromkeys(s for s in slugs if s not in known))
     if unknown:
         names = ", ".join(unknown)
         raise SpecInvalid(
@@ -333,9 +361,12 @@ def publish_version(
             "The version has no procedures; add some before publishing.",
             status=422,
         )
-    kind = version.catalog.kind
-    for row in version.procedures:
-        _check_audience(session, kind, row.spec.get(AUDIENCE) or [])
+    # Every procedure's audience in one query (the units may have changed since the draft was saved).
+    _check_audience(
+        session,
+        version.catalog.kind,
+        [slug for row in version.procedures for slug in row.spec.get(AUDIENCE) or []],
+    )
     version.status = PUBLISHED
     version.published_at = datetime.now(UTC)
     version.published_by = actor_id

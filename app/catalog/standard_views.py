@@ -56,10 +56,17 @@ def index(official):
     require_role(official, UNIT_ADMIN)
     catalogs = []
     for kind, label in standard.KIND_LABELS.items():
-        catalog = standard.find_catalog(platform_db(), kind)
-        versions = list(catalog.versions) if catalog else []
+        versions = standard.list_versions(platform_db(), kind)
         progress = {v.id: standard.rollout_progress(platform_db(), v.id) for v in versions if v.is_published}
-        catalogs.append({"kind": kind, "label": label, "versions": versions[::-1], "progress": progress})
+        catalogs.append(
+            {
+                "kind": kind,
+                "label": label,
+                "versions": versions[::-1],
+                "counts": standard.procedure_counts(platform_db(), [v.id for v in versions]),
+                "progress": progress,
+            }
+        )
     return _page("catalog/standard_index.html", official, catalogs=catalogs)
 
 
