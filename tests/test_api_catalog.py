@@ -99,6 +99,12 @@ def test_create_refusals(api, admin, platform, unit):
         422,
     )
     assert "fees[0].amount" in fees["errors"]
+    for amount in (1.5, "1.5", "1.000"):  # JSON numbers are exact: no fraction, no text
+        fraction = spec(code="2.000004", fees=[{"description": "x", "amount": amount}])
+        refused = assert_error(api.post(API, json=fraction, headers=admin), 422)
+        assert "amount" in str(refused["errors"]), amount
+    quantity = spec(code="2.000005", components=[{"code": "TP01", "name": "Tờ khai", "quantity": 1.5}])
+    assert_error(api.post(API, json=quantity, headers=admin), 422)
     typed = assert_error(api.post(API, json={"code": 5, "service_level": "cao"}, headers=admin), 422)
     assert {"code", "service_level", "name", "sector"} <= set(typed["errors"]["json"])
     with tsession(platform, unit) as session:

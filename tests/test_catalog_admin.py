@@ -80,6 +80,9 @@ def test_list_searches_without_diacritics_and_filters(client_for, unit):
         ({"time_unit": "weeks"}, 422, "Đơn vị thời gian không hợp lệ"),
         ({"channels": ["1"], "service_level": "3"}, 422, "Mức độ 3 và 4 phải nhận hồ sơ trực tuyến"),
         ({"components-0-quantity": "0"}, 422, "Số lượng phải từ 1"),
+        ({"fees-0-amount": "1.5"}, 422, "Số tiền (đồng) phải là số nguyên, không có phần thập phân"),
+        ({"fees-0-amount": "10.00"}, 422, "Số tiền (đồng) phải là số nguyên"),
+        ({"components-0-quantity": "1.5"}, 422, "Số lượng phải là số nguyên"),
         ({"fees-0-case": "nope"}, 422, "Không có trường hợp mã"),
         ({"code": BIRTH}, 409, "Đơn vị đã có thủ tục mã 1.001193"),
     ],
@@ -98,6 +101,17 @@ def test_invalid_local_procedure_is_refused_and_nothing_written(
     assert rows(platform, tenant) == before
     # The same form without the fault is accepted: the refusal was the fault's doing.
     assert client.post("/backoffice/procedures/new", data=good).status_code == 302
+
+
+def test_amounts_may_group_thousands_with_dots(platform, client_for, unit):
+    tenant, admin = unit
+    client = signed_in(client_for, tenant, admin)
+    token = csrf_from(client, "/backoffice/procedures/new")
+    form = form_data(spec_of(COPY, code="LOCAL-03"), csrf_token=token, **{"fees-0-amount": "1.500.000"})
+    assert client.post("/backoffice/procedures/new", data=form).status_code == 302
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+        first = select(FeeLine.amount).join(Procedure).where(Procedure.code == "LOCAL-03")
+        assert session.scalar(first.order_by(FeeLine.sort_order)) == 1_500_000
 
 
 def test_create_and_edit_a_local_procedure(platform, client_for, unit):

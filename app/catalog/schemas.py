@@ -98,7 +98,7 @@ class ComponentInSchema(Schema):
     code = fields.String(allow_none=True, metadata={"description": "matched on update; default TP01…"})
     name = fields.String(required=True)
     original_or_copy = fields.String(metadata=_choices(ORIGINAL_OR_COPY))
-    quantity = fields.Integer()
+    quantity = fields.Integer(strict=True)
     is_mandatory = fields.Boolean()
     template_file = fields.String(allow_none=True)
     case = fields.String(allow_none=True, metadata={"description": "code of one of the cases"})
@@ -107,8 +107,8 @@ class ComponentInSchema(Schema):
 class FeeInSchema(Schema):
     kind = fields.String(metadata=_choices(FEE_KINDS))
     description = fields.String(required=True)
-    amount = fields.Integer(required=True, metadata={"description": "whole đồng (VND)"})
-    online_amount = fields.Integer(allow_none=True)
+    amount = fields.Integer(required=True, strict=True, metadata={"description": "whole đồng (VND)"})
+    online_amount = fields.Integer(allow_none=True, strict=True)
     case = fields.String(allow_none=True, metadata={"description": "code of one of the cases"})
 
 
@@ -126,13 +126,13 @@ class ProcedureWriteSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
     sector = fields.Nested(SectorSchema, required=True)
-    service_level = fields.Integer(required=True)
+    service_level = fields.Integer(required=True, strict=True)
     time_value = fields.Decimal(allow_none=True)
     time_unit = fields.String(required=True, metadata=_choices(TIME_UNITS))
     online_time_value = fields.Decimal(allow_none=True)
     applicant_types = fields.List(fields.String(), metadata=_choices(APPLICANT_TYPES))
     channels = fields.List(
-        fields.Integer(), required=True, metadata={"description": "1 counter, 2 online, 3 post"}
+        fields.Integer(strict=True), required=True, metadata={"description": "1 counter, 2 online, 3 post"}
     )
     result_delivery = fields.List(fields.String(), required=True, metadata=_choices(RESULT_DELIVERY))
     result_document_type = fields.String(allow_none=True)

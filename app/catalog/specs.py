@@ -72,6 +72,26 @@ class SpecInvalid(DomainError):
         self.problems = problems
 
 
+# Dots (and spaces) only as Vietnamese thousands separators: "5.000" is 5000, "1.5" is no whole number.
+_GROUPED_RE = re.compile(r"^-?\d{1,3}(?:[. ]\d{3})+$")
+
+
+def _whole_number(raw: Any) -> int | None:
+    """``raw`` as an int, or None when it is not a whole number (a fraction, a bool, text)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None
+    text = str(raw).strip()
+    if _GROUPED_RE.match(text):
+        text = text.replace(".", "").replace(" ", "")
+    if not re.fullmatch(r"-?\d+", text, flags=re.ASCII):
+        return None
+    return int(text)
+
+
 class _Checker:
     def __init__(self) -> None:
         self.problems: dict[str, tuple[str, str]] = {}
@@ -117,14 +137,13 @@ class _Checker:
             if required:
                 self.fail(key, f"{label[0]} không được để trống", f"{label[1]} must not be empty")
             return None
-        text = str(raw).strip().replace(".", "").replace(" ", "") if isinstance(raw, str) else raw
-        try:
-            value = int(text)
-        except (TypeError, ValueError):
-            self.fail(key, f"{label[0]} phải là số nguyên", f"{label[1]} must be a whole number")
-            return None
-        if isinstance(raw, float) and raw != value:
-            self.fail(key, f"{label[0]} phải là số nguyên", f"{label[1]} must be a whole number")
+        value = _whole_number(raw)
+        if value is None:
+            self.fail(
+                key,
+                f"{label[0]} phải là số nguyên, không có phần thập phân (ví dụ 5000 hoặc 5.000)",
+                f"{label[1]} must be a whole number, without decimals (e.g. 5000 or 5.000)",
+            )
             return None
         if not low <= value <= high:
             self.fail(
