@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from dataclasses import astuple
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from app.catalog.models import Procedure, ProcedureCase, Sector
 from app.core.errors import Conflict
@@ -311,6 +313,81 @@ def test_division_of_the_unit_is_accepted(db):
     ps.set_steps(db, draft.id, steps, links)
     assert ps.first_step(db, draft.id).division_id == division.id
     assert ps.publish(db, draft.id).status == "published"
+
+
+def test_publish_refuses_a_step_in_an_inactive_division_naming_it(db):
+    procedure = add_procedure(db)
+    division = Division(code=f"D{uuid.uuid4().hex[:6]}", name="Phòng Tư pháp (cũ)", kind="specialised")
+    db.add(division)
+    db.flush()
+    _, draft = draft_for(db, procedure)
+    steps, links = ps.standard_steps(D(24), specialised_division_id=division.id)
+    ps.set_steps(db, draft.id, steps, links)
+    division.is_active = False
+    db.flush()
+    with pytest.raises(ProcessRefused) as refused:
+        ps.publish(db, draft.id)
+    assert codes(refused.value.problems) == {"inactive_division"}
+    assert "«Phòng Tư pháp (cũ)» đã ngừng hoạt động" in refused.value.vi
+    assert "is inactive" in refused.value.en
+    assert db.get(ProcessVersion, draft.id).status == "draft"
+    division.is_active = True
+    db.flush()
+    assert ps.publish(db, draft.id).status == "published"
+
+
+def test_steps_wait_for_a_publish_under_way_then_are_refused(platform, unit):
+    """A publish holds the template's lock: a concurrent edit of the steps waits, then sees it published."""
+    with platform.shards.tenant_session(unit.shard, unit.schema_name) as setup, setup.begin():
+        procedure = add_procedure(setup)
+        _, draft = draft_for(setup, procedure)
+        ps.set_steps(setup, draft.id, chain(4, 4), [])
+        version_id = draft.id
+    outcome: dict = {}
+
+    def edit() -> None:
+        try:
+            with platform.shards.tenant_session(unit.shard, unit.schema_name) as session, session.begin():
+                ps.set_steps(session, version_id, chain(1, 1, 1), [])
+                outcome["saved"] = True
+        except Exception as exc:  # reported below
+            outcome["error"] = exc
+
+    publisher = platform.shards.tenant_session(unit.shard, unit.schema_name)
+    thread = threading.Thread(target=edit)
+    try:
+        with publisher.begin():
+            ps.publish(publisher, version_id)
+            thread.start()
+            assert _waits_on_a_lock(platform, unit), "the edit did not wait for the publish"
+    finally:
+        publisher.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert isinstance(outcome.get("error"), Conflict), outcome
+    with platform.shards.tenant_session(unit.shard, unit.schema_name) as session:
+        assert [(s.key, s.duration_hours) for s in ps.steps_of(session, version_id)] == [
+            ("s0", D(4)), ("s1", D(4)), ("ret", D(0)), ("end", D(0)),
+        ]  # fmt: skip
+        assert session.get(ProcessVersion, version_id).total_budget_hours == D(8)
+
+
+def _waits_on_a_lock(platform, unit, timeout: float = 10) -> bool:
+    """Whether a backend of the unit's database waits on a lock (asked afresh each time)."""
+    deadline = time.monotonic() + timeout
+    with platform.shards.tenant_session(unit.shard, unit.schema_name) as session:
+        while time.monotonic() < deadline:
+            waiting = session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            )
+            session.rollback()  # statistics are a snapshot per transaction
+            if waiting:
+                return True
+            time.sleep(0.05)
+    return False
 
 
 # --- immutability ----------------------------------------------------------------------------

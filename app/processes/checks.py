@@ -9,7 +9,7 @@ longest path fits the legal time).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -241,11 +241,23 @@ def validate_steps(
     division_ids: set[int],
     legal: LegalTime,
     hours_per_day: Decimal,
+    *,
+    inactive_divisions: Mapping[int, str] | None = None,
 ) -> list[Problem]:
-    """Every reason a version cannot be published."""
+    """Every reason a version cannot be published (``inactive_divisions``: id -> name)."""
     problems: list[Problem] = []
     for step in steps:
         problems += _check_common(step, division_ids)
+        if step.division_id in (inactive_divisions or {}):
+            name = inactive_divisions[step.division_id]
+            problems.append(
+                Problem(
+                    "inactive_division",
+                    f"Bước {_label(step)}: phòng ban «{name}» đã ngừng hoạt động; "
+                    "hãy chọn phòng ban khác hoặc bỏ trống.",
+                    f"Step {_label(step)}: division «{name}» is inactive; choose another division or none.",
+                )
+            )
         if step.kind == "interop" and step.partner_tenant_id is None:
             problems.append(
                 Problem(

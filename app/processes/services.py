@@ -243,6 +243,15 @@ def _refuse_unless_draft(version: ProcessVersion) -> None:
         )
 
 
+def _locked_draft(session: Session, version_id: int) -> ProcessVersion:
+    """The version, still a draft now that we hold its template's lock (one writer per template)."""
+    version = get_version(session, version_id)
+    get_template(session, version.template_id, lock=True)
+    session.refresh(version)  # the status as it is now that we hold the lock
+    _refuse_unless_draft(version)
+    return version
+
+
 def set_steps(session: Session, version_id: int, steps: list[StepSpec], links: list[LinkSpec]) -> None:
     """Replace the steps and links of a draft. Without links, steps are chained by sort_order.
 
@@ -250,8 +259,7 @@ def set_steps(session: Session, version_id: int, steps: list[StepSpec], links: l
     links to unknown keys) are refused here; graph rules wait for ``publish`` so
     a draft can be saved half-finished.
     """
-    version = get_version(session, version_id)
-    _refuse_unless_draft(version)
+    version = _locked_draft(session, version_id)
     division_ids = set(session.scalars(select(Division.id)))
     problems = check_specs(steps, links, division_ids)
     if problems:
@@ -327,13 +335,14 @@ def validate(
 ) -> list[Problem]:
     """Every reason the version cannot be published (empty: it can)."""
     template = get_template(session, version.template_id)
-    division_ids = set(session.scalars(select(Division.id)))
+    divisions = session.execute(select(Division.id, Division.name, Division.is_active)).all()
     return validate_steps(
         steps_of(session, version.id),
         links_as_specs(session, version.id),
-        division_ids,
+        {d.id for d in divisions},
         legal_time_for(session, template),
         hours_per_day,
+        inactive_divisions={d.id: d.name for d in divisions if not d.is_active},
     )
 
 
@@ -345,10 +354,7 @@ def publish(
     hours_per_day: Decimal = HOURS_PER_DAY,
 ) -> ProcessVersion:
     """Check the draft, retire the template's published version and publish this one."""
-    version = get_version(session, version_id)
-    get_template(session, version.template_id, lock=True)  # one publisher per template at a time
-    session.refresh(version)  # the status as it is now that we hold the lock
-    _refuse_unless_draft(version)
+    version = _locked_draft(session, version_id)  # one publisher (or editor) per template at a time
     problems = validate(session, version, hours_per_day)
     if problems:
         raise ProcessRefused(problems)
