@@ -15,6 +15,7 @@ from app.catalog.models import Procedure, ProcedureCase, Sector
 from app.core.errors import Conflict
 from app.officials.models import Division
 from app.processes import services as ps
+from app.processes.legal import min_working_days
 from app.processes.models import ProcessStep, ProcessStepLink, ProcessVersion
 from app.processes.services import LinkSpec, ProcessRefused, StepSpec
 
@@ -105,13 +106,22 @@ def codes(problems):
         ("0.5", "working_days", "4"),
         ("6", "hours", "6"),
         ("0", "same_day", "8"),
-        ("15", "calendar_days", "72"),  # 15 − 2·3 = 9 working days
+        ("15", "calendar_days", "80"),  # 15 − 2·2 − min(1, 2) = 10 working days
+        ("8", "calendar_days", "40"),  # any 8 days hold 5 working days (a week and one day)
         ("7", "calendar_days", "40"),  # any 7 days hold 5 working days
         ("1", "calendar_days", "0"),  # one calendar day may be a Sunday
     ],
 )
 def test_legal_hours(value, time_unit, hours):
     assert ps.legal_hours(D(value), time_unit) == D(hours)
+
+
+@pytest.mark.parametrize("days", range(1, 16))
+def test_calendar_days_are_the_fewest_working_days_of_any_window(days):
+    """Against every start weekday: the fewest Monday-to-Friday days in ``days`` consecutive days."""
+    fewest = min(sum(1 for d in range(days) if (start + d) % 7 < 5) for start in range(7))
+    assert ps.legal_hours(D(days), "calendar_days") == D(fewest) * 8
+    assert min_working_days(D(days)) == fewest
 
 
 def test_legal_hours_with_another_working_day():
@@ -532,7 +542,7 @@ def test_case_legal_time_is_the_budget(db):
 
 @pytest.mark.parametrize(
     ("value", "time_unit", "hours"),
-    [("1", "working_days", "8"), ("0", "same_day", "8"), ("15", "calendar_days", "72"), ("7", "hours", "7")],
+    [("1", "working_days", "8"), ("0", "same_day", "8"), ("15", "calendar_days", "80"), ("7", "hours", "7")],
 )
 def test_standard_steps_sum_exactly_and_publish(db, value, time_unit, hours):
     procedure = add_procedure(db, time_value=value, time_unit=time_unit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -26,8 +25,9 @@ def legal_hours(time_value: Decimal, time_unit: str, hours_per_day: Decimal = HO
     - hours N: N.
     - same_day: one working day, whatever N says.
     - calendar_days N: the working days that *any* window of N calendar days is
-      sure to hold — at most two weekend days fall in each started week, so
-      N − 2·ceil(N/7) (never below 0) — × hours_per_day. Holidays are not
+      sure to hold, × hours_per_day. Each whole week holds exactly two weekend
+      days; the N mod 7 days left over hold at most two (a Saturday and Sunday
+      together), so the fewest is N − 2·⌊N/7⌋ − min(N mod 7, 2). Holidays are not
       subtracted: they are known per year, and the due date (§3.3 step 3) rolls
       forward over them anyway.
     """
@@ -39,8 +39,15 @@ def legal_hours(time_value: Decimal, time_unit: str, hours_per_day: Decimal = HO
     if time_unit == "same_day":
         return hours_per_day
     if time_unit == "calendar_days":
-        return max(Decimal(0), value - 2 * math.ceil(value / 7)) * hours_per_day
+        return min_working_days(value) * hours_per_day
     raise ValueError(f"unknown time unit {time_unit!r}")
+
+
+def min_working_days(days: Decimal) -> Decimal:
+    """The fewest working days (Monday to Friday) in any window of ``days`` calendar days."""
+    days = Decimal(days)
+    weeks, rest = divmod(days, 7)
+    return max(Decimal(0), days - 2 * weeks - min(rest, Decimal(2)))
 
 
 def number_text(value: Decimal, lang: str) -> str:
