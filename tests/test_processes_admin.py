@@ -197,6 +197,26 @@ def test_without_csrf_nothing_is_created(platform, client_for, unit):
         assert session.query(ProcessTemplate).count() == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "vi", "en"),
+    [
+        ("procedure_id", "Thủ tục đã chọn không hợp lệ", "procedure chosen"),
+        ("case_id", "Trường hợp đã chọn", "case"),
+    ],
+)
+def test_a_bad_id_in_the_new_process_form_is_named_in_words(platform, client_for, unit, field, vi, en):
+    procedure_id = seed_procedure(platform, unit, "Đăng ký thường trú")
+    client = admin_client(platform, client_for, unit)
+    data = {"procedure_id": str(procedure_id), field: "1.5"}
+    refused = post(client, f"{BASE}/templates?lang=vi", data)
+    assert refused.status_code == 400 and vi in html.unescape(refused.text)
+    assert field not in html.unescape(refused.text)
+    english = post(client, f"{BASE}/templates?lang=en", data)
+    assert english.status_code == 400 and en in html.unescape(english.text)
+    with tenant_session(platform, unit) as session:
+        assert session.query(ProcessTemplate).count() == 0
+
+
 def test_cross_tenant(platform, client_for, make_tenant):
     a, b = make_tenant("district"), make_tenant("district")
     a_procedure = seed_procedure(platform, a, "Thủ tục của A")

@@ -45,12 +45,21 @@ def _page(template: str, official, status: int = 200, **context):
     )
 
 
+# Form fields read as ids -> how the page names them (Vietnamese, English).
+_ID_FIELDS = {"procedure_id": ("Thủ tục", "Procedure"), "case_id": ("Trường hợp", "Case")}
+
+
 def _form_int(name: str) -> int | None:
     raw = (request.form.get(name) or "").strip()
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit()):
-        raise DomainError(f"Giá trị {name} không hợp lệ.", f"Invalid {name}.", status=400)
+        vi, en = _ID_FIELDS[name]
+        raise DomainError(
+            f"{vi} đã chọn không hợp lệ; hãy chọn lại từ danh sách.",
+            f"The {en.lower()} chosen is not valid; choose again from the list.",
+            status=400,
+        )
     return int(raw)
 
 
