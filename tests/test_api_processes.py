@@ -205,3 +205,81 @@ def test_units_stay_apart(api, unit, client_for, make_tenant, platform):
     )
     assert_error(stranger.post(f"/api/v1/processes/versions/{unit.version_id}/publish", headers=theirs), 404)
     assert_error(stranger.get(f"/api/v1/processes/{template['id']}", headers=bearer(unit, "admin")), 401)
+
+
+def _own_draft(api, unit, admin) -> tuple[str, int]:
+    """A new procedure's process template (URL) and its first draft's id."""
+    with unit.session() as session, session.begin():
+        procedure = Procedure(
+            code="1.000999",
+            name="Thủ tục thử giới hạn",
+            sector_id=session.scalar(select(Sector.id)),
+            service_level=2,
+            time_value=Decimal(3),
+            time_unit="working_days",
+        )
+        session.add(procedure)
+        session.flush()
+        url = f"/api/v1/procedures/{procedure.id}/processes"
+    template = api.post(url, json={"name": "Quy trình thử"}, headers=admin).get_json()
+    draft = api.post(f"/api/v1/processes/{template['id']}/drafts", json={}, headers=admin)
+    assert draft.status_code == 201, draft.text
+    return url, draft.get_json()["id"]
+
+
+def _long_chain() -> dict:
+    """Start, 101 tasks and the return step, each 9999.99 h: over a million hours on one path."""
+    hours = "9999.99"
+    steps = [
+        {"key": "s", "name": "Tiếp nhận", "kind": "start", "role": "counter_officer", "duration_hours": hours}
+    ]
+    steps += [
+        {"key": f"t{i}", "name": f"Bước {i}", "kind": "task", "role": "case_officer", "duration_hours": hours,
+         "sort_order": i + 1}
+        for i in range(101)
+    ]  # fmt: skip
+    steps.append(
+        {"key": "r", "name": "Trả", "kind": "return", "role": "counter_officer", "duration_hours": "0",
+         "sort_order": 500}
+    )  # fmt: skip
+    return {"steps": steps}
+
+
+def test_what_the_columns_cannot_hold_is_refused_with_422(api, unit):
+    admin = bearer(unit, "admin")
+    url, draft_id = _own_draft(api, unit, admin)
+    steps_url = f"/api/v1/processes/versions/{draft_id}/steps"
+    good = steps_body(unit)
+    assert api.put(steps_url, json=good, headers=admin).status_code == 200
+    before = api.get(f"/api/v1/processes/versions/{draft_id}", headers=admin).get_json()
+
+    def with_step(**changes) -> dict:
+        body = {"steps": [dict(s) for s in good["steps"]], "links": good["links"]}
+        body["steps"][1].update(changes)
+        return body
+
+    bodies = [
+        with_step(name="x" * 256),
+        with_step(key="k" * 41),
+        with_step(sort_order=2**31),
+        with_step(sort_order=-(2**31) - 1),
+        with_step(account_ids=[2**63]),
+        with_step(account_ids=[0]),
+        with_step(partner_tenant_id=2**63),
+        with_step(division_id=2**63),
+        with_step(duration_hours="10000"),
+        with_step(duration_hours="-1"),
+        {**good, "links": [{**good["links"][0], "label": "x" * 256}, *good["links"][1:]]},
+    ]
+    for body in bodies:
+        assert "json" in assert_error(api.put(steps_url, json=body, headers=admin), 422)["errors"], body
+    too_long = assert_error(api.put(steps_url, json=_long_chain(), headers=admin), 422)
+    assert [p["code"] for p in too_long["errors"]["problems"]] == ["path_too_long"]
+    assert "1.000.000 giờ" in too_long["message_vi"] and "1,000,000 hours" in too_long["message_en"]
+    assert api.get(f"/api/v1/processes/versions/{draft_id}", headers=admin).get_json() == before
+
+    assert_error(api.post(url, json={"name": "Khác", "code": "Q" * 65}, headers=admin), 422)
+    assert_error(api.post(url, json={"name": "Khác", "case_id": 2**63}, headers=admin), 422)
+    [template] = api.get(url, headers=admin).get_json()
+    drafts = f"/api/v1/processes/{template['id']}/drafts"
+    assert_error(api.post(drafts, json={"copy_from_version_id": 2**63}, headers=admin), 422)

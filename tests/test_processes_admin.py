@@ -140,6 +140,8 @@ def test_publish_refusal_shows_the_message(platform, client_for, unit):
         ("hours", "mười", "không phải là số"),
         ("role", "specialist", "vai trò 'specialist' không hợp lệ"),
         ("order", "-1", "phải là số nguyên"),
+        ("order", "99999999999", "thứ tự phải từ -2147483648 đến 2147483647"),
+        ("accounts", "0", "mã cán bộ 0 không hợp lệ"),
         ("next", "nowhere", "không có bước mã 'nowhere'"),
     ],
 )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.auth.roles import TENANT_ROLES
-from app.processes.checks import CONDITIONS, KINDS
+from app.processes.checks import CONDITIONS, KINDS, MAX_CODE, MAX_HOURS, MAX_KEY, MAX_NAME
+
+# What the columns hold: an id is a positive BIGINT, sort_order an INTEGER.
+_ID = validate.Range(min=1, max=2**63 - 1)
+_SORT_ORDER = validate.Range(min=-(2**31), max=2**31 - 1)
 
 
 def _choices(names) -> dict:
@@ -25,10 +29,13 @@ class VersionSummarySchema(Schema):
 class TemplateSchema(Schema):
     id = fields.Integer(dump_only=True)
     procedure_id = fields.Integer(dump_only=True)
-    case_id = fields.Integer(allow_none=True, load_default=None)
-    name = fields.String(required=True)
+    case_id = fields.Integer(allow_none=True, load_default=None, validate=_ID)
+    name = fields.String(required=True, validate=validate.Length(max=MAX_NAME))
     code = fields.String(
-        allow_none=True, load_default=None, metadata={"description": "ISO code, e.g. QT-TP-01"}
+        allow_none=True,
+        load_default=None,
+        validate=validate.Length(max=MAX_CODE),
+        metadata={"description": "ISO code, e.g. QT-TP-01"},
     )
     is_active = fields.Boolean(dump_only=True)
     versions = fields.List(fields.Nested(VersionSummarySchema), dump_only=True)
@@ -36,22 +43,28 @@ class TemplateSchema(Schema):
 
 class StepSchema(Schema):
     id = fields.Integer(dump_only=True)
-    key = fields.String(required=True, metadata={"description": "stable id of the step inside the version"})
-    name = fields.String(required=True)
+    key = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_KEY),
+        metadata={"description": "stable id of the step inside the version"},
+    )
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NAME))
     kind = fields.String(required=True, metadata=_choices(KINDS))
     role = fields.String(required=True, metadata=_choices(TENANT_ROLES))
-    duration_hours = fields.Decimal(required=True, as_string=True)
-    division_id = fields.Integer(allow_none=True, load_default=None)
-    account_ids = fields.List(fields.Integer(), load_default=list)
-    partner_tenant_id = fields.Integer(allow_none=True, load_default=None)
-    sort_order = fields.Integer(load_default=0)
+    duration_hours = fields.Decimal(
+        required=True, as_string=True, validate=validate.Range(min=0, max=MAX_HOURS)
+    )
+    division_id = fields.Integer(allow_none=True, load_default=None, validate=_ID)
+    account_ids = fields.List(fields.Integer(validate=_ID), load_default=list)
+    partner_tenant_id = fields.Integer(allow_none=True, load_default=None, validate=_ID)
+    sort_order = fields.Integer(load_default=0, validate=_SORT_ORDER)
 
 
 class LinkSchema(Schema):
     from_key = fields.String(required=True)
     to_key = fields.String(required=True)
     condition = fields.String(load_default="default", metadata=_choices(CONDITIONS))
-    label = fields.String(allow_none=True, load_default=None)
+    label = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=MAX_NAME))
 
 
 class ProblemSchema(Schema):
@@ -71,6 +84,8 @@ class VersionSchema(VersionSummarySchema):
 
 
 class StepsInSchema(Schema):
+    """Steps and links of a draft; that the longest path fits (< 1,000,000 h) is checked on saving."""
+
     steps = fields.List(fields.Nested(StepSchema), required=True)
     links = fields.List(
         fields.Nested(LinkSchema),
@@ -81,5 +96,8 @@ class StepsInSchema(Schema):
 
 class DraftInSchema(Schema):
     copy_from_version_id = fields.Integer(
-        allow_none=True, load_default=None, metadata={"description": "default: the latest version"}
+        allow_none=True,
+        load_default=None,
+        validate=_ID,
+        metadata={"description": "default: the latest version"},
     )

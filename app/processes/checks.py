@@ -36,8 +36,12 @@ CONDITIONS: dict[str, tuple[str, str]] = {
     "return": ("Trả lại", "Send back"),
 }
 MAX_HOURS = Decimal("9999.99")  # process_steps.duration_hours is NUMERIC(6, 2)
+MAX_TOTAL_HOURS = Decimal("999999.99")  # process_versions.total_budget_hours is NUMERIC(8, 2)
 MAX_KEY = 40
-MAX_NAME = 255
+MAX_NAME = 255  # step names and link labels
+MAX_CODE = 64  # process_templates.code
+MAX_ID = 2**63 - 1  # ids are BIGINT
+SORT_ORDER_RANGE = (-(2**31), 2**31 - 1)  # process_steps.sort_order is INTEGER
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,16 @@ class StepLike(Protocol):
     partner_tenant_id: int | None
 
 
+class StepSpecLike(StepLike, Protocol):
+    account_ids: Sequence[int]
+    sort_order: int
+
+
 class LinkLike(Protocol):
     from_key: str
     to_key: str
     condition: str
+    label: str | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ def _role_names() -> str:
 
 
 def check_specs(
-    steps: Sequence[StepLike], links: Iterable[LinkLike], division_ids: set[int]
+    steps: Sequence[StepSpecLike], links: Iterable[LinkLike], division_ids: set[int]
 ) -> list[Problem]:
     """What must hold for a draft to be saved."""
     problems: list[Problem] = []
@@ -98,7 +108,7 @@ def check_specs(
     return problems
 
 
-def _check_one(step: StepLike, counts: Counter, division_ids: set[int]) -> list[Problem]:
+def _check_one(step: StepSpecLike, counts: Counter, division_ids: set[int]) -> list[Problem]:
     problems: list[Problem] = []
     if not step.key or len(step.key) > MAX_KEY:
         problems.append(
@@ -134,6 +144,7 @@ def _check_one(step: StepLike, counts: Counter, division_ids: set[int]) -> list[
             )
         )
     problems += _check_common(step, division_ids)
+    problems += _check_numbers(step)
     if step.duration_hours is not None and step.duration_hours > MAX_HOURS:
         problems.append(
             Problem(
@@ -143,6 +154,48 @@ def _check_one(step: StepLike, counts: Counter, division_ids: set[int]) -> list[
             )
         )
     return problems
+
+
+def _check_numbers(step: StepSpecLike) -> list[Problem]:
+    """Ids and the order as the columns can hold them (a bigger number is no row of ours)."""
+    problems: list[Problem] = []
+    low, high = SORT_ORDER_RANGE
+    if not low <= step.sort_order <= high:
+        problems.append(
+            Problem(
+                "bad_order",
+                f"Bước {_label(step)}: thứ tự phải từ {low} đến {high}.",
+                f"Step {_label(step)}: the order must be between {low} and {high}.",
+            )
+        )
+    for value, vi, en in (
+        *((a, "mã cán bộ", "official id") for a in step.account_ids),
+        (step.partner_tenant_id, "mã đơn vị phối hợp", "partner unit id"),
+    ):
+        if value is not None and not 1 <= value <= MAX_ID:
+            problems.append(
+                Problem(
+                    "bad_id",
+                    f"Bước {_label(step)}: {vi} {value} không hợp lệ.",
+                    f"Step {_label(step)}: {en} {value} is not valid.",
+                )
+            )
+    return problems
+
+
+def path_too_long(budget: PathBudget | None) -> list[Problem]:
+    """The longest path must fit the version's total (NUMERIC(8, 2)) even in a draft."""
+    if budget is None or budget.hours <= MAX_TOTAL_HOURS:
+        return []
+    need_vi, need_en = hours_text(budget.hours)
+    return [
+        Problem(
+            "path_too_long",
+            f"Nhánh dài nhất ({budget.text()}) cần {need_vi}; "
+            "tổng thời gian một nhánh phải dưới 1.000.000 giờ.",
+            f"The longest path ({budget.text()}) needs {need_en}; a path must total under 1,000,000 hours.",
+        )
+    ]
 
 
 def _check_common(step: StepLike, division_ids: set[int]) -> list[Problem]:
@@ -214,6 +267,14 @@ def _check_link(link: LinkLike, keys: set[str], seen: set[tuple[str, str]]) -> l
             )
         ]
     seen.add((link.from_key, link.to_key))
+    if link.label is not None and len(link.label) > MAX_NAME:
+        return [
+            Problem(
+                "bad_label",
+                f"Liên kết {arrow}: nhãn dài quá {MAX_NAME} ký tự.",
+                f"Link {arrow}: the label is longer than {MAX_NAME} characters.",
+            )
+        ]
     return []
 
 

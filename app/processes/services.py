@@ -25,10 +25,12 @@ from app.officials.models import Division
 from app.processes.checks import (
     CONDITIONS,
     KINDS,
+    MAX_CODE,
     PathBudget,
     Problem,
     check_specs,
     longest_budget_path,
+    path_too_long,
     validate_steps,
 )
 from app.processes.legal import HOURS_PER_DAY, LegalTime, legal_hours, legal_time_of
@@ -155,6 +157,12 @@ def create_template(
     name = (name or "").strip()
     if not name:
         raise DomainError("Cần nhập tên quy trình.", "The process needs a name.", status=422)
+    if code and len(code.strip()) > MAX_CODE:
+        raise DomainError(
+            f"Mã quy trình dài quá {MAX_CODE} ký tự.",
+            f"The process code is longer than {MAX_CODE} characters.",
+            status=422,
+        )
     if find_template(session, procedure_id, case_id) is not None:
         raise Conflict(
             "Thủ tục (trường hợp) này đã có quy trình; hãy mở quy trình đó và tạo bản nháp mới.",
@@ -267,6 +275,9 @@ def set_steps(session: Session, version_id: int, steps: list[StepSpec], links: l
     if not links:
         ordered = sorted(enumerate(steps), key=lambda pair: (pair[1].sort_order, pair[0]))
         links = [LinkSpec(a.key, b.key) for (_, a), (_, b) in itertools.pairwise(ordered)]
+    problems = path_too_long(longest_budget_path(steps, links))
+    if problems:
+        raise ProcessRefused(problems)
     for link in _links_of(session, version.id):
         session.delete(link)
     for step in steps_of(session, version.id):
