@@ -424,7 +424,23 @@ def test_intake_refusals_write_nothing(api, unit):
     typed = api.post(API, json={"procedure_id": "abc", "bogus": 1}, headers=auth(unit, "counter"))
     errors = assert_error(typed, 422)["errors"]["json"]
     assert {"procedure_id", "bogus", "applicant"} <= set(errors)
+    # Longer than the columns: one message per field, not a database error.
+    applicant = {"name": "An", "province_code": "123456789", "delegate_phone": "0" * 40, "id_type": "x" * 40}
+    long_body = intake_body(unit, applicant=applicant, note="n" * 2001)
+    errors = assert_error(api.post(API, json=long_body, headers=auth(unit, "counter")), 422)["errors"]
+    assert {"applicant.province_code", "applicant.delegate_phone", "applicant.id_type", "note"} <= set(errors)
+    assert "dài quá 8 ký tự" in errors["applicant.province_code"]["vi"]
     assert count(unit, Dossier) == before
+
+
+def test_action_notes_longer_than_2000_characters_are_422(api, unit):
+    dossier_id, etag = _processing(api, unit)
+    refused = act(api, unit, "officer", dossier_id, "request_payment", etag, {"reason": "x" * 2001})
+    assert "reason" in assert_error(refused, 422)["errors"]
+    _, etag = step(api, unit, "officer", dossier_id, "claim", etag)
+    refused = act(api, unit, "officer", dossier_id, "forward", etag, {"note": "x" * 2001})
+    assert "2000" in assert_error(refused, 422)["message_vi"]
+    assert api.get(f"{API}/{dossier_id}", headers=auth(unit, "officer")).headers["ETag"] == etag
 
 
 def test_unknown_action_and_dossier_are_404(api, unit):

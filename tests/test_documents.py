@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -229,6 +230,43 @@ def test_form05_is_a5_with_one_row_per_handover(unit):
     for expected in ("Đúng hạn", "Trước hạn", "Quá hạn", "Giao: Bộ phận TN&TKQ", "Nhận: Lãnh đạo UBND quận"):
         assert expected in text
     assert "08 giờ 05 phút" in text
+
+
+def test_very_long_cell_text_is_cut_so_every_row_fits_a_page(unit, form01):
+    """fpdf2 refuses a table row taller than a page: long notes, names and addresses are cut with "…"."""
+    huge_note = "Ghi chú rất dài về hồ sơ. " * 80  # 2,000 characters in form 05's narrowest column
+    wide = "W" * 590  # under the character cap, but the widest letter: too many lines for the column
+    form = Form05(
+        unit=unit,
+        dossier_code=CODE,
+        lead_agency="Phòng Tư pháp",
+        rows=[
+            Form05Row("Bộ phận TN&TKQ", "Phòng Tư pháp", RECEIVED, "Chuyển hồ sơ", "on_time", huge_note),
+            Form05Row("Phòng Tư pháp", "Lãnh đạo", DUE, "Trình ký", "early", wide),
+            Form05Row("Lãnh đạo", "Bộ phận TN&TKQ", DUE, "Trả KQ", "late", "dòng\n" * 200),
+        ],
+    )
+    text = text_of(read(render(form)))
+    assert "Ghi chú rất dài" in text and "…" in text and "Trả KQ" in text
+    row = LogbookRow(
+        seq=1,
+        dossier_code=CODE,
+        procedure_name="Thủ tục " * 200,
+        number_of_sets=1,
+        applicant_name="Nguyễn " * 40,
+        address_phone="Số 12 Lê Lợi, " * 70,  # an address of 1,000 characters
+        lead_agency="Phòng Tư pháp",
+        received_at=RECEIVED,
+        due_at=DUE,
+        sent_at=None,
+        result_received_at=None,
+        returned_at=None,
+        note="x" * 2000,
+    )
+    text = text_of(read(render(Logbook(unit, date(2019, 4, 1), date(2019, 4, 30), [row, row]))))
+    assert text.count(CODE) == 2 and "…" in text
+    long_document = replace(form01, components=[ComponentLine("Giấy tờ " * 300, "copy", 1)])
+    assert "…" in text_of(read(render(long_document)))
 
 
 @pytest.fixture

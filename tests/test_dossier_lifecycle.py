@@ -29,6 +29,7 @@ from app.dossiers.status import (
     SUPPLEMENT,
     WITHDRAWN,
 )
+from app.dossiers.texts import TextTooLong
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
 
@@ -127,6 +128,76 @@ def test_bad_applicant_data_lists_every_problem(unit):
     errors = refused.value.errors
     assert {"applicant.name", "applicant.phone", "applicant.id_number"} <= set(errors)
     assert "12 chữ số" in errors["applicant.id_number"]["vi"]
+
+
+def test_applicant_fields_longer_than_their_columns_are_422_one_message_each(unit):
+    too_long = Applicant(
+        name="Nguyễn " * 40,
+        phone="0" * 33,
+        email="a" * 250 + "@example.vn",
+        address="Số 1 " * 201,
+        province_code="123456789",
+        district_code="123456789",
+        ward_code="123456789",
+        delegate_name="Trần " * 52,
+        delegate_phone="0" * 33,
+        id_type="cccd",
+        id_number="1" * 33,
+    )
+    with unit.session() as session:
+        before = session.scalar(select(func.count()).select_from(Dossier))
+    with pytest.raises(InvalidDossier) as refused:
+        receive(unit, applicant=too_long)
+    errors = refused.value.errors
+    fields = ("name", "phone", "email", "address", "province_code", "district_code", "ward_code")
+    fields += ("delegate_name", "delegate_phone", "id_number")
+    for field in fields:
+        assert "dài quá" in errors[f"applicant.{field}"]["vi"], field  # the length, not also the format
+        assert "longer than" in errors[f"applicant.{field}"]["en"], field
+    assert "dài quá 8 ký tự" in errors["applicant.ward_code"]["vi"]
+    with unit.session() as session:
+        assert session.scalar(select(func.count()).select_from(Dossier)) == before
+
+
+def test_control_characters_are_taken_out_of_applicant_text(unit):
+    messy = Applicant(
+        name="Nguyễn\x00 Thị\x01 Hương\n",
+        phone="0912345678",
+        address="Số 12\tLê Lợi\r\nNgô Quyền\x7f",
+        delegate_name="\x1bTrần Văn An",
+    )
+    dossier = get(unit, receive(unit, applicant=messy))
+    assert dossier.applicant_name == "Nguyễn Thị Hương"
+    assert dossier.applicant_address == "Số 12 Lê Lợi Ngô Quyền"
+    assert dossier.delegate_name == "Trần Văn An"
+
+
+def test_notes_reasons_and_items_hold_at_most_2000_characters(unit):
+    with pytest.raises(InvalidDossier) as long_note:
+        receive(unit, note="x" * 2001)
+    assert "note" in long_note.value.errors
+    dossier_id = receive(unit)
+    with pytest.raises(TextTooLong) as refused:
+        act(unit, "transfer", dossier_id, "counter", at(1), note="x" * 2001)
+    assert refused.value.status == 422 and "2000" in refused.value.vi and "note" in refused.value.errors
+    act(unit, "transfer", dossier_id, "counter", at(1), note="x" * 2000)
+    for name, kwargs in (
+        ("request_supplement", {"items": ["Tờ khai", "y" * 2001]}),
+        ("request_supplement", {"items": ["Tờ khai"], "reason": "y" * 2001}),
+        ("request_payment", {"reason": "y" * 2001}),
+    ):
+        with pytest.raises(TextTooLong):
+            act(unit, name, dossier_id, "officer", at(2), **kwargs)
+    assert get(unit, dossier_id).status == PROCESSING
+    # Three items of 1,500 characters are each fine; form 05's row keeps a cut summary, form 02 all of them.
+    act(unit, "request_supplement", dossier_id, "officer", at(2), items=["z" * 1500] * 3)
+    row = actions_of(unit, dossier_id)[-1]
+    assert len(row.note) == 2000 and row.note.endswith("…")
+    with unit.session() as session:
+        form = session.scalar(
+            select(FormDocument).where(FormDocument.dossier_id == dossier_id, FormDocument.form_no == "02")
+        )
+        assert form.payload["items"] == ["z" * 1500] * 3
 
 
 def test_unknown_procedure_is_404(unit):

@@ -350,6 +350,12 @@ def test_bad_action_input_is_422_and_changes_nothing(client_for, unit):
     refused = post_action(head, dossier_id, "forward", version)
     assert refused.status_code == 403 and "Bạn không thể" in refused.text
     assert get(unit, dossier_id).row_version == version
+    # A note longer than form 05 can hold: a field message, nothing written.
+    assert post_action(officer, dossier_id, "claim", version).status_code == 302
+    version = get(unit, dossier_id).row_version
+    refused = post_action(officer, dossier_id, "forward", version, note="Ý kiến " * 300)
+    assert refused.status_code == 422 and "dài quá 2000 ký tự" in refused.text
+    assert get(unit, dossier_id).row_version == version
     # A bad date for form 04 is a field message, not a crash.
     refused = post_action(head, dossier_id, "apologise", version, new_due_date="31/02/2030", reason="Chờ")
     assert refused.status_code == 422 and "Ngày giờ hẹn mới không đúng" in refused.text

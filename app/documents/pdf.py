@@ -39,6 +39,9 @@ COPY_LABELS = {
     "electronic": "Bản điện tử",
 }
 STEP_RESULT_LABELS = {"early": "Trước hạn", "on_time": "Đúng hạn", "late": "Quá hạn"}
+# A table row must fit on one page (fpdf2 refuses a taller one): long cell text is cut with "…".
+MAX_CELL_CHARS = 600
+MAX_CELL_LINES = 30
 
 
 # -- dates and times, always in Vietnam's zone ------------------------------------------
@@ -130,6 +133,32 @@ class Sheet(FPDF):
         return self.get_y()
 
 
+def clip(text: str | None, limit: int = MAX_CELL_CHARS) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def fit_row(pdf: Sheet, col_widths: Sequence[float], cells: Sequence[str | None]) -> list[str]:
+    """The row's cells cut to ``MAX_CELL_CHARS`` and to ``MAX_CELL_LINES`` lines of their column.
+
+    Lines are measured in the current font (the table's), so even a column a few
+    characters wide holds its text within a page.
+    """
+    total = sum(col_widths)
+    return [_fit(pdf, clip(text), pdf.epw * w / total) for text, w in zip(cells, col_widths, strict=True)]
+
+
+def _fit(pdf: Sheet, text: str, width: float) -> str:
+    if len(text) <= 60 and text.count("\n") < 10:  # too short to fill a page in any column: not measured
+        return text
+    lines = pdf.multi_cell(width, 1, text, dry_run=True, output="LINES")
+    if len(lines) <= MAX_CELL_LINES:
+        return text
+    kept = lines[:MAX_CELL_LINES]
+    kept[-1] = kept[-1][:-2].rstrip() + "…"
+    return "\n".join(kept)
+
+
 def header(pdf: Sheet, unit_lines: Sequence[tuple[str, str, float]], form_no: str, issued: str) -> None:
     """The form number, the unit on the left, the national motto on the right, the date."""
     width = pdf.w - pdf.l_margin - pdf.r_margin
@@ -217,8 +246,9 @@ def form01(form: Form01) -> Sheet:
     pdf.labelled("Nội dung yêu cầu giải quyết:", form.procedure_name, bold=True)
     pdf.labelled("1. Thành phần hồ sơ nộp gồm:", "")
     pdf.font("", 8)
+    widths = (8, 62, 20, 10)
     with pdf.table(
-        col_widths=(8, 62, 20, 10),
+        col_widths=widths,
         text_align=("CENTER", "LEFT", "CENTER", "CENTER"),
         line_height=3.8,
         headings_style=HEADINGS,
@@ -226,7 +256,7 @@ def form01(form: Form01) -> Sheet:
         table.row(["TT", "Tên loại giấy tờ", "Hình thức (bản chính, bản sao…)", "Số lượng"])
         for index, line in enumerate(form.components, start=1):
             kind = COPY_LABELS.get(line.original_or_copy, line.original_or_copy)
-            table.row([str(index), line.name, kind, str(line.quantity)])
+            table.row(fit_row(pdf, widths, [str(index), line.name, kind, str(line.quantity)]))
     pdf.ln(1)
     pdf.labelled("2. Số lượng hồ sơ:", f"{form.number_of_sets} (bộ)")
     pdf.labelled("3. Thời gian giải quyết hồ sơ theo quy định là:", form.legal_time_text)
@@ -319,8 +349,9 @@ def form05(form: Form05) -> Sheet:
     pdf.labelled("Cơ quan phối hợp giải quyết hồ sơ:", "; ".join(form.coordinating) or "Không")
     pdf.ln(1)
     pdf.font("", 7.5)
+    widths = (46, 24, 14, 16)
     with pdf.table(
-        col_widths=(46, 24, 14, 16),
+        col_widths=widths,
         text_align=("LEFT", "CENTER", "CENTER", "LEFT"),
         line_height=3.6,
         headings_style=HEADINGS,
@@ -329,7 +360,8 @@ def form05(form: Form05) -> Sheet:
         for index, row in enumerate(form.rows, start=1):
             who = f"{index}. {row.step_name}\nGiao: {row.giver}\nNhận: {row.receiver}"
             result = STEP_RESULT_LABELS.get(row.result or "", "")
-            table.row([who, time_text(row.handed_at).replace(", ", ",\n"), result, row.note or ""])
+            handed = time_text(row.handed_at).replace(", ", ",\n")
+            table.row(fit_row(pdf, widths, [who, handed, result, row.note]))
     pdf.ln(1)
     note = "Kết quả: trước hạn / đúng hạn / quá hạn so với thời hạn của từng bước."
     pdf.text_line(note, style="I", size=7.5)
@@ -368,8 +400,9 @@ def logbook(book: Logbook) -> Sheet:
     period = f"Từ {day_text(book.period_from)} đến {day_text(book.period_to)}"
     title(pdf, "SỔ THEO DÕI HỒ SƠ", period)
     pdf.font("", 7)
+    widths = (8, 38, 32, 12, 24, 28, 22, 17, 17, 17, 17, 17, 14, 15)
     with pdf.table(
-        col_widths=(8, 38, 32, 12, 24, 28, 22, 17, 17, 17, 17, 17, 14, 15),
+        col_widths=widths,
         text_align=("CENTER", "LEFT", "LEFT", "CENTER", "LEFT", "LEFT", "LEFT") + ("CENTER",) * 6 + ("LEFT",),
         line_height=3.4,
         headings_style=HEADINGS,
@@ -377,22 +410,26 @@ def logbook(book: Logbook) -> Sheet:
         table.row(LOGBOOK_HEADINGS)
         for row in book.rows:
             table.row(
-                [
-                    str(row.seq),
-                    row.dossier_code,
-                    row.procedure_name,
-                    str(row.number_of_sets),
-                    row.applicant_name,
-                    row.address_phone or "",
-                    row.lead_agency,
-                    short_time(row.received_at),
-                    short_time(row.due_at),
-                    short_time(row.sent_at),
-                    short_time(row.result_received_at),
-                    short_time(row.returned_at),
-                    "",
-                    row.note or "",
-                ]
+                fit_row(
+                    pdf,
+                    widths,
+                    [
+                        str(row.seq),
+                        row.dossier_code,
+                        row.procedure_name,
+                        str(row.number_of_sets),
+                        row.applicant_name,
+                        row.address_phone or "",
+                        row.lead_agency,
+                        short_time(row.received_at),
+                        short_time(row.due_at),
+                        short_time(row.sent_at),
+                        short_time(row.result_received_at),
+                        short_time(row.returned_at),
+                        "",
+                        row.note,
+                    ],
+                )
             )
     if not book.rows:
         pdf.text_line("Không có hồ sơ trong kỳ.", style="I", size=8)

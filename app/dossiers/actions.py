@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.auth.access import Forbidden
 from app.auth.roles import HEAD_OF_DIVISION, HEAD_OF_UNIT
 from app.core.errors import Conflict, DomainError, NotFound
-from app.dossiers import clock, interop, records
+from app.dossiers import clock, interop, records, texts
 from app.dossiers.desk import Actor, Desk, check_actor, check_assignee
 from app.dossiers.models import Dossier
 from app.dossiers.status import (
@@ -72,16 +72,20 @@ def _begin(desk: Desk, actor: Actor, dossier: Dossier, action: str):
 
 
 def _text(value: str | None, name: str, vi: str, en: str) -> str:
-    value = (value or "").strip()
+    """A required reason: cleaned, at most ``texts.MAX_TEXT`` characters (422 naming the field)."""
+    value = texts.lines(value)
     if not value:
         raise InvalidAction(f"Cần nhập {vi}.", f"{en} is required.", errors={name: {"vi": vi, "en": en}})
-    return value
+    return texts.check_length(value, name, vi, en)
 
 
 def _items(items: list[str] | None, name: str, vi: str, en: str) -> list[str]:
-    cleaned = [item.strip() for item in items or [] if item and item.strip()]
+    """A required list, one item per line: each cleaned and at most ``texts.MAX_TEXT`` characters."""
+    cleaned = [text for text in (texts.one_line(item) for item in items or []) if text]
     if not cleaned:
         raise InvalidAction(f"Cần liệt kê {vi}.", f"List the {en}.", errors={name: {"vi": vi, "en": en}})
+    for item in cleaned:
+        texts.check_length(item, name, f"một dòng của {vi}", f"a line of the {en}")
     return cleaned
 
 
@@ -106,6 +110,7 @@ def _hand_over(
     note: str | None,
 ) -> None:
     """Finish the current step (form 05 row with its on-time result) and enter ``target``."""
+    note = texts.note(note)  # checked here too: a liên thông hand-over also sends it to the partner
     if target.kind == "interop":  # liên thông: the step goes to the partner unit (app.dossiers.interop)
         interop.send(desk, actor, dossier, action, target, to_account_id=to_account_id, note=note)
         return
@@ -133,8 +138,9 @@ def guide(desk: Desk, actor: Actor, dossier: Dossier, *, items: list[str], reaso
     """Status 1 stays 1: form 02 lists, once and completely, what the applicant must add before acceptance."""
     _begin(desk, actor, dossier, "guide")
     items = _items(items, "items", "các giấy tờ cần bổ sung", "documents to supplement")
+    reason = texts.note(reason, "reason")
     records.action(
-        desk, actor, dossier, "guide", SUBMITTED, SUBMITTED, note="; ".join(items), role="counter_officer"
+        desk, actor, dossier, "guide", SUBMITTED, SUBMITTED, note=texts.summary(items), role="counter_officer"
     )
     records.issue_form(desk, actor, dossier, "02", items=items, reason=reason)
 
@@ -144,7 +150,14 @@ def refuse(desk: Desk, actor: Actor, dossier: Dossier, *, reasons: list[str]) ->
     _begin(desk, actor, dossier, "refuse")
     reasons = _items(reasons, "reasons", "lý do từ chối", "reasons for refusal")
     records.action(
-        desk, actor, dossier, "refuse", SUBMITTED, REFUSED, note="; ".join(reasons), role="counter_officer"
+        desk,
+        actor,
+        dossier,
+        "refuse",
+        SUBMITTED,
+        REFUSED,
+        note=texts.summary(reasons),
+        role="counter_officer",
     )
     dossier.status = REFUSED
     records.issue_form(desk, actor, dossier, "03", reasons=reasons)
@@ -230,13 +243,15 @@ def request_supplement(desk: Desk, actor: Actor, dossier: Dossier, *, items: lis
     """4 → 5 with form 02: the clock pauses; time already spent still counts."""
     _begin(desk, actor, dossier, "request_supplement")
     items = _items(items, "items", "các giấy tờ cần bổ sung", "documents to supplement")
+    reason = texts.note(reason, "reason")
     days = int(desk.setting("supplement_deadline_days"))
     deadline = desk.now + timedelta(days=days)
-    records.action(desk, actor, dossier, "request_supplement", PROCESSING, SUPPLEMENT, note="; ".join(items))
+    summary = texts.summary(items)
+    records.action(desk, actor, dossier, "request_supplement", PROCESSING, SUPPLEMENT, note=summary)
     dossier.status = SUPPLEMENT
     form = records.issue_form(desk, actor, dossier, "02", items=items, reason=reason, deadline_at=deadline)
     desk.session.flush()  # the pause points at the form
-    clock.pause(desk, dossier, "supplement", reason or "; ".join(items), deadline).form_document_id = form.id
+    clock.pause(desk, dossier, "supplement", reason or summary, deadline).form_document_id = form.id
 
 
 def receive_supplement(desk: Desk, actor: Actor, dossier: Dossier, *, note=None) -> int:

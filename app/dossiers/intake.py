@@ -12,7 +12,7 @@ from sqlalchemy import and_, or_, select
 
 from app.catalog.models import Procedure, ProcedureCase, ProcedureComponent
 from app.core.errors import DomainError, NotFound
-from app.dossiers import clock, records
+from app.dossiers import clock, records, texts
 from app.dossiers.codes import next_code
 from app.dossiers.desk import Actor, Desk, check_actor
 from app.dossiers.models import Dossier, DossierComponent, DossierFile
@@ -102,16 +102,43 @@ class _Problems:
 
 
 def _clean(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
+    """One line of text as typed, control characters out; None when nothing is left."""
+    return texts.one_line(value) or None
+
+
+# Applicant fields -> (longest the column holds, name in Vietnamese, in English).
+APPLICANT_LIMITS = {
+    "name": (255, "họ tên", "the name"),
+    "id_number": (32, "số giấy tờ", "the ID number"),
+    "phone": (32, "số điện thoại", "the phone number"),
+    "email": (255, "địa chỉ email", "the email address"),
+    "address": (1000, "địa chỉ", "the address"),
+    "province_code": (8, "mã tỉnh", "the province code"),
+    "district_code": (8, "mã huyện", "the district code"),
+    "ward_code": (8, "mã xã", "the ward code"),
+    "delegate_name": (255, "họ tên người được ủy quyền", "the delegate's name"),
+    "delegate_phone": (32, "số điện thoại người được ủy quyền", "the delegate's phone number"),
+}
+
+
+def _check_lengths(applicant: Applicant, problems: _Problems) -> None:
+    """Every text cleaned; one message per field longer than its column (checked before its format)."""
+    for name, (limit, vi, en) in APPLICANT_LIMITS.items():
+        value = _clean(getattr(applicant, name))
+        setattr(applicant, name, value)
+        if value is not None and len(value) > limit:
+            problems.add(
+                f"applicant.{name}",
+                f"{vi} dài quá {limit} ký tự",
+                f"{en} is longer than {limit} characters",
+            )
 
 
 def _check_applicant(applicant: Applicant, problems: _Problems) -> None:
-    applicant.name = _clean(applicant.name) or ""
+    _check_lengths(applicant, problems)
+    applicant.name = applicant.name or ""
     if not applicant.name:
         problems.add("applicant.name", "chưa nhập họ tên người nộp", "the applicant's name is missing")
-    elif len(applicant.name) > 255:
-        problems.add("applicant.name", "họ tên dài quá 255 ký tự", "the name is longer than 255 characters")
     if applicant.type not in ("citizen", "enterprise", "organisation"):
         problems.add("applicant.type", "loại người nộp không hợp lệ", "unknown applicant type")
     applicant.phone = _clean(re.sub(r"[\s.\-]", "", applicant.phone or ""))
@@ -121,19 +148,25 @@ def _check_applicant(applicant: Applicant, problems: _Problems) -> None:
             "số điện thoại phải có 10–11 chữ số, bắt đầu bằng 0 hoặc +84",
             "phone must be 0… or +84…",
         )
-    applicant.email = _clean(applicant.email)
     if applicant.email and not EMAIL.fullmatch(applicant.email):
         problems.add("applicant.email", "địa chỉ email không đúng", "the email address is not valid")
     applicant.id_number = _clean((applicant.id_number or "").upper())
     applicant.id_type = _clean(applicant.id_type)
+    if applicant.id_type is not None and applicant.id_type not in ID_FORMATS:
+        problems.add("applicant.id_type", "loại giấy tờ tùy thân không hợp lệ", "unknown type of ID")
     if applicant.id_number:
         fmt = ID_FORMATS.get(applicant.id_type or "")
         if fmt is None:
             problems.add("applicant.id_type", "chọn loại giấy tờ tùy thân", "choose the type of ID")
         elif not fmt[0].fullmatch(applicant.id_number):
             problems.add("applicant.id_number", f"số giấy tờ cần {fmt[1]}", f"the ID number needs {fmt[2]}")
-    for name in ("address", "province_code", "district_code", "ward_code", "delegate_name", "delegate_phone"):
-        setattr(applicant, name, _clean(getattr(applicant, name)))
+
+
+def _check_note(intake: Intake, problems: _Problems) -> None:
+    intake.note = texts.lines(intake.note) or None
+    if intake.note is not None and len(intake.note) > texts.MAX_TEXT:
+        limit = texts.MAX_TEXT
+        problems.add("note", f"ghi chú dài quá {limit} ký tự", f"the note is longer than {limit} characters")
 
 
 def _procedure(
@@ -294,6 +327,7 @@ def receive_at_counter(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
     check_actor(desk.session, actor, TRANSITIONS["accept"], None, None, None)
     problems = _Problems()
     _check_applicant(intake.applicant, problems)
+    _check_note(intake, problems)
     procedure, case, components = _procedure(desk, intake, problems)
     _check_received(components, intake.components, problems)
     problems.raise_if_any()
@@ -309,7 +343,7 @@ def receive_at_counter(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
     desk.session.flush()
     rows = _add_components(desk, dossier, components, intake.components)
     received = [c for c in rows if c.is_received]
-    _record_acceptance(desk, actor, dossier, procedure, received, "receive", None, _clean(intake.note))
+    _record_acceptance(desk, actor, dossier, procedure, received, "receive", None, intake.note)
     return dossier
 
 
@@ -321,6 +355,7 @@ def create_draft(desk: Desk, actor: Actor, intake: Intake) -> Dossier:
             "channel", "hồ sơ tại quầy được tiếp nhận trực tiếp", "counter dossiers are received directly"
         )
     _check_applicant(intake.applicant, problems)
+    _check_note(intake, problems)
     procedure, case, components = _procedure(desk, intake, problems)
     problems.raise_if_any()
     dossier = _new_dossier(desk, intake, procedure, case)

@@ -28,7 +28,7 @@ from app.catalog.models import Procedure
 from app.core.db import platform_db
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.outbox import emit_event
-from app.dossiers import clock, records
+from app.dossiers import clock, records, texts
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.interop_models import DONE, REJECTED, InteropHandover
 from app.dossiers.models import Dossier, InteropTask
@@ -82,7 +82,9 @@ def _partner(desk: Desk, step: ProcessStep) -> Tenant:
 
 
 def _join(*parts: str | None) -> str:
-    return ". ".join(p.strip() for p in parts if p and p.strip())
+    """One form 05 note from several parts, cut to what a note may hold (the parts are kept whole)."""
+    text = ". ".join(p.strip() for p in parts if p and p.strip())
+    return texts.summary([text])
 
 
 def send(
@@ -411,14 +413,15 @@ def _hand_back(desk: Desk, actor: Actor, task, handover, outcome: str, text: str
     _check_open(task)
     check_role(actor, handover)
     _check_holder(actor, task)
-    text = (text or "").strip()
+    text = texts.lines(text)
+    vi, en = ("kết quả xử lý", "the result") if outcome == DONE else ("lý do trả lại", "the reason")
     if not text:
-        vi, en = ("kết quả xử lý", "the result") if outcome == DONE else ("lý do trả lại", "the reason")
         raise InvalidInterop(
             f"Cần nhập {vi} để gửi lại đơn vị chủ trì.",
             f"Enter {en} to send back to the owning unit.",
             errors={"note": {"vi": f"cần nhập {vi}", "en": f"{en} is required"}},
         )
+    texts.check_length(text, "note", vi, en)
     if taken_by(task) is None:  # handed back without taking it first: whoever did it held it
         _take(desk, actor, task)
     on_time = (

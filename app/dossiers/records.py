@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEvent
 from app.catalog.models import Procedure
 from app.core.outbox import emit_event
-from app.dossiers import clock
+from app.dossiers import clock, texts
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.models import Dossier, DossierAction, FormDocument
 from app.dossiers.status import STATUS_NAMES
@@ -42,6 +42,7 @@ def action(
     Every action is a change of the dossier, even one that leaves its columns as they
     were (guide, claim, form 04): its version moves, so a copy loaded before is stale.
     """
+    note = texts.note(note)  # whatever the action, no note longer than form 05's cell can show
     if from_status is not None:  # a dossier created by this action gets its first version on INSERT
         dossier.updated_at = desk.now
     row = DossierAction(
