@@ -45,9 +45,31 @@ def test_missing_file_is_a_bilingual_404(store: LocalStorage):
     with pytest.raises(NotFound) as caught:
         store.get("ngo-quyen/none.pdf")
     assert "Không tìm thấy tệp" in caught.value.vi
-    assert "not found" in caught.value.en
+    assert "File not found" in caught.value.en
     with pytest.raises(NotFound):
         store.size("ngo-quyen/none.pdf")
+
+
+def test_the_404_does_not_show_the_storage_key(store: LocalStorage):
+    key = "ngo-quyen/dossiers/000.00.23.H99-190415-0001/abc-giay-khai-sinh.pdf"
+    for read in (store.get, store.size):
+        with pytest.raises(NotFound) as caught:
+            read(key)
+        for text in (caught.value.vi, caught.value.en):
+            assert "ngo-quyen" not in text and "H99-190415" not in text and "giay-khai-sinh" not in text
+
+
+def test_a_key_under_a_file_or_naming_a_folder_is_a_404(store: LocalStorage):
+    store.put("ngo-quyen/dossiers/a.pdf", b"%PDF-1.4", "application/pdf")
+    with pytest.raises(NotFound):
+        store.get("ngo-quyen/dossiers/a.pdf/b.pdf")  # NotADirectoryError underneath
+    with pytest.raises(NotFound):
+        store.get("ngo-quyen/dossiers")  # IsADirectoryError underneath
+    with pytest.raises(NotFound):
+        store.size("ngo-quyen/dossiers/a.pdf/b.pdf")
+    assert not store.exists("ngo-quyen/dossiers/a.pdf/b.pdf")
+    store.delete("ngo-quyen/dossiers/a.pdf/b.pdf")  # nothing there: not an error
+    assert store.get("ngo-quyen/dossiers/a.pdf") == b"%PDF-1.4"
 
 
 def test_overwrite_replaces_whole_file_and_leaves_no_temp_files(store: LocalStorage):

@@ -8,6 +8,8 @@ same protocol. The content type is not kept here: the row that names the key hol
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -19,6 +21,8 @@ from typing import Protocol
 from flask import Flask, current_app
 
 from app.core.errors import DomainError, NotFound
+
+log = logging.getLogger("motcua.storage")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = "motcua.storage"
@@ -93,14 +97,16 @@ class LocalStorage:
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+        # NotADirectoryError: a part of the key is a file (``a.pdf/b``); IsADirectoryError: a folder.
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise _missing(key) from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        with contextlib.suppress(NotADirectoryError):  # a part of the key is a file: nothing under it
+            self._path(key).unlink(missing_ok=True)
 
     def size(self, key: str) -> int:
         path = self._path(key)
@@ -110,9 +116,11 @@ class LocalStorage:
 
 
 def _missing(key: str) -> NotFound:
+    # The key names the unit and the dossier: it goes to the log, never to the reader.
+    log.warning("stored file not found", extra={"storage_key": key})
     return NotFound(
-        f"Không tìm thấy tệp đã lưu ({key}). Tệp có thể đã bị xóa; hãy tải lên lại.",
-        f"Stored file not found ({key}). It may have been deleted; upload it again.",
+        "Không tìm thấy tệp. Tệp có thể đã bị xóa; hãy tải lên lại.",
+        "File not found. It may have been deleted; upload it again.",
     )
 
 
