@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -343,6 +344,35 @@ def test_logbook_xlsx_holds_the_rows(logbook):
     assert rows[1][11] is None  # not returned yet
     assert sheet.cell(row=HEADER_ROW + 1, column=8).number_format == "hh:mm dd/mm/yyyy"
     assert sheet.freeze_panes == f"A{HEADER_ROW + 1}"
+
+
+def test_logbook_xlsx_writes_what_people_typed_as_text_never_a_formula(unit):
+    link = '=HYPERLINK("http://x","y")'
+    row = LogbookRow(
+        seq=1,
+        dossier_code=CODE,
+        procedure_name="+84 thủ tục",
+        number_of_sets=1,
+        applicant_name=link,
+        address_phone="Số 12\x01 Lê Lợi\x1f",
+        lead_agency="-1+1",
+        received_at=RECEIVED,
+        due_at=DUE,
+        sent_at=None,
+        result_received_at=None,
+        returned_at=None,
+        note="@SUM(A1)",
+    )
+    data = logbook_xlsx(Logbook(unit, date(2019, 4, 1), date(2019, 4, 30), [row]))
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        assert b"<f>" not in package.read("xl/worksheets/sheet1.xml")  # no formula anywhere
+    sheet = load_workbook(io.BytesIO(data)).active
+    cells = sheet[HEADER_ROW + 1]
+    assert cells[4].value == link and cells[4].data_type == "s" and cells[4].quotePrefix
+    assert cells[5].value == "Số 12 Lê Lợi"  # the control characters Excel refuses are gone
+    assert (cells[2].value, cells[6].value, cells[13].value) == ("+84 thủ tục", "-1+1", "@SUM(A1)")
+    assert all(cells[i].data_type == "s" and cells[i].quotePrefix for i in (2, 6, 13))
+    assert cells[1].value == CODE and not cells[1].quotePrefix
 
 
 def test_time_texts():
