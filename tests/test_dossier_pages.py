@@ -292,6 +292,7 @@ def test_dossier_page_explains_the_due_date_lists_history_and_only_allowed_actio
     assert {"claim", "forward", "request_supplement", "request_payment"} <= forms
     assert not forms & {"withdraw", "complete", "return_result", "transfer", "stop", "apologise"}
     assert "chờ trong nhóm vai trò" in page.text
+    assert 'id="h-interop"' not in page.text  # never at another unit: no liên thông panel
 
     counter = signed_in(client_for, unit, "counter")
     counter_forms = set(

@@ -366,6 +366,17 @@ def test_owner_cannot_act_while_the_dossier_is_at_the_partner(app, owner, waitin
     assert dossier_of(owner, dossier_id).current_role is None
 
 
+def test_the_owners_dossier_page_shows_where_the_dossier_is(owner, partner, waiting, client_for):
+    dossier_id, _ = waiting
+    client = client_for(owner.tenant)
+    assert login(client, owner.accounts["head"].email).status_code == 302
+    page = client.get(f"/backoffice/dossiers/{dossier_id}")
+    assert page.status_code == 200
+    panel = page.text.split('id="h-interop"')[1].split("</section>")[0]
+    assert partner[0].name in panel and "Xác minh tại quận" in panel
+    assert "Đang ở đơn vị phối hợp" in panel and "Quá hạn" in panel  # due Wed 13/03/2019, long past
+
+
 # --- cross-tenant ---------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError, NotFound
 from app.core.i18n import current_lang, tr
 from app.core.sites import TENANT
-from app.dossiers import actions, documents, files, forms_input, page_queries, queries, records
+from app.dossiers import actions, documents, files, forms_input, interop, page_queries, queries, records
 from app.dossiers import intake as intake_core
 from app.dossiers.actions import InvalidAction
 from app.dossiers.desk import Actor, Desk
@@ -350,6 +350,8 @@ def _dossier_page(official, dossier_id: int, *, error=None, failed=None, status:
         files=files.files_of(desk, dossier.id),
         may_upload=bool(set(official.membership.roles) & set(files.UPLOADERS)),
         form01=next((f for f in forms if f.form_no == "01"), None),
+        # Where the dossier went to other units (liên thông), and where it is now.
+        interop_rows=interop.interop_panel(session, dossier.id, platform_session=platform_db()),
         action_names=action_names,
         stop_kinds=forms_input.STOP_KINDS,
         error=error,
