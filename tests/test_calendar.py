@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
 
-from app.calendar.workcal import DEFAULT_HOURS, VN_TZ, OfficeHours, WorkCalendar, national_year
+from app.calendar.deadlines import compute_due
+from app.calendar.workcal import (
+    DEFAULT_HOURS,
+    VN_TZ,
+    NoWorkingDay,
+    OfficeHours,
+    WorkCalendar,
+    national_year,
+)
 
 
 def at(y, m, d, hh=0, mm=0):
@@ -147,10 +155,52 @@ def test_custom_hours_and_a_six_day_week():
     assert cal.add_working_minutes(at(2019, 3, 9, 7, 30), 450) == at(2019, 3, 9, 16, 30)
 
 
-def test_a_week_without_working_days_is_refused_not_looped_forever():
+def test_a_week_without_working_days_is_a_409_not_a_loop_or_a_crash():
     hours = OfficeHours(time(7), time(11), time(13), time(17), Decimal(8), frozenset(), time(15))
-    with pytest.raises(ValueError):
+    with pytest.raises(NoWorkingDay) as refused:
         WorkCalendar(hours).next_opening(at(2019, 6, 3, 9))
+    assert refused.value.status == 409
+    assert "kiểm tra lịch làm việc của đơn vị" in refused.value.vi
+    assert "Check the unit's calendar" in refused.value.en and "03/06/2019" in refused.value.en
+
+
+def days_off(first: date, count: int) -> list[tuple[date, str, str, str | None]]:
+    return [(first + timedelta(days=i), "day_off", "tenant", "Tạm dừng tiếp nhận") for i in range(count)]
+
+
+def test_a_unit_closed_for_three_months_still_gets_due_dates():
+    # 90 days off from Mon 03/06/2019 to Sat 31/08; Sun 01/09, Mon 02/09 (National Day): Tue 03/09.
+    cal = WorkCalendar(unit_days=days_off(date(2019, 6, 3), 90))
+    assert cal.next_opening(at(2019, 6, 3, 9)) == at(2019, 9, 3, 7, 0)
+    d = compute_due(cal, at(2019, 6, 3, 9), Decimal(1), "working_days")
+    assert d.due_at == at(2019, 9, 3, 17, 0)
+    assert cal.why_not_working(date(2019, 7, 1)) == ("Tạm dừng tiếp nhận", "Tạm dừng tiếp nhận")
+
+
+def test_a_unit_closed_for_more_than_a_year_is_a_clear_409():
+    cal = WorkCalendar(unit_days=days_off(date(2019, 6, 1), 400))
+    with pytest.raises(NoWorkingDay) as refused:
+        compute_due(cal, at(2019, 6, 3, 9), Decimal(3), "working_days")
+    assert refused.value.status == 409 and "366" in refused.value.en
+    assert "01/06/2019" not in refused.value.en  # the search starts at the day received
+    assert "03/06/2019" in refused.value.vi
+
+
+def test_swapped_days_off_name_the_worked_saturday_as_dd_mm_yyyy_in_both_languages(cal):
+    # 2019: Mon 29/04 off in exchange for working Sat 04/05 (the package's English said "05/04/2019").
+    vi, en = cal.why_not_working(date(2019, 4, 29))
+    assert vi == "Ngày nghỉ (hoán đổi với thứ Bảy 04/05/2019, ngày làm bù)"
+    assert en == "Day off (swapped with Saturday 04/05/2019, a make-up working day)"
+    assert cal.is_working_day(date(2019, 5, 4))
+    # 2025: Fri 02/05 off for Sat 26/04 (the package said "04/26/2025").
+    assert cal.why_not_working(date(2025, 5, 2))[1] == (
+        "Day off (swapped with Saturday 26/04/2025, a make-up working day)"
+    )
+    # Across the year: Mon 31/12/2018 off for Sat 05/01/2019.
+    assert "05/01/2019" in national_year(2018).holidays[date(2018, 12, 31)][1]
+    for year in range(2010, 2030):
+        for _, en_name in national_year(year).holidays.values():
+            assert "substituted" not in en_name, (year, en_name)
 
 
 def test_every_national_holiday_has_a_vietnamese_name():

@@ -10,6 +10,7 @@ which has no daylight saving, so a day's sessions are plain local times.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.calendar.models import CalendarDay, WorkingHoursProfile
 from app.core.cache import UnitCache
+from app.core.errors import Conflict
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -37,8 +39,24 @@ WEEKDAY_NAMES: dict[int, tuple[str, str]] = {
     7: ("Chủ nhật", "Sunday"),
 }
 UNIT_DAY_OFF = ("Ngày nghỉ của đơn vị", "Unit day off")
-# No real calendar has a longer run of days off; a longer one means a configuration with no weekdays.
-MAX_GAP_DAYS = 60
+# How far ahead the next working day is searched: a unit may close for months (a merger, a
+# disaster), but a year without one working day is a calendar to fix, not to compute with.
+MAX_GAP_DAYS = 366
+# The package names a swapped day off "Ngày nghỉ (thay cho ngày 04/05/2019)" and, in English,
+# "Day off (substituted from 05/04/2019)" (a US date); both texts are built here instead.
+_SWAPPED_VI = re.compile(r"^Ngày nghỉ \(thay cho ngày (\d{1,2})/(\d{1,2})/(\d{4})\)$")
+
+
+class NoWorkingDay(Conflict):
+    """The unit's calendar has no working day within MAX_GAP_DAYS: nothing can be due."""
+
+    def __init__(self, after: date):
+        super().__init__(
+            f"Không có ngày làm việc nào trong {MAX_GAP_DAYS} ngày sau ngày {after:%d/%m/%Y}, nên không tính "
+            "được thời hạn. Hãy kiểm tra lịch làm việc của đơn vị (ngày nghỉ, ngày làm việc trong tuần).",
+            f"No working day within {MAX_GAP_DAYS} days after {after:%d/%m/%Y}, so no deadline can be "
+            "computed. Check the unit's calendar (days off, working weekdays).",
+        )
 
 
 @dataclass(frozen=True)
@@ -85,8 +103,31 @@ def national_year(year: int) -> NationalYear:
     # A swap can cross the year (31/12/2018 off for Sat 05/01/2019): look at the neighbours too.
     around = holidays.VN(years=(year - 1, year, year + 1))
     return NationalYear(
-        holidays={day: (names_vi[day], names_en.get(day, names_vi[day])) for day in sorted(names_vi)},
+        holidays={day: _names(names_vi[day], names_en.get(day, names_vi[day])) for day in sorted(names_vi)},
         makeup_workdays=frozenset(d for d in around.weekend_workdays if d.year == year),
+    )
+
+
+def _names(vi: str, en: str) -> tuple[str, str]:
+    """The package's (vi, en) names, but a swapped day off says with which day, as dd/mm/yyyy in both."""
+    match = _SWAPPED_VI.match(vi)
+    if match is None:
+        return vi, en
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        worked = date(year, month, day)
+    except ValueError:  # not a date after all: keep the package's words
+        return vi, en
+    weekday_vi, weekday_en = WEEKDAY_NAMES[worked.isoweekday()]
+    weekday_vi = "t" + weekday_vi[1:] if weekday_vi.startswith("Thứ") else weekday_vi.lower()
+    if worked.isoweekday() < 6:  # never seen: a weekday given back, not a weekend worked
+        return (
+            f"Ngày nghỉ (hoán đổi với {weekday_vi} {worked:%d/%m/%Y})",
+            f"Day off (swapped with {weekday_en} {worked:%d/%m/%Y})",
+        )
+    return (
+        f"Ngày nghỉ (hoán đổi với {weekday_vi} {worked:%d/%m/%Y}, ngày làm bù)",
+        f"Day off (swapped with {weekday_en} {worked:%d/%m/%Y}, a make-up working day)",
     )
 
 
@@ -139,12 +180,12 @@ class WorkCalendar:
         return self.why_not_working(day) is None
 
     def next_working_day(self, day: date) -> date:
-        """The first working day strictly after ``day``."""
-        for _ in range(MAX_GAP_DAYS):
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                return day
-        raise ValueError(f"no working day within {MAX_GAP_DAYS} days after {day}: check the office hours")
+        """The first working day strictly after ``day`` (NoWorkingDay, a 409, if none within MAX_GAP_DAYS)."""
+        for offset in range(1, MAX_GAP_DAYS + 1):
+            candidate = day + timedelta(days=offset)
+            if self.is_working_day(candidate):
+                return candidate
+        raise NoWorkingDay(day)
 
     def non_working_days(self, first: date, last: date) -> list[tuple[date, tuple[str, str]]]:
         """Every non-working day in [first, last] with its reason."""
