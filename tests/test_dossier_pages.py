@@ -362,6 +362,28 @@ def test_bad_action_input_is_422_and_changes_nothing(client_for, unit):
     assert refused.status_code == 422 and "Ngày giờ hẹn mới không đúng" in refused.text
 
 
+def test_form_04_date_as_written_in_vietnam_or_as_the_browser_sends_it(client_for, unit):
+    dossier_id = receive(unit)
+    act(unit, "transfer", dossier_id, "counter")
+    later = (get(unit, dossier_id).due_at + timedelta(days=7)).astimezone(VN_TZ)
+    with unit.session() as session:
+        calendar = unit.desk(session).calendar
+        while not calendar.is_working_day(later.date()):
+            later += timedelta(days=1)
+    head = signed_in(client_for, unit, "head")
+    version = get(unit, dossier_id).row_version
+    wrong = post_action(head, dossier_id, "apologise", version, new_due_date="2030-02-31", reason="Chờ")
+    assert wrong.status_code == 422 and "dd/mm/yyyy hoặc yyyy-mm-dd" in wrong.text
+    typed = later.strftime("%d/%m/%Y")  # as the error message and people write it
+    done = post_action(
+        head, dossier_id, "apologise", version, new_due_date=typed, new_due_time="15:30", reason="Chờ"
+    )
+    assert done.status_code == 302, done.text
+    assert get(unit, dossier_id).rescheduled_due_at == datetime.combine(
+        later.date(), datetime.min.time().replace(hour=15, minute=30), VN_TZ
+    )
+
+
 def test_a_stale_page_gets_409_and_no_overwrite(client_for, unit):
     dossier_id = receive(unit)
     act(unit, "transfer", dossier_id, "counter")

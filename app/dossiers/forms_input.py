@@ -129,15 +129,22 @@ def _note(form: MultiDict) -> str | None:
     return (form.get("note") or "").strip() or None
 
 
+def _day(raw: str) -> date:
+    """A date as the browser's date field sends it (yyyy-mm-dd) or as people write it (dd/mm/yyyy)."""
+    if "/" in raw:
+        return datetime.strptime(raw, "%d/%m/%Y").date()
+    return date.fromisoformat(raw)
+
+
 def _new_due_at(form: MultiDict) -> datetime:
     """Date and time fields of form 04 -> an aware datetime in Asia/Ho_Chi_Minh."""
     try:
-        day = date.fromisoformat((form.get("new_due_date") or "").strip())
+        day = _day((form.get("new_due_date") or "").strip())
         at = time.fromisoformat((form.get("new_due_time") or "17:00").strip() or "17:00")
     except ValueError:
         raise InvalidAction(
-            "Ngày giờ hẹn mới không đúng (ngày dạng dd/mm/yyyy, giờ dạng hh:mm).",
-            "The new date or time is not valid (date and hh:mm).",
+            "Ngày giờ hẹn mới không đúng (ngày dạng dd/mm/yyyy hoặc yyyy-mm-dd, giờ dạng hh:mm).",
+            "The new date or time is not valid (date as dd/mm/yyyy or yyyy-mm-dd, time as hh:mm).",
             errors={"new_due_at": {"vi": "ngày giờ không đúng", "en": "not a valid date and time"}},
         ) from None
     return datetime.combine(day, at.replace(tzinfo=None), tzinfo=VN_TZ)
