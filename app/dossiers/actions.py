@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from app.auth.access import Forbidden
-from app.auth.roles import HEAD_OF_DIVISION, HEAD_OF_UNIT
 from app.core.errors import Conflict, DomainError, NotFound
 from app.dossiers import clock, interop, records, texts
 from app.dossiers.desk import Actor, Desk, check_actor, check_assignee
@@ -22,6 +21,7 @@ from app.dossiers.status import (
     FINANCIAL,
     OPEN,
     PROCESSING,
+    REASSIGNERS,
     REFUSED,
     RESULT_READY,
     RETURNED,
@@ -201,10 +201,6 @@ def claim(desk: Desk, actor: Actor, dossier: Dossier) -> None:
     records.action(
         desk, actor, dossier, "claim", dossier.status, dossier.status, to_account_id=actor.account_id
     )
-
-
-# Who may move a dossier between officials of one step (someone is away, overloaded, or named wrongly).
-REASSIGNERS = frozenset({HEAD_OF_DIVISION, HEAD_OF_UNIT})
 
 
 def reassign(

@@ -22,13 +22,12 @@ from sqlalchemy import select
 from app.auth.access import Forbidden
 from app.auth.api_access import Principal, api_auth
 from app.auth.queries import find_account
-from app.auth.roles import COUNTER_OFFICER, HEAD_OF_DIVISION, HEAD_OF_UNIT, RECORDS_CLERK, UNIT_ADMIN
 from app.calendar.deadlines import explain_lines
 from app.catalog.models import Procedure
 from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError
 from app.core.sites import TENANT
-from app.dossiers import actions, files, queries, records
+from app.dossiers import actions, documents, files, queries, records
 from app.dossiers import intake as intake_core
 from app.dossiers.api_schemas import (
     ACTION_SCHEMAS,
@@ -60,7 +59,6 @@ blp = Blueprint(
 
 PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-LOGBOOK_ROLES = (COUNTER_OFFICER, RECORDS_CLERK, HEAD_OF_DIVISION, HEAD_OF_UNIT, UNIT_ADMIN)
 LOGBOOK_MAX_DAYS = 366
 BINARY = {"type": "string", "format": "binary"}
 
@@ -563,8 +561,6 @@ def list_forms(dossier_id: int, principal: Principal):
 @blp.alt_response(404, description="no such dossier or form in this unit")
 def form_pdf(dossier_id: int, form_id: int, principal: Principal):
     """One issued form as a PDF (A5), the same document on every reprint."""
-    from app.dossiers import documents
-
     desk = _desk()
     dossier = get_dossier(desk.session, dossier_id)
     form = get_form(desk.session, dossier.id, form_id)
@@ -579,8 +575,6 @@ def form_pdf(dossier_id: int, form_id: int, principal: Principal):
 @blp.alt_response(404, description="no such dossier in this unit")
 def tracking_slip_pdf(dossier_id: int, principal: Principal):
     """Form 05, the tracking slip: one row per handover with its on-time result."""
-    from app.dossiers import documents
-
     desk = _desk()
     dossier = get_dossier(desk.session, dossier_id)
     records.log_personal_data_view(desk, principal.account_id, dossier, "form_05")
@@ -600,9 +594,7 @@ class InvalidPeriod(DomainError):
 @blp.alt_response(422, description="the period is not valid")
 def logbook(args: dict, principal: Principal):
     """Form 06, the logbook of dossiers received in a period (PDF on A4, or ``format=xlsx``)."""
-    from app.dossiers import documents
-
-    if not set(LOGBOOK_ROLES) & principal.roles:
+    if not set(documents.LOGBOOK_ROLES) & principal.roles:
         raise Forbidden(
             "Sổ theo dõi hồ sơ dành cho cán bộ một cửa, văn thư, lãnh đạo và quản trị đơn vị.",
             "The logbook is for counter officers, records clerks, heads and unit administrators.",

@@ -14,6 +14,7 @@ from flask import has_request_context, request
 from sqlalchemy import func, select
 
 from app.auth.models import Account
+from app.auth.roles import COUNTER_OFFICER, HEAD_OF_DIVISION, HEAD_OF_UNIT, RECORDS_CLERK, UNIT_ADMIN
 from app.calendar.workcal import VN_TZ
 from app.catalog.models import Procedure
 from app.core.db import get_platform
@@ -27,6 +28,9 @@ from app.dossiers.models import Dossier, DossierAction, FormDocument
 from app.dossiers.queries import history
 from app.officials.models import Division
 from tenants.models import Tenant
+
+# Who may export the logbook (form 06): it lists every applicant's address and phone for the period.
+LOGBOOK_ROLES = (COUNTER_OFFICER, RECORDS_CLERK, HEAD_OF_DIVISION, HEAD_OF_UNIT, UNIT_ADMIN)
 
 UNITS = {
     "working_days": ("ngày làm việc", "working days"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth.access import Forbidden
 from app.dossiers.desk import Actor, Desk, check_actor
 from app.dossiers.models import Dossier, DossierAction
-from app.dossiers.status import ALLOWED_AWAY, OPEN, Transition, transitions_from
+from app.dossiers.status import ALLOWED_AWAY, OPEN, REASSIGNERS, Transition, transitions_from
 from app.officials.models import OfficialAssignment
 from app.processes.models import ProcessStep
 from app.processes.services import next_steps
@@ -190,8 +190,6 @@ def available_actions(desk: Desk, actor: Actor, dossier: Dossier) -> list[Transi
 
 def may_reassign(desk: Desk, actor: Actor, dossier: Dossier) -> bool:
     """Heads may move a dossier between the officials of its step; the holder may put it back in the pool."""
-    from app.dossiers.actions import REASSIGNERS
-
     if dossier.status not in OPEN or dossier.current_step_id is None:
         return False
     step = desk.session.get(ProcessStep, dossier.current_step_id)

@@ -147,6 +147,9 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# Who may move a dossier between officials of one step (someone is away, overloaded, or named wrongly).
+REASSIGNERS = frozenset({r.HEAD_OF_DIVISION, r.HEAD_OF_UNIT})
+
 # While a liên thông step has the dossier at the partner unit, the owner may only send form 04.
 ALLOWED_AWAY = frozenset({"apologise"})
 

@@ -15,10 +15,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from app.auth.access import check_csrf, require_role
 from app.auth.roles import (
     COUNTER_OFFICER,
-    HEAD_OF_DIVISION,
-    HEAD_OF_UNIT,
-    RECORDS_CLERK,
-    UNIT_ADMIN,
     role_labels,
 )
 from app.backoffice.views import official_required
@@ -41,7 +37,6 @@ from app.officials.services import officials_for_step
 blp = Blueprint("dossiers_ui", __name__, subdomain=TENANT, url_prefix="/backoffice/dossiers")
 
 PER_PAGE = 20
-LOGBOOK_ROLES = (COUNTER_OFFICER, RECORDS_CLERK, HEAD_OF_DIVISION, HEAD_OF_UNIT, UNIT_ADMIN)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Actions the dossier page offers, in the order shown; each maps to one core function.
@@ -269,7 +264,7 @@ def search(official):
         has_next=has_next,
         found=found,
         procedures=page_queries.procedure_names(session, (d.procedure_id for d in found)),
-        may_logbook=bool(set(LOGBOOK_ROLES) & set(official.membership.roles or [])),
+        may_logbook=bool(set(documents.LOGBOOK_ROLES) & set(official.membership.roles or [])),
         today=today,
     )
 
@@ -473,7 +468,7 @@ def tracking_slip(official, dossier_id: int):
 @official_required
 def logbook(official):
     """Form 06 for a period: PDF inline, or ``format=xlsx`` as a download."""
-    require_role(official, *LOGBOOK_ROLES)
+    require_role(official, *documents.LOGBOOK_ROLES)
     desk = _desk()
     day_from, day_to, fmt = forms_input.logbook_period(request.args, desk.now.date())
     data = documents.logbook(desk, day_from, day_to, fmt, account_id=official.account.id)
