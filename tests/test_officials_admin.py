@@ -382,7 +382,7 @@ def test_settings_form_shows_defaults_and_saves(client, unit, platform):
     page = client.get(SETTINGS)
     assert page.status_code == 200
     assert "Thời hạn bổ sung hồ sơ (ngày)" in page.text and 'value="30"' in page.text
-    assert "Thông tư 01/2018/TT-VPCP" in page.text
+    assert "Khi có kết quả" in page.text  # the completion basis, with its label
     response = post(
         client,
         SETTINGS,
@@ -390,7 +390,6 @@ def test_settings_form_shows_defaults_and_saves(client, unit, platform):
             "classification_granularity": "timestamp",
             "completion_basis": "returned_at",
             "supplement_deadline_days": "45",
-            "form_set": "2025",
         },
     )
     assert response.status_code == 302
@@ -399,7 +398,6 @@ def test_settings_form_shows_defaults_and_saves(client, unit, platform):
             "classification_granularity": "timestamp",
             "completion_basis": "returned_at",
             "supplement_deadline_days": 45,
-            "form_set": "2025",
         }
     assert 'value="45"' in client.get(SETTINGS).text
 
@@ -408,11 +406,11 @@ def test_settings_bad_value_is_422_next_to_the_field_and_saves_nothing(client, u
     response = post(
         client,
         SETTINGS,
-        {"classification_granularity": "timestamp", "supplement_deadline_days": "400", "form_set": "1999"},
+        {"classification_granularity": "timestamp", "supplement_deadline_days": "400", "completion_basis": "x"},
     )
     assert response.status_code == 422
     assert re.search(r'id="e-supplement_deadline_days" class="error-text">[^<]*từ 1 đến 365', response.text)
-    assert 'id="e-form_set"' in response.text
+    assert 'id="e-completion_basis"' in response.text
     assert 'id="e-classification_granularity"' not in response.text
     assert 'value="400"' in response.text  # what was typed stays in the field
     assert stored_settings(platform, unit) == {}  # not even the valid field

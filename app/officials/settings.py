@@ -39,8 +39,6 @@ SETTINGS: dict[str, SettingSpec] = {
     "supplement_deadline_days": SettingSpec(
         30, None, "Thời hạn bổ sung hồ sơ (ngày)", "Supplement deadline (days)", low=1, high=365
     ),
-    # DOMAIN.md §0.1 and §2.5: which form set the unit issues.
-    "form_set": SettingSpec("2018", ("2018", "2025"), "Bộ biểu mẫu", "Form set"),
 }
 
 
@@ -106,10 +104,6 @@ CHOICE_LABELS: dict[str, dict[Any, tuple[str, str]]] = {
     "completion_basis": {
         "completed_at": ("Khi có kết quả", "When the result is ready"),
         "returned_at": ("Khi trả kết quả cho người dân", "When the result is handed over"),
-    },
-    "form_set": {
-        "2018": ("Thông tư 01/2018/TT-VPCP", "Circular 01/2018/TT-VPCP"),
-        "2025": ("Thông tư 03/2025", "Circular 03/2025"),
     },
 }
 
