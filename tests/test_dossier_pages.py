@@ -691,3 +691,31 @@ def test_only_counter_and_case_officers_upload(client_for, unit):
         f"{BASE}/{dossier_id}/files", data={"csrf_token": csrf}, content_type="multipart/form-data"
     )
     assert refused.status_code == 403
+
+
+def test_forward_can_take_a_branch_of_the_process(client_for, platform, city):
+    """A case officer sends a dossier straight to signing along the process's 'refuse' branch."""
+    from app.processes import services as processes
+    from app.processes.models import ProcessStep
+
+    branched = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    with branched.session() as session, session.begin():
+        template_id = processes.get_version(session, branched.version_id).template_id
+        draft = processes.new_draft(session, template_id)
+        steps = processes.steps_as_specs(session, draft.id)
+        shortcut = processes.LinkSpec("appraise", "sign", "refuse", "Đề nghị từ chối")
+        links = [*processes.links_as_specs(session, draft.id), shortcut]
+        processes.set_steps(session, draft.id, steps, links)
+        processes.publish(session, draft.id)
+    dossier_id = receive(branched)
+    act(branched, "transfer", dossier_id, "counter")
+    client = signed_in(client_for, branched, "officer")
+    page = client.get(f"{BASE}/{dossier_id}")
+    assert 'name="condition" value="refuse"' in page.text and "Ký duyệt" in page.text
+    moved = post_action(
+        client, dossier_id, "forward", get(branched, dossier_id).row_version, condition="refuse"
+    )
+    assert moved.status_code == 302
+    with branched.session() as session:
+        step = session.get(ProcessStep, get(branched, dossier_id).current_step_id)
+    assert step.key == "sign"

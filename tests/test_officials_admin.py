@@ -406,7 +406,11 @@ def test_settings_bad_value_is_422_next_to_the_field_and_saves_nothing(client, u
     response = post(
         client,
         SETTINGS,
-        {"classification_granularity": "timestamp", "supplement_deadline_days": "400", "completion_basis": "x"},
+        {
+            "classification_granularity": "timestamp",
+            "supplement_deadline_days": "400",
+            "completion_basis": "x",
+        },
     )
     assert response.status_code == 422
     assert re.search(r'id="e-supplement_deadline_days" class="error-text">[^<]*từ 1 đến 365', response.text)

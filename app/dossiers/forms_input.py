@@ -18,6 +18,7 @@ from app.dossiers.actions import InvalidAction
 from app.dossiers.intake import COUNTER, Applicant, Intake
 from app.dossiers.queries import QueueFilter
 from app.dossiers.status import STATUS_NAMES
+from app.processes.checks import CONDITIONS
 
 APPLICANT_TYPES: dict[str, tuple[str, str]] = {
     "citizen": ("Công dân", "Citizen"),
@@ -171,7 +172,10 @@ def _received(form: MultiDict) -> dict[int, int]:
 def action_kwargs(action: str, form: MultiDict) -> dict:
     """Keyword arguments of the core function behind ``action``, read from its small form."""
     if action in ("transfer", "forward", "reassign"):
-        return {"to_account_id": int_or_none(form.get("to_account_id")), "note": _note(form)}
+        values = {"to_account_id": int_or_none(form.get("to_account_id")), "note": _note(form)}
+        if action == "forward" and form.get("condition") in CONDITIONS:
+            values["condition"] = form["condition"]  # a branch of the process graph (supplement, send back…)
+        return values
     if action in ("guide", "request_supplement"):
         return {"items": lines(form.get("items")), "reason": (form.get("reason") or "").strip() or None}
     if action == "refuse":

@@ -17,6 +17,7 @@ from app.catalog.models import Procedure, ProcedureCase, ProcedureComponent
 from app.core.errors import NotFound
 from app.dossiers.models import Dossier, DossierComponent, FormDocument
 from app.officials.models import Division
+from app.processes.checks import CONDITIONS
 from app.processes.models import ProcessStep
 from app.processes.services import next_steps
 from tenants.naming import strip_diacritics
@@ -156,3 +157,14 @@ def following_step(session: Session, step_id: int | None) -> ProcessStep | None:
         return None
     following = next_steps(session, step_id)
     return following[0] if following else None
+
+
+def branches(session: Session, step_id: int | None) -> list[tuple[str, ProcessStep]]:
+    """The other ways on from a step (supplement, refusal, return… links), for the forward form."""
+    if step_id is None:
+        return []
+    found = []
+    for condition in CONDITIONS:
+        if condition != "default":
+            found += [(condition, step) for step in next_steps(session, step_id, condition)]
+    return found

@@ -33,6 +33,7 @@ from app.dossiers.forms_input import int_or_none
 from app.dossiers.intake import CHANNEL_NAMES, DELIVERY_NAMES, InvalidDossier
 from app.dossiers.status import PROCESSING, RECEIVED, STATUS_NAMES, TRANSITIONS, status_name
 from app.officials.services import officials_for_step
+from app.processes.checks import CONDITIONS
 
 blp = Blueprint("dossiers_ui", __name__, subdomain=TENANT, url_prefix="/backoffice/dossiers")
 
@@ -306,7 +307,14 @@ def _action_forms(desk: Desk, actor: Actor, dossier) -> tuple[list[str], dict]:
         current = officials_for_step(
             platform_db(), desk.session, desk.tenant.id, step.role, step.division_id, step.account_ids or ()
         )
-    return names, {"following": following, "candidates": candidates, "current_candidates": current}
+    branches = page_queries.branches(desk.session, dossier.current_step_id) if "forward" in names else []
+    return names, {
+        "following": following,
+        "candidates": candidates,
+        "current_candidates": current,
+        "branches": branches,
+        "condition_labels": CONDITIONS,
+    }
 
 
 def _dossier_page(official, dossier_id: int, *, error=None, failed=None, status: int = 200):

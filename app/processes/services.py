@@ -219,8 +219,12 @@ def new_draft(
 
 
 def _copy_graph(session: Session, source_id: int, target_id: int) -> None:
-    specs = [_spec_of(step) for step in steps_of(session, source_id)]
-    _write_graph(session, target_id, specs, links_as_specs(session, source_id))
+    _write_graph(session, target_id, steps_as_specs(session, source_id), links_as_specs(session, source_id))
+
+
+def steps_as_specs(session: Session, version_id: int) -> list[StepSpec]:
+    """A version's steps as specs, e.g. to edit a draft's graph and ``set_steps`` it back."""
+    return [_spec_of(step) for step in steps_of(session, version_id)]
 
 
 def _spec_of(step: ProcessStep) -> StepSpec:
