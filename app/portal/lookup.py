@@ -1,0 +1,234 @@
+"""Public status lookup: a dossier code plus the applicant's phone or ID number, and its rate limits.
+
+A wrong second factor and an unknown code give the same answer (``None``), so the lookup never tells
+a stranger that a code exists. Nothing personal (ID, phone, address, officials, notes) is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.calendar.deadlines import explain_lines
+from app.catalog.models import Procedure
+from app.core.config import Settings
+from app.core.jobs import redis_connection
+from app.dossiers.models import Dossier, DossierAction, DossierPause, FormDocument
+from app.dossiers.status import DRAFT, FINANCIAL, SUPPLEMENT, status_name
+
+log = logging.getLogger(__name__)
+
+MAX_CODE = 48  # Dossier.code
+MAX_FACTOR = 64
+
+# What each recorded action means to the applicant; actions not listed (reassignments …) are internal.
+STEP_TEXT: dict[str, tuple[str, str]] = {
+    "submit": ("Hồ sơ đã được nộp", "The dossier was submitted"),
+    "receive": ("Hồ sơ đã được tiếp nhận tại bộ phận một cửa", "The dossier was received at the counter"),
+    "accept": ("Hồ sơ đã được tiếp nhận", "The dossier was accepted"),
+    "guide": ("Cơ quan hướng dẫn hoàn thiện hồ sơ", "You were asked to complete the dossier"),
+    "refuse": ("Hồ sơ không được tiếp nhận", "The dossier was not accepted"),
+    "transfer": ("Hồ sơ được chuyển đến bộ phận chuyên môn", "The dossier went to the specialised division"),
+    "forward": ("Hồ sơ được chuyển sang bước xử lý tiếp theo", "The dossier moved to the next step"),
+    "interop_return": ("Hồ sơ được chuyển sang bước xử lý tiếp theo", "The dossier moved to the next step"),
+    "request_supplement": ("Cơ quan yêu cầu bổ sung giấy tờ", "You were asked for more documents"),
+    "receive_supplement": ("Đã nhận giấy tờ bổ sung", "The additional documents were received"),
+    "request_payment": ("Cơ quan yêu cầu nộp phí, lệ phí hoặc thuế", "You were asked to pay fees or taxes"),
+    "confirm_payment": ("Đã xác nhận nộp phí, thuế", "The payment was confirmed"),
+    "apologise": ("Cơ quan xin lỗi và hẹn lại ngày trả kết quả", "A new date for the result was set"),
+    "stop": ("Hồ sơ bị dừng xử lý", "Processing was stopped"),
+    "withdraw": ("Hồ sơ đã được rút theo yêu cầu", "The dossier was withdrawn at your request"),
+    "complete": ("Đã có kết quả giải quyết", "The result is ready"),
+    "return_result": ("Đã trả kết quả", "The result was handed over"),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    vi: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the applicant must do now: bring documents (form 02) or pay."""
+
+    kind: str  # "supplement" | "financial"
+    items: list[str] = field(default_factory=list)
+    reason: str | None = None
+    deadline_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    code: str
+    status: int
+    status_vi: str
+    status_en: str
+    procedure_name: str
+    received_at: datetime | None
+    appointment: datetime | None
+    explanation_vi: list[str]
+    explanation_en: list[str]
+    asked: Asked | None
+    steps: list[Step]
+
+
+# --- matching ------------------------------------------------------------------
+
+
+def clean_code(text: str | None) -> str:
+    return (text or "").strip().upper()[: MAX_CODE + 1]
+
+
+def normalise_phone(text: str | None) -> str:
+    """ "+84 912.345.678" and "0912 345 678" are the same number."""
+    digits = re.sub(r"[\s.\-()]", "", text or "")
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    return digits
+
+
+def factor_matches(dossier: Dossier, factor: str) -> bool:
+    factor = (factor or "").strip()
+    if not factor:
+        return False
+    if dossier.applicant_id_number and factor.casefold() == dossier.applicant_id_number.strip().casefold():
+        return True
+    phone = normalise_phone(factor)
+    return bool(phone) and bool(dossier.applicant_phone) and phone == normalise_phone(dossier.applicant_phone)
+
+
+def find(session: Session, code: str, factor: str) -> Found | None:
+    """The public facts of the unit's dossier ``code`` when ``factor`` is its applicant's; else None."""
+    code = clean_code(code)
+    if not code or len(code) > MAX_CODE or len(factor or "") > MAX_FACTOR:
+        return None
+    dossier = session.scalar(select(Dossier).where(Dossier.code == code, Dossier.status != DRAFT))
+    if dossier is None or not factor_matches(dossier, factor):
+        return None
+    return _facts(session, dossier)
+
+
+def _facts(session: Session, dossier: Dossier) -> Found:
+    vi, en = status_name(dossier.status)
+    explanation = dossier.due_explanation or {}
+    return Found(
+        code=dossier.code,
+        status=dossier.status,
+        status_vi=vi,
+        status_en=en,
+        procedure_name=session.scalar(select(Procedure.name).where(Procedure.id == dossier.procedure_id)),
+        received_at=dossier.received_at,
+        appointment=dossier.rescheduled_due_at or dossier.due_at,
+        explanation_vi=explain_lines(explanation, "vi") if explanation else [],
+        explanation_en=explain_lines(explanation, "en") if explanation else [],
+        asked=_asked(session, dossier),
+        steps=_steps(session, dossier.id),
+    )
+
+
+def _steps(session: Session, dossier_id: int) -> list[Step]:
+    rows = session.execute(
+        select(DossierAction.action, DossierAction.at)
+        .where(DossierAction.dossier_id == dossier_id)
+        .order_by(DossierAction.at, DossierAction.id)
+    )
+    return [Step(at, *STEP_TEXT[action]) for action, at in rows if action in STEP_TEXT]
+
+
+def _asked(session: Session, dossier: Dossier) -> Asked | None:
+    if dossier.status not in (SUPPLEMENT, FINANCIAL):
+        return None
+    pause = session.scalar(
+        select(DossierPause)
+        .where(DossierPause.dossier_id == dossier.id, DossierPause.ended_at.is_(None))
+        .order_by(DossierPause.started_at.desc())
+        .limit(1)
+    )
+    if pause is None:
+        return None
+    if pause.kind == "financial":
+        return Asked("financial", reason=pause.reason)
+    form = session.get(FormDocument, pause.form_document_id) if pause.form_document_id else None
+    payload = form.payload if form is not None else {}
+    return Asked(
+        "supplement",
+        items=list(payload.get("items") or []),
+        reason=payload.get("reason"),
+        deadline_at=pause.deadline_at,
+    )
+
+
+# --- rate limits -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limited:
+    """Over a limit: wait ``retry_after`` seconds."""
+
+    retry_after: int
+
+
+def exempt(settings: Settings, ip: str | None) -> bool:
+    return bool(ip) and ip in {p.strip() for p in settings.lookup_exempt_ips.split(",") if p.strip()}
+
+
+def _window(now: float, seconds: int) -> tuple[int, int]:
+    """(window number, seconds left in it): fixed windows."""
+    return int(now // seconds), seconds - int(now % seconds)
+
+
+def _ip_key(ip: str, window: int) -> str:
+    return f"lookup:ip:{ip}:{window}"
+
+
+def _code_key(tenant_id: int, code: str, window: int) -> str:
+    return f"lookup:code:{tenant_id}:{code}:{window}"
+
+
+def check_limits(settings: Settings, tenant_id: int, ip: str | None, code: str) -> Limited | None:
+    """Count this lookup against the client's IP and check the code's failures; fail open without Redis."""
+    if exempt(settings, ip):
+        return None
+    now = time.time()
+    ip_window, ip_left = _window(now, settings.lookup_ip_window_seconds)
+    code_window, code_left = _window(now, settings.lookup_code_window_seconds)
+    ip_key = _ip_key(ip or "-", ip_window)
+    try:
+        pipe = redis_connection().pipeline(transaction=True)  # MULTI: INCR and EXPIRE together
+        pipe.incr(ip_key)
+        pipe.expire(ip_key, settings.lookup_ip_window_seconds)
+        pipe.get(_code_key(tenant_id, code, code_window))
+        ip_count, _, code_failures = pipe.execute()
+    except RedisError as exc:
+        log.warning("lookup rate limit skipped, Redis unavailable: %s", exc)
+        return None
+    if ip_count > settings.lookup_limit_per_ip:
+        return Limited(ip_left)
+    if int(code_failures or 0) >= settings.lookup_limit_per_code:
+        return Limited(code_left)
+    return None
+
+
+def record_failure(settings: Settings, tenant_id: int, ip: str | None, code: str) -> None:
+    """A code with a wrong factor (or no such code): counted per code, whichever it was."""
+    if exempt(settings, ip):
+        return
+    window, _ = _window(time.time(), settings.lookup_code_window_seconds)
+    key = _code_key(tenant_id, code, window)
+    try:
+        pipe = redis_connection().pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, settings.lookup_code_window_seconds)
+        pipe.execute()
+    except RedisError as exc:
+        log.warning("lookup failure not counted, Redis unavailable: %s", exc)
