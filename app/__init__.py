@@ -58,6 +58,8 @@ def _register_blueprints(app) -> None:
     from app.officials import api as officials_api
     from app.officials import settings_views, token_views
     from app.officials import views as officials_admin
+    from app.portal import lookup_views
+    from app.portal import procedure_views as procedures_portal
     from app.portal import views as portal
     from app.processes import api as processes_api
     from app.processes import views as processes_admin
@@ -66,6 +68,8 @@ def _register_blueprints(app) -> None:
         health.blp,
         portal.city_blp,
         portal.tenant_blp,
+        procedures_portal.blp,
+        lookup_views.blp,
         auth.api_blp,
         backoffice.blp,
         catalog_admin.blp,

@@ -57,6 +57,12 @@ class Settings:
     # Attachments and generated documents (app/core/storage.py); relative to the repository.
     storage_dir: str = "var/storage"
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Public status lookup (app/portal/lookup.py): lookups per client IP, failed factors per code.
+    lookup_limit_per_ip: int = 30
+    lookup_ip_window_seconds: int = 600
+    lookup_limit_per_code: int = 10
+    lookup_code_window_seconds: int = 3600
+    lookup_exempt_ips: str = ""  # comma list, e.g. the benchmark client
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,4 +88,9 @@ class Settings:
             login_lockout_minutes=_int("LOGIN_LOCKOUT_MINUTES", cls.login_lockout_minutes),
             storage_dir=env.get("STORAGE_DIR", cls.storage_dir),
             max_upload_bytes=_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
+            lookup_limit_per_ip=_int("LOOKUP_LIMIT_PER_IP", cls.lookup_limit_per_ip),
+            lookup_ip_window_seconds=_int("LOOKUP_IP_WINDOW_SECONDS", cls.lookup_ip_window_seconds),
+            lookup_limit_per_code=_int("LOOKUP_LIMIT_PER_CODE", cls.lookup_limit_per_code),
+            lookup_code_window_seconds=_int("LOOKUP_CODE_WINDOW_SECONDS", cls.lookup_code_window_seconds),
+            lookup_exempt_ips=env.get("LOOKUP_EXEMPT_IPS", ""),
         )
