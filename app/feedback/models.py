@@ -57,6 +57,7 @@ class Question(TenantBase):
     __tablename__ = "questions"
     __table_args__ = (
         CheckConstraint("status IN ('new', 'assigned', 'answered', 'rejected')", name="status_valid"),
+        CheckConstraint("kind IN ('question', 'petition')", name="kind_valid"),
         Index(None, "status", "asked_at"),
     )
 
@@ -75,6 +76,11 @@ class Question(TenantBase):
     assigned_division_id: Mapped[int | None] = mapped_column(ForeignKey("divisions.id", ondelete="SET NULL"))
     is_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # hỏi đáp or phản ánh kiến nghị; the answer deadline (working days on the unit's calendar) depends on it.
+    kind: Mapped[str] = mapped_column(String(16), default="question", server_default="question")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Lower-case, diacritics-free title, question and published answer, for the public search.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Answer(TenantBase):
