@@ -55,6 +55,8 @@ def _register_blueprints(app) -> None:
     from app.dossiers import api as dossiers_api
     from app.dossiers import interop_views
     from app.dossiers import views as dossiers_ui
+    from app.feedback import question_views
+    from app.feedback import views as ratings
     from app.officials import api as officials_api
     from app.officials import settings_views, token_views
     from app.officials import views as officials_admin
@@ -70,6 +72,7 @@ def _register_blueprints(app) -> None:
         portal.tenant_blp,
         procedures_portal.blp,
         lookup_views.blp,
+        question_views.blp,
         auth.api_blp,
         backoffice.blp,
         catalog_admin.blp,
@@ -82,6 +85,7 @@ def _register_blueprints(app) -> None:
         processes_admin.blp,
         dossiers_ui.blp,
         interop_views.blp,
+        ratings.blp,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (catalog.blp, officials_api.blp, processes_api.blp, dossiers_api.blp):

@@ -31,6 +31,18 @@ NAV: tuple[NavItem, ...] = (
     NavItem("dossiers_ui.queue", "Hồ sơ cần xử lý", "My task queue", frozenset()),
     NavItem("dossiers_ui.search", "Tra cứu hồ sơ", "Find a dossier", frozenset()),
     NavItem("interop_ui.inbox", "Hồ sơ liên thông", "Inter-unit tasks", frozenset()),
+    NavItem(
+        "ratings.backoffice",
+        "Đánh giá hài lòng",
+        "Satisfaction ratings",
+        frozenset({r.HEAD_OF_UNIT, r.UNIT_ADMIN}),
+    ),
+    NavItem(
+        "questions.backoffice",
+        "Hỏi đáp, phản ánh kiến nghị",
+        "Questions and petitions",
+        frozenset({r.HEAD_OF_DIVISION, r.HEAD_OF_UNIT, r.UNIT_ADMIN}),
+    ),
     NavItem("catalog_admin.procedures", "Thủ tục hành chính", "Procedures", _ADMIN),
     NavItem("processes_admin.index", "Quy trình nội bộ", "Internal processes", _ADMIN),
     NavItem("officials_admin.index", "Cán bộ và vai trò", "Officials and roles", _ADMIN),
