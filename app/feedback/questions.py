@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.calendar.deadlines import step_due
 from app.calendar.workcal import WorkCalendar, to_local
 from app.catalog.models import Procedure
+from app.core import ratelimit
 from app.core.errors import NotFound
-from app.core.jobs import redis_connection
 from app.feedback.models import Answer, Question
 from tenants.naming import strip_diacritics
 
@@ -165,17 +163,8 @@ def file_question(session: Session, cal: WorkCalendar, filing: Filing, now: date
 
 def submission_allowed(ip: str | None, now: float | None = None) -> bool:
     """Count a public submission against the client's IP; fail open without Redis."""
-    now = time.time() if now is None else now
-    key = f"questions:ip:{ip or '-'}:{int(now // SUBMIT_WINDOW_SECONDS)}"
-    try:
-        pipe = redis_connection().pipeline(transaction=True)  # INCR and EXPIRE together
-        pipe.incr(key)
-        pipe.expire(key, SUBMIT_WINDOW_SECONDS)
-        count, _ = pipe.execute()
-    except RedisError as exc:
-        log.warning("question rate limit skipped, Redis unavailable: %s", exc)
-        return True
-    return count <= SUBMIT_LIMIT
+    counted = ratelimit.hit(f"questions:ip:{ip or '-'}", SUBMIT_WINDOW_SECONDS, now)
+    return counted is None or counted[0] <= SUBMIT_LIMIT
 
 
 # --- public reads --------------------------------------------------------------------

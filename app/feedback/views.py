@@ -15,7 +15,7 @@ from app.core.errors import DomainError
 from app.core.sites import TENANT
 from app.feedback import ratings
 from app.portal import lookup
-from app.portal.lookup_views import MISSING, NOT_FOUND, _too_many_text
+from app.portal.lookup_views import MISSING, NOT_FOUND, too_many_text
 
 blp = Blueprint("ratings", __name__, subdomain=TENANT)
 
@@ -66,7 +66,7 @@ def submit():
     key = lookup.clean_code(code)
     limited = lookup.check_limits(settings, tenant.id, request.remote_addr, key)
     if limited:
-        html, status = _form(429, message=_too_many_text(limited), code=code, values=values)
+        html, status = _form(429, message=too_many_text(limited), code=code, values=values)
         return html, status, {"Retry-After": str(limited.retry_after)}
     try:
         rating = ratings.rate(tenant_db(), key, factor, answers)

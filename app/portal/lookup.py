@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.calendar.deadlines import explain_lines
 from app.catalog.models import Procedure
+from app.core import ratelimit
 from app.core.config import Settings
-from app.core.jobs import redis_connection
 from app.dossiers.models import Dossier, DossierAction, DossierPause, FormDocument
 from app.dossiers.status import DRAFT, FINANCIAL, SUPPLEMENT, status_name
 
@@ -182,53 +180,20 @@ def exempt(settings: Settings, ip: str | None) -> bool:
     return bool(ip) and ip in {p.strip() for p in settings.lookup_exempt_ips.split(",") if p.strip()}
 
 
-def _window(now: float, seconds: int) -> tuple[int, int]:
-    """(window number, seconds left in it): fixed windows."""
-    return int(now // seconds), seconds - int(now % seconds)
-
-
-def _ip_key(ip: str, window: int) -> str:
-    return f"lookup:ip:{ip}:{window}"
-
-
-def _code_key(tenant_id: int, code: str, window: int) -> str:
-    return f"lookup:code:{tenant_id}:{code}:{window}"
-
-
 def check_limits(settings: Settings, tenant_id: int, ip: str | None, code: str) -> Limited | None:
     """Count this lookup against the client's IP and check the code's failures; fail open without Redis."""
     if exempt(settings, ip):
         return None
-    now = time.time()
-    ip_window, ip_left = _window(now, settings.lookup_ip_window_seconds)
-    code_window, code_left = _window(now, settings.lookup_code_window_seconds)
-    ip_key = _ip_key(ip or "-", ip_window)
-    try:
-        pipe = redis_connection().pipeline(transaction=True)  # MULTI: INCR and EXPIRE together
-        pipe.incr(ip_key)
-        pipe.expire(ip_key, settings.lookup_ip_window_seconds)
-        pipe.get(_code_key(tenant_id, code, code_window))
-        ip_count, _, code_failures = pipe.execute()
-    except RedisError as exc:
-        log.warning("lookup rate limit skipped, Redis unavailable: %s", exc)
-        return None
-    if ip_count > settings.lookup_limit_per_ip:
-        return Limited(ip_left)
-    if int(code_failures or 0) >= settings.lookup_limit_per_code:
-        return Limited(code_left)
+    counted = ratelimit.hit(f"lookup:ip:{ip or '-'}", settings.lookup_ip_window_seconds)
+    if counted is not None and counted[0] > settings.lookup_limit_per_ip:
+        return Limited(counted[1])
+    failures, left = ratelimit.peek(f"lookup:code:{tenant_id}:{code}", settings.lookup_code_window_seconds)
+    if failures >= settings.lookup_limit_per_code:
+        return Limited(left)
     return None
 
 
 def record_failure(settings: Settings, tenant_id: int, ip: str | None, code: str) -> None:
     """A code with a wrong factor (or no such code): counted per code, whichever it was."""
-    if exempt(settings, ip):
-        return
-    window, _ = _window(time.time(), settings.lookup_code_window_seconds)
-    key = _code_key(tenant_id, code, window)
-    try:
-        pipe = redis_connection().pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, settings.lookup_code_window_seconds)
-        pipe.execute()
-    except RedisError as exc:
-        log.warning("lookup failure not counted, Redis unavailable: %s", exc)
+    if not exempt(settings, ip):
+        ratelimit.hit(f"lookup:code:{tenant_id}:{code}", settings.lookup_code_window_seconds)

@@ -42,7 +42,7 @@ def _run(code: str, factor: str):
     return found, None
 
 
-def _too_many_text(limited: lookup.Limited) -> tuple[str, str]:
+def too_many_text(limited: lookup.Limited) -> tuple[str, str]:
     minutes = max(1, -(-limited.retry_after // 60))
     return TOO_MANY[0].format(minutes=minutes), TOO_MANY[1].format(minutes=minutes)
 
@@ -57,7 +57,7 @@ def page():
         return render_template("portal/lookup.html", **context)
     found, limited = _run(code, factor)
     if limited:
-        context["message"] = _too_many_text(limited)
+        context["message"] = too_many_text(limited)
         page_html = render_template("portal/lookup.html", **context)
         return page_html, 429, {"Retry-After": str(limited.retry_after)}
     context.update(found=found, message=None if found else NOT_FOUND)
@@ -103,7 +103,7 @@ def api():
         return error_response(422, *MISSING, errors={"ma": "required", "xac_thuc": "required"})
     found, limited = _run(code, factor)
     if limited:
-        response, status = error_response(429, *_too_many_text(limited))
+        response, status = error_response(429, *too_many_text(limited))
         response.headers["Retry-After"] = str(limited.retry_after)
         return response, status
     if found is None:
