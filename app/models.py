@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "app.audit.models",
     "app.auth.models",
     "app.auth.token_models",
+    "app.auth.sso_models",
     "app.core.outbox_models",
 )
 

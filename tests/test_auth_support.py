@@ -54,3 +54,21 @@ def session_cookie(client) -> str:
 def carry_session(value: str, to_client) -> None:
     """Put a session cookie made on one host on another host's client (a stolen or copied cookie)."""
     to_client.set_cookie("session", value, domain=to_client.host)
+
+
+def sign_in_directly(client, account: Account, tenant=None) -> None:
+    """Give ``client`` a signed-in session for ``account`` on its host, without the login pages.
+
+    For tests of pages behind sign-in; the login flow itself is tested in test_sso*.py.
+    """
+    from app.auth.access import AUTH_KEY, _password_version
+
+    site = "tenant" if tenant is not None else "city"
+    with client.session_transaction(base_url=f"http://{client.host}") as session:
+        session[AUTH_KEY] = {
+            "account_id": account.id,
+            "site": site,
+            "tenant_id": tenant.id if tenant is not None else None,
+            "pwv": _password_version(account),
+        }
+        session["csrf"] = "test-csrf-token"

@@ -145,6 +145,21 @@ def require_role(official: Official, *roles: str) -> None:
         )
 
 
+def current_account(site: str) -> Account:
+    """Whoever is signed in on this host: a citizen or an official, no role needed.
+
+    On a tenant site the session must have been made for this tenant. Raises
+    ``SignInRequired`` without a usable session.
+    """
+    account, data = _session_account(site)
+    if account is None:
+        raise SignInRequired("Cần đăng nhập", "Sign-in required")
+    tenant = get_current_tenant()
+    if tenant is not None and data.get("tenant_id") != tenant.id:
+        raise SignInRequired("Cần đăng nhập", "Sign-in required")
+    return account
+
+
 def current_ops(site: str) -> Account:
     """The provider ops account signed in on the console."""
     account, _ = _session_account(site)
