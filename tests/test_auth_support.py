@@ -61,14 +61,29 @@ def sign_in_directly(client, account: Account, tenant=None) -> None:
 
     For tests of pages behind sign-in; the login flow itself is tested in test_sso*.py.
     """
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
     from app.auth.access import AUTH_KEY, _password_version
+    from app.auth.sso_models import SsoSession
 
     site = "tenant" if tenant is not None else "city"
+    sid = secrets.token_urlsafe(16)
+    with client.application.extensions["motcua"].shards.platform_session() as db, db.begin():
+        db.add(
+            SsoSession(
+                id=sid,
+                account_id=account.id,
+                methods=["pwd"],
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )
     with client.session_transaction(base_url=f"http://{client.host}") as session:
         session[AUTH_KEY] = {
             "account_id": account.id,
             "site": site,
             "tenant_id": tenant.id if tenant is not None else None,
             "pwv": _password_version(account),
+            "sid": sid,
         }
         session["csrf"] = "test-csrf-token"

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import redirect, request, session, url_for
 
@@ -20,10 +21,13 @@ from app.auth.actions import authenticate
 from app.auth.models import Account, Membership
 from app.auth.queries import find_account, find_membership
 from app.auth.roles import PROVIDER_OPS
+from app.auth.sso_models import SsoSession
 from app.core.db import get_current_tenant, get_platform, platform_db
 from app.core.errors import DomainError
 
 AUTH_KEY = "auth"
+# Where the person was heading survives the sign-in itself.
+_KEPT_ACROSS_SIGN_IN = ("sso_next",)
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 
@@ -84,13 +88,21 @@ def _password_version(account: Account) -> str:
     return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:16]
 
 
-def sign_in(account: Account, *, site: str, tenant_id: int | None = None) -> None:
+def sign_in(account: Account, *, site: str, sid: str, tenant_id: int | None = None, **extra) -> None:
+    """Sign this browser in on this host, tied to the SSO session ``sid``.
+
+    ``extra`` keeps per-site facts (the ID token for logout, the methods used).
+    """
+    kept = {key: session[key] for key in _KEPT_ACROSS_SIGN_IN if key in session}
     session.clear()  # no fixation: nothing from before the login survives
+    session.update(kept)
     session[AUTH_KEY] = {
         "account_id": account.id,
         "site": site,
         "tenant_id": tenant_id,
         "pwv": _password_version(account),
+        "sid": sid,
+        **extra,
     }
     csrf_token()
 
@@ -110,8 +122,22 @@ def _session_account(site: str) -> tuple[Account | None, dict]:
         and account.is_active
         and data.get("site") == site
         and same_secret(str(data.get("pwv", "")), _password_version(account))
+        and _sso_session_alive(data.get("sid"), account.id)
     )
     return (account if valid else None), data
+
+
+def _sso_session_alive(sid, account_id: int) -> bool:
+    """The SSO session this site's session came from has not ended (signed out everywhere)."""
+    if not isinstance(sid, str) or not sid:
+        return False
+    row = platform_db().get(SsoSession, sid)
+    return (
+        row is not None
+        and row.account_id == account_id
+        and row.ended_at is None
+        and row.expires_at > datetime.now(UTC)
+    )
 
 
 def current_official(site: str) -> Official:

@@ -54,6 +54,12 @@ class Settings:
     migrate_lock_timeout_ms: int = 5000
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Sign-in attempts per client IP at the identity provider, per window.
+    login_limit_per_ip: int = 30
+    login_ip_window_seconds: int = 600
+    sso_session_hours: int = 12
+    # Old signing keys keep verifying tokens this long after a rotation.
+    signing_key_rollover_hours: int = 24
     # Attachments and generated documents (app/core/storage.py); relative to the repository.
     storage_dir: str = "var/storage"
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -86,6 +92,10 @@ class Settings:
             migrate_lock_timeout_ms=_int("MIGRATE_LOCK_TIMEOUT_MS", cls.migrate_lock_timeout_ms),
             login_max_failures=_int("LOGIN_MAX_FAILURES", cls.login_max_failures),
             login_lockout_minutes=_int("LOGIN_LOCKOUT_MINUTES", cls.login_lockout_minutes),
+            login_limit_per_ip=_int("LOGIN_LIMIT_PER_IP", cls.login_limit_per_ip),
+            login_ip_window_seconds=_int("LOGIN_IP_WINDOW_SECONDS", cls.login_ip_window_seconds),
+            sso_session_hours=_int("SSO_SESSION_HOURS", cls.sso_session_hours),
+            signing_key_rollover_hours=_int("SIGNING_KEY_ROLLOVER_HOURS", cls.signing_key_rollover_hours),
             storage_dir=env.get("STORAGE_DIR", cls.storage_dir),
             max_upload_bytes=_int("MAX_UPLOAD_BYTES", cls.max_upload_bytes),
             lookup_limit_per_ip=_int("LOOKUP_LIMIT_PER_IP", cls.lookup_limit_per_ip),
