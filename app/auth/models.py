@@ -36,6 +36,10 @@ class Account(PlatformBase):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Citizens: the 12-digit personal identification number (CCCD), how federation finds them.
+    personal_id: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # None until the owner proves the address (self-registered citizens); staff accounts are vouched for.
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Optional second factor (RFC 6238), the shared secret encrypted with the platform secret.
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

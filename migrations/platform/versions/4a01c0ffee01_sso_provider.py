@@ -17,6 +17,19 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column(
+        "accounts", sa.Column("personal_id", sa.String(length=20), nullable=True), schema="platform"
+    )
+    op.create_unique_constraint(
+        op.f("uq_accounts_personal_id"), "accounts", ["personal_id"], schema="platform"
+    )
+    op.add_column(
+        "accounts",
+        sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True),
+        schema="platform",
+    )
+    # Accounts so far were made by admins and ops, who vouch for the address.
+    op.execute("UPDATE platform.accounts SET email_verified_at = created_at")
+    op.add_column(
         "accounts", sa.Column("totp_secret", sa.String(length=255), nullable=True), schema="platform"
     )
     op.add_column(
@@ -132,3 +145,6 @@ def downgrade() -> None:
     op.drop_table("oidc_signing_keys", schema="platform")
     op.drop_column("accounts", "totp_enabled_at", schema="platform")
     op.drop_column("accounts", "totp_secret", schema="platform")
+    op.drop_column("accounts", "email_verified_at", schema="platform")
+    op.drop_constraint(op.f("uq_accounts_personal_id"), "accounts", schema="platform")
+    op.drop_column("accounts", "personal_id", schema="platform")
