@@ -6,6 +6,7 @@ MODEL_MODULES = (
     "tenants.models",
     "app.catalog.models",
     "app.catalog.standard_models",
+    "app.catalog.index_models",
     "app.processes.models",
     "app.officials.models",
     "app.calendar.models",

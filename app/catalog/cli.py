@@ -3,6 +3,7 @@
 flask catalog publish --kind commune --version 2      # publish, then wait with a progress bar
 flask catalog status [--kind commune] [--version 2]   # versions, rollout counts, failed units
 flask catalog retry --kind commune --version 2        # send failed (and stale) units again
+flask catalog reindex [--tenant slug]                 # rebuild the city-wide procedure index
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from tqdm import tqdm
 
-from app.catalog import standard
+from app.catalog import index, standard
 from app.catalog.standard_models import FAILED
 from app.core.errors import DomainError
 
@@ -151,3 +152,23 @@ def status(kind: str | None, number: int | None) -> None:
                     click.echo(line)
     except DomainError as exc:
         _fail(exc)
+
+
+@catalog_cli.command("reindex")
+@click.option("--tenant", "slug", default=None, help="one unit's slug (default: every unit not archived)")
+def reindex_command(slug: str | None) -> None:
+    """Rebuild the city-wide procedure index from the units' catalogues, with progress."""
+    total = index.tenant_ids_to_reindex(slug)
+    if slug is not None and total == 0:
+        click.echo(f"Lỗi / error: không có đơn vị {slug} / no unit {slug}", err=True)
+        sys.exit(1)
+    rows = 0
+    with tqdm(total=total, desc="reindex", unit="unit") as bar:
+
+        def step(_tenant, count: int) -> None:
+            nonlocal rows
+            rows += count
+            bar.update(1)
+
+        index.reindex(slug, progress=step)
+    click.echo(f"{total} đơn vị, {rows} thủ tục / {total} units, {rows} procedures indexed")

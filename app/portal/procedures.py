@@ -5,10 +5,9 @@ Everything reads the bound tenant's schema (``tenant_db()``) and only active pro
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import func, select
 
 from app.catalog.models import (
     FeeLine,
@@ -19,10 +18,10 @@ from app.catalog.models import (
     ProcedureLegalDocument,
     Sector,
 )
+from app.catalog.search import fold, match_and_rank
 from app.core.db import tenant_db
 from app.core.errors import NotFound
 from app.processes.services import published_version, steps_of
-from tenants.naming import strip_diacritics
 
 PAGE_SIZE = 20
 SEARCH_LIMIT = 50
@@ -182,16 +181,7 @@ def component_of(procedure_id: int, component_id: int) -> ProcedureComponent:
 
 
 def normalise_query(text: str) -> str:
-    return " ".join(strip_diacritics(text or "").lower().split())
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _word_regex(word: str) -> str:
-    # PostgreSQL ARE: \m and \M are word boundaries; escape every non-alphanumeric character.
-    return r"\m" + re.sub(r"([^a-z0-9])", r"\\\1", word) + r"\M"
+    return fold(text)
 
 
 def search(text: str, *, limit: int = SEARCH_LIMIT) -> list[ProcedureRow]:
@@ -204,23 +194,11 @@ def search(text: str, *, limit: int = SEARCH_LIMIT) -> list[ProcedureRow]:
     query_text = normalise_query(text)
     if not query_text:
         return []
-    words = query_text.split()
-    code = func.lower(Procedure.code)
-    whole_words = and_(*(Procedure.name_search.op("~")(_word_regex(w)) for w in words))
-    contains = f"%{_escape_like(query_text)}%"
-    every_word = and_(*(Procedure.name_search.like(f"%{_escape_like(w)}%", escape="\\") for w in words))
-    prefix = f"{_escape_like(query_text)}%"
-    rank = case(
-        (code == query_text, 0),
-        (or_(code.like(prefix, escape="\\"), Procedure.name_search.like(prefix, escape="\\")), 1),
-        (whole_words, 2),
-        (or_(Procedure.name_search.like(contains, escape="\\"), every_word), 3),
-        else_=literal(4),
-    ).label("rank")
+    matches, rank = match_and_rank(Procedure.code, Procedure.name_search, query_text)
     ranked = (
         _row_query()
         .add_columns(rank)
-        .where(rank < 4)
+        .where(matches)
         .order_by(rank, func.length(Procedure.name), Procedure.name, Procedure.code)
         .limit(limit)
     )

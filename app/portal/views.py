@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
+from app.catalog.index import city_statistics, search_city
 from app.catalog.queries import list_procedures
 from app.core.db import get_current_tenant, get_platform, platform_db
 from app.core.sites import CITY, TENANT
@@ -30,10 +31,14 @@ def city_home():
     communes_by_district: dict[int, list[Tenant]] = {}
     for commune in groups["commune"]:
         communes_by_district.setdefault(commune.parent_id, []).append(commune)
+    query = (request.args.get("q") or "").strip()[:200]
     return render_template(
         "portal/city_home.html",
         groups=groups,
         communes_by_district=communes_by_district,
+        query=query,
+        hits=search_city(platform_db(), query) if query else [],
+        stats=city_statistics(platform_db()),
         domain=get_platform().settings.platform_domain,
         port=":" + request.host.rsplit(":", 1)[1] if ":" in request.host else "",
     )

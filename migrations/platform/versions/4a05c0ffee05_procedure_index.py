@@ -16,8 +16,38 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # filled by: helper B (city search)
+    # Derived data (app.catalog.index); fill it with `flask catalog reindex` after upgrading.
+    op.create_table(
+        "procedure_index",
+        sa.Column("tenant_id", sa.BigInteger(), nullable=False),
+        sa.Column("procedure_id", sa.BigInteger(), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name_search", sa.Text(), nullable=False),
+        sa.Column("sector_id", sa.BigInteger(), nullable=False),
+        sa.Column("sector_name", sa.String(length=255), nullable=False),
+        sa.Column("level", sa.SmallInteger(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("indexed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("level BETWEEN 1 AND 4", name=op.f("ck_procedure_index_level_range")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["platform.tenants.id"],
+            name=op.f("fk_procedure_index_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "procedure_id", name=op.f("pk_procedure_index")),
+        schema="platform",
+    )
+    op.create_index(
+        "ix_procedure_index_active_level",
+        "procedure_index",
+        ["is_active", "level"],
+        unique=False,
+        schema="platform",
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_procedure_index_active_level", table_name="procedure_index", schema="platform")
+    op.drop_table("procedure_index", schema="platform")
