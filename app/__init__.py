@@ -60,7 +60,7 @@ def _register_blueprints(app) -> None:
     from app.officials import api as officials_api
     from app.officials import settings_views, token_views
     from app.officials import views as officials_admin
-    from app.portal import lookup_views
+    from app.portal import lookup_views, my_dossiers_views, online_views
     from app.portal import procedure_views as procedures_portal
     from app.portal import views as portal
     from app.processes import api as processes_api
@@ -72,6 +72,8 @@ def _register_blueprints(app) -> None:
         portal.tenant_blp,
         procedures_portal.blp,
         lookup_views.blp,
+        online_views.blp,
+        my_dossiers_views.blp,
         question_views.blp,
         auth.api_blp,
         backoffice.blp,

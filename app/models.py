@@ -12,6 +12,8 @@ MODEL_MODULES = (
     "app.calendar.models",
     "app.dossiers.models",
     "app.dossiers.interop_models",
+    "app.dossiers.online_models",
+    "app.dossiers.citizen_models",
     "app.payments.models",
     "app.delivery.models",
     "app.feedback.models",
