@@ -1,0 +1,156 @@
+"""'My dossiers' (hồ sơ của tôi): the platform index of where a citizen filed, and each unit's live rows.
+
+The index (``CitizenDossier``) says which units hold a citizen's online drafts and dossiers;
+the status, the procedure and what is asked are read from each of those units when the list
+is shown, so nothing copied can go stale. The reads are bounded by the number of units the
+citizen used, not by the number of units on the platform.
+
+The index is written in the request that changes the draft, in the platform session, which
+the edge commits after the unit's. Every write is an upsert, so writing it again is harmless;
+if the platform commit fails after the unit's, ``reconcile`` (run whenever the citizen opens
+"My dossiers" on that unit's portal) writes the missing rows again from the unit's own data.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.catalog.models import Procedure
+from app.dossiers.citizen_models import CitizenDossier
+from app.dossiers.models import Dossier
+from app.dossiers.online_models import OPEN, OnlineDraft
+from app.dossiers.status import DRAFT, SUPPLEMENT, status_name
+from tenants.models import Tenant, TenantStatus
+
+log = logging.getLogger(__name__)
+
+
+def record(
+    platform_session: Session,
+    *,
+    account_id: int,
+    tenant_id: int,
+    reference: uuid.UUID,
+    dossier_id: int | None = None,
+    code: str | None = None,
+    submitted_at: datetime | None = None,
+) -> None:
+    """Upsert the index row of one draft; once it has a dossier, its id and code (idempotent)."""
+    values = dict(account_id=account_id, tenant_id=tenant_id, draft_reference=reference)
+    statement = insert(CitizenDossier).values(
+        **values, dossier_id=dossier_id, dossier_code=code, submitted_at=submitted_at
+    )
+    if dossier_id is None:
+        statement = statement.on_conflict_do_nothing(index_elements=["tenant_id", "draft_reference"])
+    else:
+        statement = statement.on_conflict_do_update(
+            index_elements=["tenant_id", "draft_reference"],
+            set_={"dossier_id": dossier_id, "dossier_code": code, "submitted_at": submitted_at},
+        )
+    platform_session.execute(statement)
+
+
+def forget_draft(platform_session: Session, tenant_id: int, reference: uuid.UUID) -> None:
+    row = platform_session.scalar(
+        select(CitizenDossier).where(
+            CitizenDossier.tenant_id == tenant_id, CitizenDossier.draft_reference == reference
+        )
+    )
+    if row is not None and row.dossier_id is None:
+        platform_session.delete(row)
+
+
+def reconcile(platform_session: Session, tenant_session: Session, account_id: int, tenant_id: int) -> int:
+    """Write again every index row the unit's own data implies for this account; returns the rows seen."""
+    drafts = tenant_session.execute(
+        select(OnlineDraft.reference, OnlineDraft.dossier_id, Dossier.code, OnlineDraft.submitted_at)
+        .outerjoin(Dossier, Dossier.id == OnlineDraft.dossier_id)
+        .where(OnlineDraft.owner_account_id == account_id)
+    ).all()
+    for reference, dossier_id, code, submitted_at in drafts:
+        record(
+            platform_session,
+            account_id=account_id,
+            tenant_id=tenant_id,
+            reference=reference,
+            dossier_id=dossier_id,
+            code=code,
+            submitted_at=submitted_at,
+        )
+    return len(drafts)
+
+
+def units_used(platform_session: Session, account_id: int) -> list[Tenant]:
+    """The units where this account has drafts or dossiers (from the index)."""
+    ids = select(CitizenDossier.tenant_id).where(CitizenDossier.account_id == account_id).distinct()
+    return list(platform_session.scalars(select(Tenant).where(Tenant.id.in_(ids)).order_by(Tenant.name)))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of "My dossiers": a draft (``code`` None) or a submitted dossier."""
+
+    kind: str  # "draft" | "dossier"
+    id: int
+    code: str | None
+    procedure_name: str
+    status: int
+    status_vi: str
+    status_en: str
+    updated_at: datetime
+    is_asked: bool  # the unit waits for the citizen (supplement requested)
+
+
+def entries_in_unit(tenant_session: Session, account_id: int) -> list[Entry]:
+    """The account's open drafts and its dossiers in one unit, newest first, read live from its schema."""
+    entries: list[Entry] = []
+    drafts = tenant_session.execute(
+        select(OnlineDraft.id, OnlineDraft.updated_at, Procedure.name)
+        .join(Procedure, Procedure.id == OnlineDraft.procedure_id)
+        .where(OnlineDraft.owner_account_id == account_id, OnlineDraft.status == OPEN)
+    )
+    draft_vi, draft_en = status_name(DRAFT)
+    for draft_id, updated_at, name in drafts:
+        entries.append(Entry("draft", draft_id, None, name, DRAFT, draft_vi, draft_en, updated_at, False))
+    dossiers = tenant_session.execute(
+        select(Dossier.id, Dossier.code, Dossier.status, Dossier.updated_at, Procedure.name)
+        .join(Procedure, Procedure.id == Dossier.procedure_id)
+        .where(Dossier.citizen_account_id == account_id, Dossier.status != DRAFT)
+    )
+    for dossier_id, code, status, updated_at, name in dossiers:
+        vi, en = status_name(status)
+        entries.append(
+            Entry("dossier", dossier_id, code, name, status, vi, en, updated_at, status == SUPPLEMENT)
+        )
+    entries.sort(key=lambda e: e.updated_at, reverse=True)
+    return entries
+
+
+@dataclass(frozen=True)
+class UnitEntries:
+    tenant: Tenant
+    entries: list[Entry]
+    unavailable: bool = False  # the unit is suspended or its database did not answer
+
+
+def across_units(platform, platform_session: Session, account_id: int) -> list[UnitEntries]:
+    """The city portal's "My dossiers": for each unit the account used, that unit's live entries."""
+    result: list[UnitEntries] = []
+    for tenant in units_used(platform_session, account_id):
+        if tenant.status != TenantStatus.ACTIVE:
+            result.append(UnitEntries(tenant, [], unavailable=True))
+            continue
+        try:
+            with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+                result.append(UnitEntries(tenant, entries_in_unit(session, account_id)))
+        except Exception:  # one unit's database down must not hide the others
+            log.exception("my dossiers: unit %s did not answer", tenant.slug)
+            result.append(UnitEntries(tenant, [], unavailable=True))
+    return result

@@ -1,0 +1,279 @@
+"""A unit portal's online submission (level 3) and the citizen's own dossiers on that unit.
+
+Thin views over ``app.dossiers.online`` (rules) and ``app.dossiers.citizen_index`` ("My
+dossiers"). Every page needs a signed-in account; a draft or a dossier of another account,
+or of another unit, is a 404 like one that does not exist.
+
+Saving is the citizen's own act and is kept whatever happens next: the form's fields and
+files are committed before a submission is tried, and the submission runs in a savepoint,
+so a refused submission (422 with every problem listed) loses nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from app.auth.access import check_csrf
+from app.calendar.workcal import VN_TZ
+from app.core.db import commit_scope, get_current_tenant, get_platform, platform_db, tenant_db
+from app.core.errors import DomainError
+from app.core.sites import TENANT
+from app.dossiers import citizen_index, online
+from app.dossiers.desk import Actor, Desk
+from app.dossiers.downloads import download
+from app.dossiers.forms_input import APPLICANT_FIELDS, APPLICANT_TYPES, ID_TYPES, int_or_none
+from app.dossiers.models import DossierComponent
+from app.dossiers.online_models import SUBMITTED
+from app.dossiers.status import SUPPLEMENT
+from app.portal import lookup
+from app.portal.citizen_access import citizen_required
+from app.portal.procedure_views import DELIVERY, label
+
+blp = Blueprint("online", __name__, subdomain=TENANT)
+
+POSTAL_FIELDS = ("postal_recipient", "postal_phone", "postal_address")
+
+
+def _desk() -> Desk:
+    return Desk(tenant_db(), get_current_tenant())
+
+
+def _actor(account) -> Actor:
+    return Actor.applicant(account.id, account.full_name)
+
+
+def _index(draft, dossier=None) -> None:
+    citizen_index.record(
+        platform_db(),
+        account_id=draft.owner_account_id,
+        tenant_id=get_current_tenant().id,
+        reference=draft.reference,
+        dossier_id=dossier.id if dossier is not None else None,
+        code=dossier.code if dossier is not None else None,
+        submitted_at=dossier.submitted_at if dossier is not None else None,
+    )
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+
+def _prefilled(account) -> dict:
+    """A new form starts with what the account knows about its holder."""
+    return {
+        "applicant.name": account.full_name or "",
+        "applicant.email": account.email or "",
+        "applicant.phone": account.phone or "",
+        "applicant.type": "citizen",
+        "number_of_sets": "1",
+    }
+
+
+def _values_of(draft) -> dict:
+    values = {f"applicant.{name}": (draft.applicant or {}).get(name) or "" for name in APPLICANT_FIELDS}
+    values["applicant.type"] = values["applicant.type"] or "citizen"
+    values.update({name: getattr(draft, name) or "" for name in POSTAL_FIELDS})
+    values.update(
+        case_id=str(draft.case_id or ""),
+        result_delivery=draft.result_delivery or "",
+        number_of_sets=str(draft.number_of_sets),
+        note=draft.note or "",
+    )
+    return values
+
+
+def _draft_input(form: MultiDict) -> online.DraftInput:
+    return online.DraftInput(
+        applicant={name: form.get(f"applicant.{name}", "") for name in APPLICANT_FIELDS},
+        case_id=int_or_none(form.get("case_id")),
+        result_delivery=(form.get("result_delivery") or "").strip() or None,
+        postal_recipient=form.get("postal_recipient"),
+        postal_phone=form.get("postal_phone"),
+        postal_address=form.get("postal_address"),
+        number_of_sets=int_or_none(form.get("number_of_sets")) or 1,
+        note=form.get("note"),
+    )
+
+
+def _form_page(procedure, draft, values: dict, problems=None, message=None, status: int = 200):
+    desk = _desk()
+    case_id = int_or_none(values.get("case_id"))
+    components = online.components_of(desk, procedure.id, case_id)
+    attached: dict[int, list] = {}
+    if draft is not None:
+        for row in online.draft_files(desk, draft.id):
+            attached.setdefault(row.procedure_component_id, []).append(row)
+    page = render_template(
+        "portal/online_form.html",
+        tenant=get_current_tenant(),
+        procedure=procedure,
+        draft=draft,
+        values=values,
+        components=components,
+        cases=online.cases_of(desk, procedure.id),
+        attached=attached,
+        deliveries=[(key, label(DELIVERY, key)) for key in procedure.result_delivery or []],
+        applicant_types=APPLICANT_TYPES,
+        id_types=ID_TYPES,
+        problems=problems or {},
+        message=message,
+        notices=get_flashed_messages(),
+    )
+    return page, status
+
+
+def _save_posted(desk: Desk, draft, procedure) -> dict:
+    """Fields and files of the posted form into the draft; what could not be kept, per field."""
+    problems = online.save_draft(desk, draft, _draft_input(request.form))
+    for component in online.components_of(desk, procedure.id, draft.case_id):
+        for upload in request.files.getlist(f"file_{component.id}"):
+            if not upload or not upload.filename:
+                continue
+            try:
+                online.add_file(desk, draft, component.id, upload.filename, upload.read())
+            except DomainError as exc:
+                problems[f"file_{component.id}"] = {"vi": exc.vi, "en": exc.en}
+    op = request.form.get("op", "save")
+    if op.startswith("remove:"):
+        online.remove_file(desk, draft, int_or_none(op.removeprefix("remove:")) or 0)
+    return problems
+
+
+def _handle_post(account, procedure, draft):
+    desk = _desk()
+    problems = _save_posted(desk, draft, procedure)
+    _index(draft)
+    commit_scope()  # the citizen's save is kept, whatever happens to the submission below
+    op = request.form.get("op", "save")
+    if problems:
+        message = ("Một số thông tin chưa được lưu.", "Some of what you entered was not kept.")
+        return _form_page(procedure, draft, request.form.to_dict(), problems, message, status=422)
+    if op != "submit":
+        flash("saved")
+        return redirect(url_for(".draft_page", draft_id=draft.id), 303)
+    try:
+        with desk.session.begin_nested():
+            dossier = online.submit_draft(desk, _actor(account), draft.id)
+    except DomainError as exc:
+        values = _values_of(online.get_draft(desk, account.id, draft.id))
+        return _form_page(procedure, draft, values, exc.errors, (exc.vi, exc.en), status=exc.status)
+    _index(draft, dossier)
+    flash("submitted")
+    return redirect(url_for(".dossier_page", dossier_id=dossier.id), 303)
+
+
+@blp.route("/thu-tuc/<int:procedure_id>/nop-truc-tuyen", methods=["GET", "POST"])
+@citizen_required(TENANT)
+def new_draft(account, procedure_id: int):
+    desk = _desk()
+    procedure = online.online_procedure(desk, procedure_id)
+    if request.method == "GET":
+        return _form_page(procedure, None, _prefilled(account))
+    check_csrf()
+    draft = online.start_draft(desk, account.id, procedure.id)
+    return _handle_post(account, procedure, draft)
+
+
+@blp.route("/ho-so-nhap/<int:draft_id>", methods=["GET", "POST"])
+@citizen_required(TENANT)
+def draft_page(account, draft_id: int):
+    desk = _desk()
+    if request.method == "GET":
+        draft = online.get_draft(desk, account.id, draft_id)
+    else:
+        check_csrf()
+        draft = online.get_draft(desk, account.id, draft_id, lock=True)
+    if draft.status == SUBMITTED:  # submitted already (another device, a second click): its dossier
+        return redirect(url_for(".dossier_page", dossier_id=draft.dossier_id), 303)
+    procedure = online.online_procedure(desk, draft.procedure_id)
+    if request.method == "GET":
+        return _form_page(procedure, draft, _values_of(draft))
+    if request.form.get("op") == "delete":
+        reference = draft.reference
+        online.delete_draft(desk, draft)
+        citizen_index.forget_draft(platform_db(), get_current_tenant().id, reference)
+        return redirect(url_for(".my_dossiers"), 303)
+    return _handle_post(account, procedure, draft)
+
+
+# --- after submission ----------------------------------------------------------------------------
+
+
+@blp.get("/ho-so-cua-toi")
+@citizen_required(TENANT)
+def my_dossiers(account):
+    tenant = get_current_tenant()
+    # This unit's own rows are the truth: any index row a failed platform commit missed is written again.
+    citizen_index.reconcile(platform_db(), tenant_db(), account.id, tenant.id)
+    return render_template(
+        "portal/my_dossiers.html",
+        tenant=tenant,
+        entries=citizen_index.entries_in_unit(tenant_db(), account.id),
+        city_url=_city_url(),
+        tz=VN_TZ,
+    )
+
+
+def _city_url() -> str:
+    port = ":" + request.host.rsplit(":", 1)[1] if ":" in request.host else ""
+    return f"{request.scheme}://{get_platform().settings.platform_domain}{port}/ho-so-cua-toi"
+
+
+def _dossier_page(account, dossier, problems=None, message=None, status: int = 200):
+    desk = _desk()
+    components = list(
+        desk.session.query(DossierComponent)
+        .filter(DossierComponent.dossier_id == dossier.id)
+        .order_by(DossierComponent.id)
+    )
+    page = render_template(
+        "portal/my_dossier.html",
+        tenant=get_current_tenant(),
+        dossier=dossier,
+        found=lookup._facts(desk.session, dossier),  # the lookup's plain-language facts
+        files=online.dossier_files(desk, dossier),
+        components=components,
+        may_answer=dossier.status == SUPPLEMENT,
+        delivery_label=label(DELIVERY, dossier.result_delivery),
+        problems=problems or {},
+        message=message,
+        notices=get_flashed_messages(),
+        tz=VN_TZ,
+    )
+    return page, status
+
+
+@blp.get("/ho-so-cua-toi/<int:dossier_id>")
+@citizen_required(TENANT)
+def dossier_page(account, dossier_id: int):
+    return _dossier_page(account, online.get_own_dossier(_desk(), account.id, dossier_id))
+
+
+@blp.post("/ho-so-cua-toi/<int:dossier_id>/bo-sung")
+@citizen_required(TENANT)
+def answer_supplement(account, dossier_id: int):
+    check_csrf()
+    desk = _desk()
+    dossier = online.get_own_dossier(desk, account.id, dossier_id, lock=True)
+    uploads = []
+    for component in desk.session.query(DossierComponent).filter(DossierComponent.dossier_id == dossier.id):
+        for upload in request.files.getlist(f"file_{component.id}"):
+            if upload and upload.filename:
+                uploads.append(online.Upload(component.id, upload.filename, upload.read()))
+    try:
+        online.answer_supplement(desk, _actor(account), dossier, uploads, note=request.form.get("note"))
+    except DomainError as exc:
+        desk.session.rollback()
+        dossier = online.get_own_dossier(desk, account.id, dossier_id)
+        return _dossier_page(account, dossier, exc.errors, (exc.vi, exc.en), status=exc.status)
+    flash("supplemented")
+    return redirect(url_for(".dossier_page", dossier_id=dossier.id), 303)
+
+
+@blp.get("/ho-so-cua-toi/<int:dossier_id>/tep/<int:file_id>")
+@citizen_required(TENANT)
+def own_file(account, dossier_id: int, file_id: int):
+    desk = _desk()
+    dossier = online.get_own_dossier(desk, account.id, dossier_id)
+    row, data = online.open_own_file(desk, _actor(account), dossier, file_id)
+    return download(data, row.content_type, row.filename)
