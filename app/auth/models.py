@@ -40,6 +40,8 @@ class Account(PlatformBase):
     personal_id: Mapped[str | None] = mapped_column(String(20), unique=True)
     # None until the owner proves the address (self-registered citizens); staff accounts are vouched for.
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when a citizen registered on the portal (app/auth/citizens.py): no sign-in until verified.
+    self_registered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Optional second factor (RFC 6238), the shared secret encrypted with the platform secret.
     totp_secret: Mapped[str | None] = mapped_column(String(255))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
