@@ -69,6 +69,14 @@ class Settings:
     lookup_limit_per_code: int = 10
     lookup_code_window_seconds: int = 3600
     lookup_exempt_ips: str = ""  # comma list, e.g. the benchmark client
+    # Outgoing mail (app/core/mail.py); without a host, messages are written to mail_dir as .eml files.
+    mail_smtp_host: str = ""
+    mail_smtp_port: int = 587
+    mail_smtp_user: str = ""
+    mail_smtp_password: str = ""
+    mail_smtp_starttls: bool = False
+    mail_from: str = "Motcua <no-reply@motcua.local>"
+    mail_dir: str = "var/mail"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -103,4 +111,11 @@ class Settings:
             lookup_limit_per_code=_int("LOOKUP_LIMIT_PER_CODE", cls.lookup_limit_per_code),
             lookup_code_window_seconds=_int("LOOKUP_CODE_WINDOW_SECONDS", cls.lookup_code_window_seconds),
             lookup_exempt_ips=env.get("LOOKUP_EXEMPT_IPS", ""),
+            mail_smtp_host=env.get("MAIL_SMTP_HOST", ""),
+            mail_smtp_port=_int("MAIL_SMTP_PORT", cls.mail_smtp_port),
+            mail_smtp_user=env.get("MAIL_SMTP_USER", ""),
+            mail_smtp_password=env.get("MAIL_SMTP_PASSWORD", ""),
+            mail_smtp_starttls=env.get("MAIL_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+            mail_from=env.get("MAIL_FROM", cls.mail_from),
+            mail_dir=env.get("MAIL_DIR", cls.mail_dir),
         )
