@@ -1,0 +1,150 @@
+"""'My dossiers' on the city portal (every unit the citizen used) and on a unit portal (that unit's),
+statuses read live from each unit, and the platform index repaired from the unit's own rows."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from sqlalchemy import delete, select
+
+from app.dossiers import actions, intake
+from app.dossiers.citizen_models import CitizenDossier
+from app.dossiers.models import Dossier
+from tests.conftest import create_test_tenant
+from tests.dossier_fixtures import build_unit
+from tests.test_auth_support import make_account, sign_in_directly
+from tests.test_uploads import pdf_bytes, png_bytes
+
+CSRF = "test-csrf-token"
+
+
+@pytest.fixture(scope="module")
+def unit_a(platform, city):
+    return build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+
+
+@pytest.fixture(scope="module")
+def unit_b(platform, city):
+    return build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+
+
+def _form(unit, op: str) -> dict:
+    return {
+        "csrf_token": CSRF,
+        "op": op,
+        "applicant.name": "Lê Văn Nam",
+        "applicant.phone": "0987654321",
+        "result_delivery": "online",
+        f"file_{unit.components[0]}": (io.BytesIO(pdf_bytes()), "don.pdf"),
+        f"file_{unit.components[1]}": (io.BytesIO(png_bytes()), "cccd.png"),
+    }
+
+
+def _submit(client, unit, op="submit"):
+    response = client.post(
+        f"/thu-tuc/{unit.procedure_id}/nop-truc-tuyen",
+        data=_form(unit, op),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303, response.text
+    return int(re.search(r"/(\d+)$", response.headers["Location"]).group(1))
+
+
+@pytest.fixture
+def filed(platform, client_for, unit_a, unit_b):
+    """A citizen with a dossier at A, a draft at A and a dossier at B."""
+    citizen = make_account(platform)
+    clients = {}
+    for unit in (unit_a, unit_b):
+        clients[unit.tenant.id] = client_for(unit.tenant)
+        sign_in_directly(clients[unit.tenant.id], citizen, unit.tenant)
+    a_dossier = _submit(clients[unit_a.tenant.id], unit_a)
+    a_draft = _submit(clients[unit_a.tenant.id], unit_a, op="save")
+    b_dossier = _submit(clients[unit_b.tenant.id], unit_b)
+    return citizen, clients, a_dossier, a_draft, b_dossier
+
+
+def _code(unit, dossier_id: int) -> str:
+    with unit.session() as session:
+        return session.get(Dossier, dossier_id).code
+
+
+def test_the_city_portal_lists_every_unit_with_live_statuses(client_for, unit_a, unit_b, filed):
+    citizen, _, a_dossier, a_draft, b_dossier = filed
+    city = client_for(None)
+    sign_in_directly(city, citizen)
+    page = city.get("/ho-so-cua-toi")
+    assert page.status_code == 200
+    assert unit_a.tenant.name in page.text and unit_b.tenant.name in page.text
+    assert _code(unit_a, a_dossier) in page.text and _code(unit_b, b_dossier) in page.text
+    assert f"{unit_a.tenant.slug}.localhost/ho-so-nhap/{a_draft}" in page.text
+    assert f"{unit_b.tenant.slug}.localhost/ho-so-cua-toi/{b_dossier}" in page.text
+    assert page.text.count("Mới đăng ký") == 2
+    # The counter of B accepts: the city portal shows it at once (read from B, not copied).
+    with unit_b.session() as session, session.begin():
+        desk = unit_b.desk(session)
+        intake.accept(desk, unit_b.actor("counter"), actions.load(desk, b_dossier))
+    page = city.get("/ho-so-cua-toi")
+    assert "Được tiếp nhận" in page.text and page.text.count("Mới đăng ký") == 1
+
+
+def test_a_unit_portal_lists_only_that_units_dossiers(unit_a, unit_b, filed):
+    _, clients, a_dossier, a_draft, b_dossier = filed
+    page = clients[unit_a.tenant.id].get("/ho-so-cua-toi")
+    assert page.status_code == 200
+    assert _code(unit_a, a_dossier) in page.text and f"/ho-so-nhap/{a_draft}" in page.text
+    assert _code(unit_b, b_dossier) not in page.text
+
+
+def test_other_people_see_none_of_it(platform, client_for, unit_a, filed):
+    _, _, a_dossier, _, _ = filed
+    code = _code(unit_a, a_dossier)
+    stranger = make_account(platform)
+    city = client_for(None)
+    sign_in_directly(city, stranger)
+    assert code not in city.get("/ho-so-cua-toi").text
+    unit = client_for(unit_a.tenant)
+    sign_in_directly(unit, stranger, unit_a.tenant)
+    assert code not in unit.get("/ho-so-cua-toi").text
+    # An official of A (a membership, no dossiers of their own) sees no citizen's dossiers here either.
+    official = client_for(unit_a.tenant)
+    sign_in_directly(official, unit_a.accounts["counter"], unit_a.tenant)
+    assert code not in official.get("/ho-so-cua-toi").text
+
+
+def test_signing_in_is_needed_on_both_portals(client_for, unit_a):
+    for client in (client_for(None), client_for(unit_a.tenant)):
+        response = client.get("/ho-so-cua-toi")
+        assert (
+            response.status_code == 302 and "/dang-nhap?next=/ho-so-cua-toi" in response.headers["Location"]
+        )
+
+
+def test_a_lost_index_row_is_written_again_from_the_unit(platform, client_for, unit_a, unit_b, filed):
+    """The platform commit failed after the unit's: the unit portal's list repairs the index."""
+    citizen, clients, a_dossier, _, _ = filed
+    with platform.shards.platform_session() as session, session.begin():
+        session.execute(
+            delete(CitizenDossier).where(
+                CitizenDossier.account_id == citizen.id, CitizenDossier.tenant_id == unit_a.tenant.id
+            )
+        )
+    city = client_for(None)
+    sign_in_directly(city, citizen)
+    assert unit_a.tenant.name not in city.get("/ho-so-cua-toi").text
+    clients[unit_a.tenant.id].get("/ho-so-cua-toi")  # the citizen opens A's portal
+    assert _code(unit_a, a_dossier) in city.get("/ho-so-cua-toi").text
+    with platform.shards.platform_session() as session:
+        rows = session.scalars(
+            select(CitizenDossier).where(
+                CitizenDossier.account_id == citizen.id, CitizenDossier.tenant_id == unit_a.tenant.id
+            )
+        ).all()
+        assert sorted(r.dossier_code or "" for r in rows) == sorted(["", _code(unit_a, a_dossier)])
+        # Writing again changes nothing (idempotent).
+    clients[unit_a.tenant.id].get("/ho-so-cua-toi")
+    with platform.shards.platform_session() as session:
+        again = session.scalars(select(CitizenDossier).where(CitizenDossier.account_id == citizen.id)).all()
+        assert len(again) == 3
