@@ -65,6 +65,7 @@ def _register_blueprints(app) -> None:
     from app.portal import views as portal
     from app.processes import api as processes_api
     from app.processes import views as processes_admin
+    from app.themes import views as themes_ui
 
     for blueprint in (
         health.blp,
@@ -88,6 +89,8 @@ def _register_blueprints(app) -> None:
         dossiers_ui.blp,
         interop_views.blp,
         ratings.blp,
+        themes_ui.public_blp,
+        themes_ui.blp,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (catalog.blp, officials_api.blp, processes_api.blp, dossiers_api.blp):

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "app.payments.models",
     "app.delivery.models",
     "app.feedback.models",
+    "app.themes.models",
     "app.notifications.models",
     "app.audit.models",
     "app.auth.models",

@@ -48,6 +48,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("officials_admin.index", "Cán bộ và vai trò", "Officials and roles", _ADMIN),
     NavItem("calendar_admin.index", "Lịch làm việc", "Working calendar", _ADMIN),
     NavItem("settings_admin.index", "Thiết lập đơn vị", "Unit settings", _ADMIN),
+    NavItem("theme_admin.index", "Giao diện cổng", "Portal theme", _ADMIN),
     NavItem("tokens_admin.index", "Khóa API", "API tokens", _ADMIN),
     NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN, frozenset({"city"})),
 )
