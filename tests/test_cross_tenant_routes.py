@@ -14,6 +14,8 @@ from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -22,10 +24,13 @@ from app.auth.roles import TENANT_ROLES
 from app.calendar.workcal import VN_TZ
 from app.catalog.models import Procedure
 from app.core.sites import TENANT
+from app.core.storage import get_storage
 from app.dossiers import files, intake
 from app.dossiers.models import FormDocument
 from app.officials.models import Division
 from app.processes.models import ProcessStep, ProcessTemplate
+from app.themes.images import image_key
+from app.themes.models import ThemeVersion
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
 from tests.test_auth_support import login, make_account
@@ -55,6 +60,10 @@ def units(app, platform, city):
         applicant = intake.Applicant(name=f"Người nộp {MARK}", phone="0912000111")
         dossier = intake.receive_at_counter(desk, a.actor("counter"), a.intake(applicant=applicant))
         stored = files.attach(desk, a.actor("counter"), dossier, f"{MARK}.png", png_bytes())
+        theme_image = f"{uuid.uuid4().hex}.png"  # its bytes carry MARK, so serving it on B would show
+        get_storage(app).put(image_key(a.tenant.slug, theme_image), marked_png(), "image/png")
+        theme = ThemeVersion(theme="hien-dai", status="published", tokens={"unit_name_line": f"UB {MARK}"})
+        session.add(theme)
         session.flush()
         token, _ = api_tokens.create_token(
             session, name=f"Khóa {MARK}", scopes=list(api_tokens.SCOPES), account_id=a.accounts["admin"].id
@@ -71,6 +80,7 @@ def units(app, platform, city):
             division_id=session.scalar(select(Division.id).where(Division.code == "A-ONLY")),
             token_id=token.id,
             account_id=a.accounts["officer"].id,
+            name=theme_image,  # /giao-dien/anh/<name>: A's theme image
         )
     everyone = make_account(platform, memberships=[(b.tenant, list(TENANT_ROLES))])
     with b.session() as session, session.begin():
@@ -78,6 +88,14 @@ def units(app, platform, city):
             session, name="B", scopes=list(api_tokens.SCOPES), account_id=everyone.id
         )
     return a, b, ids, everyone, plaintext
+
+
+def marked_png() -> bytes:
+    info = PngInfo()
+    info.add_text("Comment", MARK)
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
 
 
 def text_of(response) -> str:
