@@ -363,3 +363,21 @@ def test_submit_uses_the_intake_rules_directly(unit, citizen):
         draft = online.start_draft(desk, citizen.id, unit.procedure_id)
         with pytest.raises(online.NotFound):
             online.get_draft(desk, citizen.id + 10_000, draft.id)
+
+
+def test_the_new_form_posted_twice_makes_one_draft_and_one_dossier(browser, unit, citizen, platform):
+    page = browser.get(start_url(unit))
+    reference = re.search(r'name="reference" value="([0-9a-f-]{36})"', page.text).group(1)
+    first = post(browser, start_url(unit), form(unit, op="submit", files=BOTH, reference=reference))
+    second = post(browser, start_url(unit), form(unit, op="submit", files=BOTH, reference=reference))
+    assert first.status_code == second.status_code == 303
+    assert dossier_id_of(first) == dossier_id_of(second)
+    # Someone else's form key does not reach that draft: they get a draft of their own.
+    stranger = make_account(platform)
+    other_client = type(browser)(browser.application, browser.response_wrapper, use_cookies=True)
+    other_client.host = browser.host
+    sign_in_directly(other_client, stranger, unit.tenant)
+    saved = post(other_client, start_url(unit), form(unit, reference=reference))
+    assert saved.status_code == 303
+    with unit.session() as session:
+        assert session.get(OnlineDraft, draft_id_of(saved)).owner_account_id == stranger.id

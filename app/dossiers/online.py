@@ -12,9 +12,11 @@ account's draft or dossier, and one that does not exist, are the same 404.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from app.catalog.models import Procedure, ProcedureCase, ProcedureComponent
 from app.core.db import get_platform
@@ -144,9 +146,42 @@ def draft_files(desk: Desk, draft_id: int) -> list[OnlineDraftFile]:
 # --- drafts --------------------------------------------------------------------------------------
 
 
-def start_draft(desk: Desk, account_id: int, procedure_id: int) -> OnlineDraft:
-    """A new, empty draft of the account for an online procedure (its internal reference only)."""
+def start_draft(
+    desk: Desk, account_id: int, procedure_id: int, reference: uuid.UUID | None = None
+) -> OnlineDraft:
+    """The account's draft for an online procedure, created on first use (its internal reference only).
+
+    ``reference`` is the key the empty form was served with: posting that form twice (a double
+    click, a retry after a timeout) finds the draft the first post made instead of making another.
+    A reference that is another account's, or another procedure's, is ignored (a new one is made).
+    """
     procedure = online_procedure(desk, procedure_id)
+    if reference is not None:
+        inserted = desk.session.execute(
+            insert(OnlineDraft)
+            .values(
+                reference=reference,
+                owner_account_id=account_id,
+                procedure_id=procedure.id,
+                applicant={},
+                status=OPEN,
+                number_of_sets=1,
+                created_at=desk.now,
+                updated_at=desk.now,
+            )
+            .on_conflict_do_nothing(index_elements=["reference"])
+            .returning(OnlineDraft.id)
+        ).scalar()
+        draft = desk.session.scalar(
+            select(OnlineDraft)
+            .where(OnlineDraft.reference == reference)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if inserted is not None or (
+            draft.owner_account_id == account_id and draft.procedure_id == procedure.id
+        ):
+            return draft
     draft = OnlineDraft(
         owner_account_id=account_id,
         procedure_id=procedure.id,

@@ -11,6 +11,8 @@ so a refused submission (422 with every problem listed) loses nothing.
 
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
@@ -168,10 +170,19 @@ def new_draft(account, procedure_id: int):
     desk = _desk()
     procedure = online.online_procedure(desk, procedure_id)
     if request.method == "GET":
-        return _form_page(procedure, None, _prefilled(account))
+        return _form_page(procedure, None, _prefilled(account) | {"reference": str(uuid.uuid4())})
     check_csrf()
-    draft = online.start_draft(desk, account.id, procedure.id)
+    draft = online.start_draft(desk, account.id, procedure.id, _reference(request.form.get("reference")))
+    if draft.status == SUBMITTED:  # the same form posted again after it was submitted
+        return redirect(url_for(".dossier_page", dossier_id=draft.dossier_id), 303)
     return _handle_post(account, procedure, draft)
+
+
+def _reference(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID((raw or "").strip())
+    except ValueError:
+        return None
 
 
 @blp.route("/ho-so-nhap/<int:draft_id>", methods=["GET", "POST"])
