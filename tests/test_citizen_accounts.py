@@ -111,6 +111,7 @@ def test_registration_mails_a_link_that_verifies_once(platform, services, smtp, 
     assert message["Subject"] == "Xác thực địa chỉ email / Verify your email address"
     text = message.get_body(("plain",)).get_content()
     assert text.index("Xin chào") < text.index("English") < text.index("Hello")
+    assert form["full_name"] not in text  # unproven text typed by whoever registered stays out of the mail
     link = link_in(message)
     token = link.rsplit("/", 1)[1]
     with platform.shards.platform_session() as session:  # only the hash is stored

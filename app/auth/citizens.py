@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth import citizen_mails
 from app.auth.actions import create_account, set_password
 from app.auth.citizen_models import RESET, VERIFY, AccountToken
 from app.auth.models import Account
@@ -341,9 +342,8 @@ def register_citizen(
             account.self_registered_at = now
             session.flush()
     except IntegrityError:  # a concurrent registration took the email or the ID number first
-        raise InvalidRegistration({"personal_id": _PERSONAL_ID_TAKEN}, status=409) from None
-    token = issue_token(session, account, VERIFY, now)
-    mail.send_after_commit(session, verification_mail(account, base_url, token))
+        raise InvalidRegistration({"email": _JUST_TAKEN}, status=409) from None
+    _mail_verification(session, account, base_url, now)
     log.info("citizen registered", extra={"account_id": account.id})
     return account
 
@@ -356,6 +356,12 @@ _PERSONAL_ID_TAKEN = (
 )
 
 
+_JUST_TAKEN = (
+    "Email hoặc số định danh cá nhân vừa được đăng ký cho một tài khoản khác. Vui lòng kiểm tra và thử lại.",
+    "The email or the personal identification number has just been registered. Check them and try again.",
+)
+
+
 def _personal_id_taken(session: Session, personal_id: str) -> bool:
     return session.scalar(select(Account.id).where(Account.personal_id == personal_id)) is not None
 
@@ -364,51 +370,17 @@ def _mail_already_registered(session: Session, account: Account, base_url: str, 
     if not account.is_active:
         return
     if account.self_registered_at is not None and account.email_verified_at is None:
-        token = issue_token(session, account, VERIFY, now)
-        mail.send_after_commit(session, verification_mail(account, base_url, token))
+        _mail_verification(session, account, base_url, now)
         return
-    forgot = base_url + FORGOT_PATH.lstrip("/")
-    login = base_url + LOGIN_PATH.lstrip("/")
-    mail.send_after_commit(
-        session,
-        mail.compose(
-            account.email,
-            subject=("Địa chỉ email này đã có tài khoản", "This email address already has an account"),
-            body=(
-                f"Xin chào {account.full_name},\n\n"
-                "Ai đó (có thể là bạn) vừa đăng ký tài khoản trên Cổng dịch vụ công bằng địa chỉ email này, "
-                "nhưng địa chỉ này đã có tài khoản.\n\n"
-                f"Đăng nhập: {login}\nQuên mật khẩu: {forgot}\n\n"
-                "Nếu không phải bạn, hãy bỏ qua thư này.",
-                f"Hello {account.full_name},\n\n"
-                "Someone (perhaps you) tried to register on the public service portal with this email "
-                "address, which already has an account.\n\n"
-                f"Sign in: {login}\nForgot your password: {forgot}\n\n"
-                "If it was not you, ignore this message.",
-            ),
-            links=[login, forgot],
-        ),
-    )
+    login, forgot = base_url + LOGIN_PATH.lstrip("/"), base_url + FORGOT_PATH.lstrip("/")
+    mail.send_after_commit(session, citizen_mails.already_registered_mail(account, login, forgot))
 
 
-def verification_mail(account: Account, base_url: str, token: str) -> mail.Mail:
-    link = f"{base_url}xac-thuc-email/{token}"
+def _mail_verification(session: Session, account: Account, base_url: str, now: datetime | None) -> None:
+    token = issue_token(session, account, VERIFY, now)
     hours = int(VERIFY_LIFETIME.total_seconds() // 3600)
-    return mail.compose(
-        account.email,
-        subject=("Xác thực địa chỉ email", "Verify your email address"),
-        body=(
-            f"Xin chào {account.full_name},\n\n"
-            "Để hoàn tất đăng ký tài khoản trên Cổng dịch vụ công, hãy mở liên kết sau "
-            f"(dùng được một lần, trong {hours} giờ):\n\n{link}\n\n"
-            "Nếu bạn không đăng ký, hãy bỏ qua thư này.",
-            f"Hello {account.full_name},\n\n"
-            "To finish registering on the public service portal, open this link "
-            f"(it works once, for {hours} hours):\n\n{link}\n\n"
-            "If you did not register, ignore this message.",
-        ),
-        links=[link],
-    )
+    link = f"{base_url}xac-thuc-email/{token}"
+    mail.send_after_commit(session, citizen_mails.verification_mail(account, link, hours))
 
 
 def resend_verification(session: Session, email: str, *, base_url: str, now: datetime | None = None) -> None:
@@ -421,8 +393,7 @@ def resend_verification(session: Session, email: str, *, base_url: str, now: dat
         or account.email_verified_at is not None
     ):
         return
-    token = issue_token(session, account, VERIFY, now)
-    mail.send_after_commit(session, verification_mail(account, base_url, token))
+    _mail_verification(session, account, base_url, now)
 
 
 def verify_email(session: Session, token: str, *, now: datetime | None = None) -> Account:
@@ -449,22 +420,7 @@ def request_password_reset(
     token = issue_token(session, account, RESET, now)
     link = f"{base_url}dat-lai-mat-khau/{token}"
     minutes = int(RESET_LIFETIME.total_seconds() // 60)
-    mail.send_after_commit(
-        session,
-        mail.compose(
-            account.email,
-            subject=("Đặt lại mật khẩu", "Reset your password"),
-            body=(
-                f"Xin chào {account.full_name},\n\n"
-                f"Để đặt mật khẩu mới, hãy mở liên kết sau (dùng được một lần, trong {minutes} phút):\n\n"
-                f"{link}\n\nNếu bạn không yêu cầu, hãy bỏ qua thư này: mật khẩu của bạn không thay đổi.",
-                f"Hello {account.full_name},\n\n"
-                f"To choose a new password, open this link (it works once, for {minutes} minutes):\n\n"
-                f"{link}\n\nIf you did not ask for it, ignore this message: your password is unchanged.",
-            ),
-            links=[link],
-        ),
-    )
+    mail.send_after_commit(session, citizen_mails.reset_mail(account, link, minutes))
 
 
 def reset_password(
