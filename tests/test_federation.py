@@ -263,6 +263,61 @@ def test_existing_account_with_that_personal_id_is_linked(app, platform, idp, ci
     assert link.account_id == existing.id
 
 
+def _self_registered(platform, personal_id: str, *, verified: bool) -> Account:
+    account = make_account(platform)
+    with platform.shards.platform_session() as db, db.begin():
+        row = db.get(Account, account.id)
+        row.personal_id = personal_id
+        row.self_registered_at = datetime.now(UTC)
+        row.email_verified_at = datetime.now(UTC) if verified else None
+    return account
+
+
+def test_a_self_declared_personal_id_does_not_capture_the_real_person(app, platform, idp, city_client):
+    provider = make_idp(app, idp)
+    claims = citizen_claims()
+    squatter = _self_registered(platform, claims["SoDinhDanh"], verified=True)  # someone else's email
+    idp.approve(claims)
+
+    assert sign_in_flow(city_client, idp, provider).status_code == 302
+
+    [person] = load(platform, Account, personal_id=claims["SoDinhDanh"])
+    assert person.id != squatter.id and person.email == claims["ThuDienTu"]
+    assert signed_in_account_id(city_client) == person.id
+    [squatter_now] = load(platform, Account, id=squatter.id)
+    assert squatter_now.personal_id is None
+
+
+def test_a_self_registered_citizen_who_proved_the_same_email_is_linked(app, platform, idp, city_client):
+    provider = make_idp(app, idp)
+    claims = citizen_claims()
+    own = _self_registered(platform, claims["SoDinhDanh"], verified=True)
+    idp.approve({**claims, "ThuDienTu": own.email})
+
+    assert sign_in_flow(city_client, idp, provider).status_code == 302
+
+    assert signed_in_account_id(city_client) == own.id
+
+
+def test_a_units_citizen_provider_never_takes_an_existing_account(
+    app, platform, idp, city_client, make_tenant
+):
+    unit = make_tenant()
+    provider = make_idp(app, idp, tenant=unit)
+    existing = make_account(platform)
+    claims = citizen_claims()
+    with platform.shards.platform_session() as db, db.begin():
+        db.get(Account, existing.id).personal_id = claims["SoDinhDanh"]
+    idp.approve(claims)
+    pend_authorization(city_client, f"tenant:{unit.slug}")
+
+    refused = sign_in_flow(city_client, idp, provider)
+
+    assert refused.status_code == 409
+    assert signed_in_account_id(city_client) is None
+    assert load(platform, ExternalIdentity, idp_id=provider.id) == []
+
+
 def test_citizen_whose_email_belongs_to_another_account_is_refused(app, platform, idp, city_client):
     provider = make_idp(app, idp)
     other = make_account(platform)

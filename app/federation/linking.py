@@ -8,6 +8,7 @@ that unit: never for provider ops, nor for an account that belongs to other unit
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime
 
@@ -21,6 +22,7 @@ from app.federation.flow import Identity
 from app.federation.models import CITIZEN, ExternalIdentity, IdentityProvider
 from app.federation.remote import FederationProblem
 
+log = logging.getLogger("motcua.federation")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NO_EMAIL_DOMAIN = "cong-dan.invalid"  # citizens whose provider sent no email address
 
@@ -58,7 +60,7 @@ def account_for(session: Session, provider: IdentityProvider, identity: Identity
     account = session.get(Account, link.account_id) if link is not None else None
     if account is None:
         account = (
-            _match_citizen(session, identity)
+            _match_citizen(session, provider, identity)
             if provider.kind == CITIZEN
             else _match_official(session, identity)
         )
@@ -80,8 +82,51 @@ def account_for(session: Session, provider: IdentityProvider, identity: Identity
     return account
 
 
-def _match_citizen(session: Session, identity: Identity) -> Account | None:
-    return session.scalar(select(Account).where(Account.personal_id == identity.values["personal_id"]))
+def _match_citizen(session: Session, provider: IdentityProvider, identity: Identity) -> Account | None:
+    """The account holding this personal ID number, when the provider may vouch for it.
+
+    A number typed in at self-registration proves nothing: unless it was proven
+    before (a citizen provider already vouched for the account) or the account
+    proved the same email the provider sends, the national identity wins and the
+    number is taken off that account, so whoever registered it cannot get into
+    the real person's account. A unit's own provider never takes an existing
+    account by number: it only follows its own links and creates new accounts.
+    """
+    account = session.scalar(
+        select(Account).where(Account.personal_id == identity.values["personal_id"]).with_for_update()
+    )
+    if account is None:
+        return None
+    if provider.tenant_id is not None:
+        raise Conflict(
+            "Số định danh này đã có tài khoản trên hệ thống. Hãy đăng nhập bằng định danh quốc gia "
+            "hoặc bằng email và mật khẩu.",
+            "This personal ID number already has an account here. Sign in with the national identity "
+            "or with email and password.",
+        )
+    if account.self_registered_at is None or _proven_by_a_citizen_provider(session, account):
+        return account
+    email = normalize_email(identity.values.get("email", ""))
+    if account.email_verified_at is not None and email == account.email:
+        return account
+    log.warning(
+        "self-declared personal ID taken over by the national identity", extra={"account_id": account.id}
+    )
+    account.personal_id = None
+    session.flush()
+    return None
+
+
+def _proven_by_a_citizen_provider(session: Session, account: Account) -> bool:
+    return (
+        session.scalar(
+            select(ExternalIdentity.id)
+            .join(IdentityProvider, IdentityProvider.id == ExternalIdentity.idp_id)
+            .where(ExternalIdentity.account_id == account.id, IdentityProvider.kind == CITIZEN)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _match_official(session: Session, identity: Identity) -> Account:
