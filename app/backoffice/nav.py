@@ -50,6 +50,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("settings_admin.index", "Thiết lập đơn vị", "Unit settings", _ADMIN),
     NavItem("theme_admin.index", "Giao diện cổng", "Portal theme", _ADMIN),
     NavItem("tokens_admin.index", "Khóa API", "API tokens", _ADMIN),
+    NavItem("federation_admin.index", "Đăng nhập liên kết", "Federated sign-in", _ADMIN),
     NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN, frozenset({"city"})),
 )
 
