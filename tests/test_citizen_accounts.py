@@ -368,3 +368,14 @@ def test_without_an_smtp_host_the_mail_is_written_as_an_eml_file(
     assert parsed["Subject"] == "Tiêu đề / Subject"
     assert "Nội dung tiếng Việt" in parsed.get_body(("plain",)).get_content()
     assert "http://localhost/x" in caplog.text
+
+
+def test_the_pages_exist_on_the_city_host_only(platform, client_for, make_tenant):
+    account = make_account(platform)
+    with platform.shards.platform_session() as session, session.begin():
+        token = citizens.issue_token(session, session.get(Account, account.id), RESET)
+    unit = client_for(make_tenant())
+    for path in ("/dang-ky", "/quen-mat-khau", "/gui-lai-xac-thuc", f"/dat-lai-mat-khau/{token}"):
+        assert unit.get(path).status_code == 404, path
+    assert client_for(host="admin.localhost").get("/dang-ky").status_code == 404
+    assert client_for(host="localhost").get(f"/dat-lai-mat-khau/{token}").status_code == 200
