@@ -690,3 +690,12 @@ def test_test_login_reports_an_unreachable_discovery_document(app, platform, idp
 
     assert 'data-report="failed"' in page.text
     assert "Không kết nối được tới tài liệu khám phá" in page.text
+
+
+def test_login_page_offers_the_providers(app, idp, city_client):
+    shared = make_idp(app, idp)
+
+    page = city_client.get("/dang-nhap")
+
+    assert page.status_code == 200
+    assert f'href="/dang-nhap/ngoai/{shared.slug}"' in page.text
