@@ -380,6 +380,7 @@ def test_a_units_officials_provider_cannot_vouch_for_provider_ops(
         ("bad_signature", "signature", "Chữ ký của ID token không hợp lệ"),
         ("wrong_nonce", "nonce", "nonce không khớp"),
         ("wrong_audience", "aud", "không cấp cho ứng dụng này"),
+        ("extra_audience", "aud", "không chỉ định ứng dụng này (azp)"),
         ("expired", "expired", "đã hết hạn"),
     ],
 )

@@ -269,7 +269,16 @@ def verify_id_token(
         raise FederationProblem(
             f"ID token bị từ chối: {words[0]}.", f"The ID token was refused: {words[1]}.", code=exc.claim
         ) from None
-    return dict(token.claims)
+    claims = dict(token.claims)
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if len(audiences) > 1 and claims.get("azp") != provider.client_id:
+        # OIDC Core §3.1.3.7: a token for several audiences must name us as its authorized party.
+        raise FederationProblem(
+            "ID token bị từ chối: cấp cho nhiều ứng dụng nhưng không chỉ định ứng dụng này (azp).",
+            "The ID token was refused: it has several audiences and does not name this client (azp).",
+            code="aud",
+        )
+    return claims
 
 
 def fetch_userinfo(discovery: dict, access_token: str | None, subject: str) -> dict:

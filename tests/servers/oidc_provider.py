@@ -17,7 +17,8 @@ JWKS and userinfo. Tests steer it over HTTP:
     POST /_control {"user": "<login>", "users": {...}, "fail": "<mode>" | null, "drop_claims": [...]}
     GET  /_stats   {"discovery": n, "jwks": n, "token": n}
 
-Failure modes: access_denied, token_error, bad_signature, wrong_nonce, wrong_audience, expired.
+Failure modes: access_denied, token_error, bad_signature, wrong_nonce, wrong_audience,
+extra_audience (several audiences, no azp), expired.
 """
 
 from __future__ import annotations
@@ -227,6 +228,8 @@ class Handler(BaseHTTPRequestHandler):
             id_claims["nonce"] = "not-the-nonce"
         if p.fail == "wrong_audience":
             id_claims["aud"] = "someone-else"
+        if p.fail == "extra_audience":
+            id_claims["aud"] = [client_id, "someone-else"]
         if p.fail == "expired":
             id_claims["iat"], id_claims["exp"] = now - 3600, now - 1800
         key = p.forger if p.fail == "bad_signature" else p.key
