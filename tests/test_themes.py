@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from app.auth.roles import COUNTER_OFFICER, UNIT_ADMIN
+from app.themes.demo import seed_demo_theme
 from app.themes.manifest import REQUIRED_PAIRS, all_themes
 from app.themes.tokens import (
     InvalidTheme,
@@ -362,3 +363,12 @@ def test_one_unit_sees_nothing_of_another_units_theme(client_for, unit, make_ten
     sign_in_directly(forged, admin_a, tenant_b)
     assert forged.get(ADMIN_PAGE).status_code == 403
     assert marker not in forged.get(f"/?xem-truoc={version}").text
+
+
+def test_demo_theme_is_published_once(make_tenant, platform, client_for):
+    tenant = make_tenant("commune")
+    for expected in (True, False):
+        with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session, session.begin():
+            assert seed_demo_theme(session, "may-chai") is expected
+    page = client_for(tenant).get("/").text
+    assert "/themes/hien-dai/static/theme.css" in page and "UBND phường Máy Chai" in page

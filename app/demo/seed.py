@@ -24,6 +24,7 @@ from app.catalog.standard_models import DONE, FAILED, StandardRollout, StandardV
 from app.core.db import Platform
 from app.demo import onestop
 from app.demo.data import FEATURED, UNITS, standard_catalogue
+from app.themes.demo import seed_demo_theme
 from tenants.models import Tenant
 from tenants.registry import TenantError, create_tenant
 from tenants.resolution import TenantRef
@@ -99,6 +100,7 @@ def seed_one_stop(platform: Platform, tenant: Tenant, report: SeedReport) -> int
             session.begin(),
         ):
             people = onestop.place_staff(accounts, session, tenant.slug)
+            seed_demo_theme(session, tenant.slug)  # two featured units show the two portal themes
             report.dossiers_created += onestop.seed_dossiers(session, TenantRef.of(tenant), people)
     return published
 
