@@ -150,6 +150,7 @@ def test_submission_makes_an_online_dossier_waiting_for_the_counter(
     office = client_for(unit.tenant)
     assert login(office, unit.accounts["counter"].email).status_code == 302
     assert code in office.get("/backoffice/dossiers/search", query_string={"q": code}).text
+    assert code in office.get("/backoffice/dossiers/queue", query_string={"status": 1}).text  # waits for them
     assert "Tiếp nhận" in office.get(f"/backoffice/dossiers/{dossier_id}").text
 
 

@@ -9,9 +9,10 @@ from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from app.auth.access import Forbidden
+from app.auth.roles import COUNTER_OFFICER
 from app.dossiers.desk import Actor, Desk, check_actor
 from app.dossiers.models import Dossier, DossierAction
-from app.dossiers.status import ALLOWED_AWAY, OPEN, REASSIGNERS, Transition, transitions_from
+from app.dossiers.status import ALLOWED_AWAY, OPEN, REASSIGNERS, SUBMITTED, Transition, transitions_from
 from app.officials.models import OfficialAssignment
 from app.processes.models import ProcessStep
 from app.processes.services import next_steps
@@ -92,7 +93,11 @@ def _queue_parts(desk: Desk, actor: Actor, f: QueueFilter, depth: int) -> list[S
             or_(Dossier.current_division_id.is_(None), Dossier.current_division_id.in_(divisions)),
         )
         parts.append(_filtered(pool, desk, f))
-    return [part.order_by(due.asc().nulls_last()).limit(depth) for part in parts]
+    if COUNTER_OFFICER in actor.roles:
+        # Online and postal dossiers waiting for the counter to check them (status 1), oldest first.
+        waiting = select(Dossier.id.label("id"), Dossier.submitted_at.label("due"))
+        parts.append(_filtered(waiting.where(Dossier.status == SUBMITTED), desk, f))
+    return [part.order_by(part.selected_columns.due.asc().nulls_last()).limit(depth) for part in parts]
 
 
 def task_queue(
