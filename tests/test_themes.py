@@ -187,6 +187,8 @@ def test_draft_is_previewed_by_its_admin_only_then_published_for_everyone(
 
     public = client_for(tenant)
     assert marker not in public.get(f"/?xem-truoc={version}").text
+    for odd in ("²", "-1", "99999999999999999999999", "abc", ""):
+        assert admin_client.get("/", query_string={"xem-truoc": odd}).status_code == 200, odd
     officer = make_account(platform, memberships=[(tenant, [COUNTER_OFFICER])])
     official = client_for(tenant)
     sign_in_directly(official, officer, tenant)
@@ -202,9 +204,11 @@ def test_choosing_the_modern_theme_and_publishing_it(client_for, unit, admin_cli
     tenant, _ = unit
     assert post_form(admin_client, "/backoffice/theme/theme", {"theme": "hien-dai"}).status_code == 302
     assert "/themes/trang-trong/" in client_for(tenant).get("/").text  # not published yet
+    save(admin_client, primary="#123456")
+    post_form(admin_client, "/backoffice/theme/theme", {"theme": "hien-dai"})  # the same theme keeps colours
     publish(admin_client)
     page = client_for(tenant).get("/tra-cuu")
-    assert "/themes/hien-dai/static/theme.css" in page.text and "--primary:#0b5cad" in page.text
+    assert "/themes/hien-dai/static/theme.css" in page.text and "--primary:#123456" in page.text
     refused = post_form(admin_client, "/backoffice/theme/theme", {"theme": "../etc"})
     assert refused.status_code == 422
 

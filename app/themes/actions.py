@@ -65,6 +65,8 @@ def choose_theme(session: Session, name: str, *, actor_id: int | None) -> ThemeV
     """Switch the draft to another theme: its colours start from that theme's defaults, the rest is kept."""
     theme = _theme_named(name)
     draft = ensure_draft(session, actor_id=actor_id)
+    if draft.theme == theme.name:
+        return draft  # the same theme again keeps its colours
     _, current = effective_tokens(draft)
     kept = {k: v for k, v in current.items() if k in theme.tokens and theme.tokens[k].kind != "color"}
     draft.theme = theme.name

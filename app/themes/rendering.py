@@ -101,7 +101,7 @@ def _preview_version_id(tenant_id: int) -> int | None:
         session.pop(PREVIEW_KEY, None)
         return None
     if asked is not None:
-        return int(asked) if asked.isdigit() and len(asked) < 19 else None
+        return int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 19 else None
     remembered = session.get(PREVIEW_KEY)
     if isinstance(remembered, dict) and remembered.get("tenant_id") == tenant_id:
         version_id = remembered.get("version_id")
