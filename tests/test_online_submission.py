@@ -96,6 +96,11 @@ def test_the_form_is_prefilled_from_the_account_and_labelled(browser, unit, citi
     assert "bưu chính" in page.text  # postal choice says fulfilment comes later
 
 
+def test_the_procedure_page_links_to_the_form(client_for, unit):
+    page = client_for(unit.tenant).get(f"/thu-tuc/{unit.procedure_id}")
+    assert f'href="{start_url(unit)}"' in page.text
+
+
 def test_signing_in_is_needed(client_for, unit):
     response = client_for(unit.tenant).get(start_url(unit))
     assert response.status_code == 302
