@@ -94,6 +94,7 @@ def test_the_form_is_prefilled_from_the_account_and_labelled(browser, unit, citi
     for field in re.findall(r'<input id="([^"]+)"', page.text):
         assert f'for="{field}"' in page.text, field
     assert "bưu chính" in page.text  # postal choice says fulfilment comes later
+    assert "tối đa 10 MB" in page.text
 
 
 def test_the_procedure_page_links_to_the_form(client_for, unit):

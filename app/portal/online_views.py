@@ -120,6 +120,7 @@ def _form_page(procedure, draft, values: dict, problems=None, message=None, stat
         problems=problems or {},
         message=message,
         notices=get_flashed_messages(),
+        max_mb=f"{get_platform().settings.max_upload_bytes / (1024 * 1024):g}",
     )
     return page, status
 
