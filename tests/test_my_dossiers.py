@@ -9,9 +9,10 @@ import re
 import pytest
 from sqlalchemy import delete, select
 
-from app.dossiers import actions, intake
+from app.dossiers import actions, citizen_index, intake
 from app.dossiers.citizen_models import CitizenDossier
 from app.dossiers.models import Dossier
+from app.dossiers.online_models import OnlineDraft
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
 from tests.test_auth_support import make_account, sign_in_directly
@@ -144,7 +145,21 @@ def test_a_lost_index_row_is_written_again_from_the_unit(platform, client_for, u
         ).all()
         assert sorted(r.dossier_code or "" for r in rows) == sorted(["", _code(unit_a, a_dossier)])
         # Writing again changes nothing (idempotent).
-    clients[unit_a.tenant.id].get("/ho-so-cua-toi")
-    with platform.shards.platform_session() as session:
+    with platform.shards.platform_session() as session, unit_a.session() as unit_session:
+        assert citizen_index.reconcile(session, unit_session, citizen.id, unit_a.tenant.id) == 0
         again = session.scalars(select(CitizenDossier).where(CitizenDossier.account_id == citizen.id)).all()
         assert len(again) == 3
+
+
+def test_a_row_left_for_a_deleted_draft_is_removed(platform, unit_a, filed):
+    citizen, clients, _, a_draft, _ = filed
+    with unit_a.session() as session, session.begin():
+        session.execute(delete(OnlineDraft).where(OnlineDraft.id == a_draft))  # as if the index write failed
+    clients[unit_a.tenant.id].get("/ho-so-cua-toi")
+    with platform.shards.platform_session() as session:
+        rows = session.scalars(
+            select(CitizenDossier).where(
+                CitizenDossier.account_id == citizen.id, CitizenDossier.tenant_id == unit_a.tenant.id
+            )
+        ).all()
+        assert [r.dossier_code is not None for r in rows] == [True]

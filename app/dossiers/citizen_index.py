@@ -68,23 +68,50 @@ def forget_draft(platform_session: Session, tenant_id: int, reference: uuid.UUID
 
 
 def reconcile(platform_session: Session, tenant_session: Session, account_id: int, tenant_id: int) -> int:
-    """Write again every index row the unit's own data implies for this account; returns the rows seen."""
-    drafts = tenant_session.execute(
-        select(OnlineDraft.reference, OnlineDraft.dossier_id, Dossier.code, OnlineDraft.submitted_at)
-        .outerjoin(Dossier, Dossier.id == OnlineDraft.dossier_id)
-        .where(OnlineDraft.owner_account_id == account_id)
-    ).all()
-    for reference, dossier_id, code, submitted_at in drafts:
-        record(
-            platform_session,
-            account_id=account_id,
-            tenant_id=tenant_id,
-            reference=reference,
-            dossier_id=dossier_id,
-            code=code,
-            submitted_at=submitted_at,
+    """Make the index rows of this account at this unit match the unit's own drafts; returns rows changed.
+
+    Only what differs is written (a page view usually writes nothing): a missing or stale row is
+    upserted, a row whose draft is gone (deleted) is removed.
+    """
+    truth = {
+        reference: (dossier_id, code, submitted_at)
+        for reference, dossier_id, code, submitted_at in tenant_session.execute(
+            select(OnlineDraft.reference, OnlineDraft.dossier_id, Dossier.code, OnlineDraft.submitted_at)
+            .outerjoin(Dossier, Dossier.id == OnlineDraft.dossier_id)
+            .where(OnlineDraft.owner_account_id == account_id)
         )
-    return len(drafts)
+    }
+    indexed = {
+        row.draft_reference: row
+        for row in platform_session.scalars(
+            select(CitizenDossier).where(
+                CitizenDossier.account_id == account_id, CitizenDossier.tenant_id == tenant_id
+            )
+        )
+    }
+    changed = 0
+    for reference, (dossier_id, code, submitted_at) in truth.items():
+        row = indexed.get(reference)
+        if row is None:
+            record(
+                platform_session,
+                account_id=account_id,
+                tenant_id=tenant_id,
+                reference=reference,
+                dossier_id=dossier_id,
+                code=code,
+                submitted_at=submitted_at,
+            )
+        elif (row.dossier_id, row.dossier_code) != (dossier_id, code):
+            row.dossier_id, row.dossier_code, row.submitted_at = dossier_id, code, submitted_at
+        else:
+            continue
+        changed += 1
+    for reference, row in indexed.items():
+        if reference not in truth:
+            platform_session.delete(row)
+            changed += 1
+    return changed
 
 
 def units_used(platform_session: Session, account_id: int) -> list[Tenant]:
