@@ -163,3 +163,19 @@ def test_a_row_left_for_a_deleted_draft_is_removed(platform, unit_a, filed):
             )
         ).all()
         assert [r.dossier_code is not None for r in rows] == [True]
+
+
+def test_an_official_of_a_has_nothing_on_b(client_for, unit_a, unit_b, filed):
+    """A's counter officer with A's session carried to B's host: asked to sign in, shown nothing."""
+    _, _, _, _, b_dossier = filed
+    client = client_for(unit_b.tenant)
+    sign_in_directly(client, unit_a.accounts["counter"], unit_a.tenant)  # a session made for unit A
+    for path in (
+        "/ho-so-cua-toi",
+        f"/ho-so-cua-toi/{b_dossier}",
+        f"/thu-tuc/{unit_b.procedure_id}/nop-truc-tuyen",
+    ):
+        response = client.get(path)
+        assert response.status_code == 302 and "/dang-nhap" in response.headers["Location"], path
+    refused = client.post(f"/ho-so-cua-toi/{b_dossier}/bo-sung", data={"csrf_token": CSRF})
+    assert refused.status_code == 401
