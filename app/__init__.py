@@ -7,7 +7,7 @@ from typing import Any
 
 def create_app(config: dict[str, Any] | None = None):
     """Build the application. ``config`` overrides settings by name (tests use it)."""
-    from app.auth import api_access
+    from app.auth import api_access, oidc_server
     from app.core import api, db, edge, errors, i18n, logs, sites
     from app.core.config import Settings
     from app.models import load_models
@@ -38,12 +38,14 @@ def create_app(config: dict[str, Any] | None = None):
     api.init_app(app)
     errors.init_app(app)  # after the Api: our handlers answer HTML pages and JSON alike
     api_access.init_app(app)  # 401s of the API carry the Bearer challenge
+    oidc_server.init_app(app, insecure_transport=not settings.session_cookie_secure)
     _register_blueprints(app)
     _register_cli(app)
     return app
 
 
 def _register_blueprints(app) -> None:
+    from app.auth import citizen_views, login_views, oidc_views, rp_views
     from app.auth import views as auth
     from app.backoffice import views as backoffice
     from app.calendar import admin_views as calendar_admin
@@ -55,6 +57,8 @@ def _register_blueprints(app) -> None:
     from app.dossiers import api as dossiers_api
     from app.dossiers import interop_views
     from app.dossiers import views as dossiers_ui
+    from app.federation import admin_views as federation_admin
+    from app.federation import views as federation
     from app.feedback import question_views
     from app.feedback import views as ratings
     from app.officials import api as officials_api
@@ -77,6 +81,14 @@ def _register_blueprints(app) -> None:
         my_dossiers_views.blp,
         question_views.blp,
         auth.api_blp,
+        citizen_views.blp,
+        oidc_views.blp,
+        login_views.blp,
+        federation.blp,
+        federation_admin.console_blp,
+        federation_admin.backoffice_blp,
+        rp_views.tenant_blp,
+        rp_views.console_blp,
         backoffice.blp,
         catalog_admin.blp,
         standard_catalog.blp,

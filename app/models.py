@@ -23,6 +23,8 @@ MODEL_MODULES = (
     "app.auth.models",
     "app.auth.token_models",
     "app.auth.sso_models",
+    "app.federation.models",
+    "app.auth.citizen_models",
     "app.core.outbox_models",
 )
 

@@ -90,6 +90,8 @@ def app_config(services: dict, **overrides) -> dict:
         "log_format": "plain",
         "log_level": "WARNING",
         "secret_key": "test-secret",
+        # Every test signs in from 127.0.0.1; the per-address limit has its own test.
+        "login_limit_per_ip": 100_000,
         # Each test run keeps its uploads and rendered forms apart (var/ is git-ignored).
         "storage_dir": str(ROOT / "var" / "test-storage" / services["run"]),
     }

@@ -164,7 +164,7 @@ def test_session_caller_writes_with_the_csrf_header(client_for, platform, unit):
     client = client_for(unit)
     login(client, account.email)
     assert_error(client.post(API, json=spec()), 400)
-    token = csrf_from(client, "/backoffice/login")
+    token = csrf_from(client, "/backoffice/")
     assert client.post(API, json=spec(), headers={"X-CSRF-Token": token}).status_code == 201
 
 

@@ -591,7 +591,7 @@ def test_session_caller_needs_the_csrf_header(client_for, unit):
     login(client, unit.accounts["counter"].email)
     created = client.post(API, json=intake_body(unit))
     assert created.status_code == 400 and "X-CSRF-Token" in created.get_json()["message_en"]
-    token = csrf_from(client, "/backoffice/login")
+    token = csrf_from(client, "/backoffice/")
     created = client.post(API, json=intake_body(unit), headers={"X-CSRF-Token": token})
     assert created.status_code == 201, created.text
     dossier_id, etag = created.get_json()["id"], created.headers["ETag"]

@@ -238,7 +238,7 @@ def test_session_caller_has_every_scope_and_needs_csrf_header_to_post(client_for
     # Headers arrive as latin-1 text: a non-ASCII token is a wrong one (400), not a TypeError (500).
     accented = client.post(WHOAMI, headers={"X-CSRF-Token": "mã-giả-é".encode().decode("latin-1")})
     assert accented.status_code == 400 and "X-CSRF-Token" in accented.get_json()["message_en"]
-    token = csrf_from(client, "/backoffice/login")
+    token = csrf_from(client, "/backoffice/")
     assert client.post(WHOAMI, headers={"X-CSRF-Token": token}).get_json()["kind"] == "session"
 
 
@@ -350,7 +350,7 @@ def test_token_pages_need_unit_admin_and_csrf(client_for, client, platform, unit
     counter = make_account(platform, memberships=[(unit, ["counter_officer"])])
     other = client_for(unit)
     login(other, counter.email)
-    csrf = csrf_from(other, "/backoffice/login")
+    csrf = csrf_from(other, "/backoffice/")
     assert other.get(TOKENS).status_code == 403
     assert (
         other.post(TOKENS, data={"csrf_token": csrf, "name": "X", "scopes": ["catalog:read"]}).status_code

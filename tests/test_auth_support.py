@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urljoin, urlsplit
 
 from app.auth import actions
 from app.auth.models import Account
 
 PASSWORD = "dung-mat-khau-1"
+CALLBACK = "/dang-nhap/xong"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -40,9 +42,43 @@ def csrf_from(client, path: str) -> str:
     return _CSRF.search(page.text).group(1)
 
 
-def login(client, email: str, password: str = PASSWORD, *, path: str = "/backoffice/login"):
-    token = csrf_from(client, path)
-    return client.post(path, data={"email": email, "password": password, "csrf_token": token})
+def get_url(client, url: str):
+    """GET an absolute URL (any host) with ``client``'s cookie jar, as a browser following a link."""
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return client.get(target, base_url=f"{parts.scheme or 'http'}://{parts.netloc or client.host}")
+
+
+def follow(client, response, *, stop_at=None):
+    """Follow redirects across hosts; stop before one whose Location makes ``stop_at(url)`` true."""
+    for _ in range(10):
+        if response.status_code not in (301, 302, 303, 307, 308):
+            return response
+        location = urljoin(response.request.url, response.headers["Location"])
+        if stop_at is not None and stop_at(location):
+            return response
+        response = get_url(client, location)
+    raise AssertionError("redirect loop")
+
+
+def login(client, email: str, password: str = PASSWORD, *, path: str = "/backoffice/login", code=None):
+    """Sign in as a browser does: start at ``path`` on the client's host, answer the identity
+    provider's form on the city host, come back. Returns the last redirect (to the page asked
+    for) or the provider's page with its error."""
+    at_provider = follow(client, client.get(path))
+    assert at_provider.request.host.split(":")[0] == "localhost", at_provider.text
+    token = _CSRF.search(at_provider.text).group(1)
+    response = client.post(
+        "/dang-nhap",
+        data={"email": email, "password": password, "csrf_token": token},
+        base_url="http://localhost",
+    )
+    if code is not None and response.status_code == 302 and "/ma-xac-thuc" in response.headers["Location"]:
+        response = client.post(
+            "/dang-nhap/ma-xac-thuc", data={"code": code, "csrf_token": token}, base_url="http://localhost"
+        )
+    home = f"http://{client.host}"
+    return follow(client, response, stop_at=lambda url: url.startswith(home) and CALLBACK not in url)
 
 
 def session_cookie(client) -> str:

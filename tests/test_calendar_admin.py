@@ -247,7 +247,7 @@ def test_counter_officer_gets_403_and_changes_nothing(client_for, platform, unit
     client = client_for(unit)
     login(client, officer.email)
     assert client.get(PAGE).status_code == 403
-    token = csrf_from(client, "/backoffice/login")
+    token = csrf_from(client, "/backoffice/")
     for path, data in (
         (PAGE + "confirm", {"year": "2019"}),
         (PAGE + "days", {"day": "2019-03-09", "kind": "makeup_workday"}),
@@ -260,7 +260,7 @@ def test_counter_officer_gets_403_and_changes_nothing(client_for, platform, unit
 
 def test_without_a_session_the_page_sends_to_login(client_for, unit):
     response = client_for(unit).get(PAGE)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/backoffice/login")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/backoffice/login")
 
 
 def test_admin_of_a_cannot_see_or_change_b(client_for, make_tenant, platform):

@@ -76,14 +76,14 @@ def test_console_requires_sign_in(client_for, city):
     client = client_for(host=CONSOLE)
     for path in ("/", f"/tenants/{city.slug}"):
         response = client.get(path)
-        assert response.status_code == 302 and response.headers["Location"].endswith("/login")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
 
 
 def test_non_ops_account_gets_403(client_for, make_tenant, platform):
     unit_admin = make_account(platform, memberships=[(make_tenant("district"), ["unit_admin"])])
     client = client_for(host=CONSOLE)
-    assert console_login(client, unit_admin.email).status_code == 403
-    assert client.get("/").status_code == 302  # no session was made
+    assert console_login(client, unit_admin.email).status_code == 302  # the provider knows the person
+    assert client.get("/").status_code == 403  # ...the console does not let them in
 
 
 def test_ops_role_taken_away_gets_403(console, ops, platform, city):
@@ -101,7 +101,7 @@ def test_wrong_password_on_console_is_generic(client_for, ops):
 def test_console_csrf_and_logout(console):
     assert console.post("/logout").status_code == 400
     assert console.get("/").status_code == 200
-    token = csrf_from(console, "/login")
+    token = csrf_from(console, "/")
     assert console.post("/logout", data={"csrf_token": token}).status_code == 302
     assert console.get("/").status_code == 302
 

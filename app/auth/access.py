@@ -212,7 +212,7 @@ def login_required(site: str, login_endpoint: str, loader):
             try:
                 who = loader(site)
             except SignInRequired:
-                return redirect(url_for(login_endpoint))
+                return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
             return view(who, *args, **kwargs)
 
         return wrapper
@@ -220,7 +220,7 @@ def login_required(site: str, login_endpoint: str, loader):
     return decorate
 
 
-def authenticate_form(may_sign_in) -> Account:
+def authenticate_form(may_sign_in=None) -> Account:
     """Check the posted login form against the platform's lockout settings.
 
     Raises what ``authenticate`` raises; the caller decides what each refusal shows.

@@ -6,21 +6,17 @@ import functools
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
+from app.auth import rp_views
 from app.auth.access import (
-    authenticate_form,
     check_csrf,
     csrf_token,
     current_official,
     login_required,
     require_role,
-    sign_in,
-    sign_out,
 )
-from app.auth.actions import LoginRefused
-from app.auth.queries import find_membership
 from app.auth.roles import UNIT_ADMIN, role_labels
 from app.backoffice.nav import nav_for
-from app.core.db import get_current_tenant, platform_db
+from app.core.db import get_current_tenant
 from app.core.sites import TENANT
 
 blp = Blueprint("backoffice", __name__, subdomain=TENANT, url_prefix="/backoffice")
@@ -48,47 +44,15 @@ def admin_required(view):
     return wrapper
 
 
-def _login_page(error=None, email: str = ""):
-    return render_template(
-        "auth/login.html",
-        tenant=get_current_tenant(),
-        heading=("Đăng nhập trang nghiệp vụ", "Back office sign-in"),
-        action=url_for("backoffice.login"),
-        csrf_token=csrf_token(),
-        error=error,
-        email=email,
-    )
-
-
-def _is_member(account_id: int, tenant_id: int) -> bool:
-    membership = find_membership(platform_db(), account_id, tenant_id)
-    return membership is not None and bool(membership.roles)
-
-
 @blp.get("/login")
 def login_form():
-    return _login_page()
-
-
-@blp.post("/login")
-def login():
-    check_csrf()
-    tenant = get_current_tenant()
-    email = request.form.get("email", "")
-    try:
-        account = authenticate_form(lambda a: _is_member(a.id, tenant.id))
-    except LoginRefused as refused:
-        # 200 so the edge commits the failure count with the re-rendered form.
-        return _login_page(refused, email)
-    sign_in(account, site=TENANT, tenant_id=tenant.id)
-    return redirect(url_for("backoffice.home"))
+    """Sign-in happens at the platform's identity provider (one account for every unit)."""
+    return redirect(url_for("rp.login", next=request.args.get("next") or url_for("backoffice.home")))
 
 
 @blp.post("/logout")
 def logout():
-    check_csrf()
-    sign_out()
-    return redirect(url_for("backoffice.login_form"))
+    return rp_views.end(TENANT)
 
 
 @blp.get("/")

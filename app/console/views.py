@@ -5,19 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from app.auth import rp_views
 from app.auth.access import (
-    Forbidden,
-    authenticate_form,
-    check_csrf,
     csrf_token,
     current_ops,
     login_required,
-    sign_in,
-    sign_out,
 )
-from app.auth.actions import LoginRefused, NotAllowedHere
 from app.auth.queries import count_members_by_tenant, list_members_of_tenant
-from app.auth.roles import PROVIDER_OPS, role_labels
+from app.auth.roles import role_labels
 from app.core.db import get_platform, platform_db
 from app.core.errors import DomainError, NotFound
 from app.core.sites import CONSOLE
@@ -41,45 +36,15 @@ STATUS_LABELS = {
 }
 
 
-def _login_page(error=None, email: str = ""):
-    return render_template(
-        "auth/login.html",
-        tenant=None,
-        heading=("Đăng nhập trang vận hành", "Provider console sign-in"),
-        action=url_for("console.login"),
-        csrf_token=csrf_token(),
-        error=error,
-        email=email,
-    )
-
-
 @blp.get("/login")
 def login_form():
-    return _login_page()
-
-
-@blp.post("/login")
-def login():
-    check_csrf()
-    email = request.form.get("email", "")
-    try:
-        account = authenticate_form(lambda a: PROVIDER_OPS in (a.platform_roles or []))
-    except NotAllowedHere:
-        raise Forbidden(
-            "Tài khoản này không có quyền vận hành nền tảng.",
-            "This account has no provider operations role.",
-        ) from None
-    except LoginRefused as refused:
-        return _login_page(refused, email)  # 200: the edge commits the failure count
-    sign_in(account, site=CONSOLE)
-    return redirect(url_for("console.tenants"))
+    """Sign-in happens at the platform's identity provider."""
+    return redirect(url_for("console_rp.login", next=request.args.get("next") or url_for("console.tenants")))
 
 
 @blp.post("/logout")
 def logout():
-    check_csrf()
-    sign_out()
-    return redirect(url_for("console.login_form"))
+    return rp_views.end(CONSOLE)
 
 
 def _choice(name: str, allowed: list[str]) -> str | None:

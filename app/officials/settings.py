@@ -39,6 +39,10 @@ SETTINGS: dict[str, SettingSpec] = {
     "supplement_deadline_days": SettingSpec(
         30, None, "Thời hạn bổ sung hồ sơ (ngày)", "Supplement deadline (days)", low=1, high=365
     ),
+    # Issue #4: officials of this unit must sign in with an authenticator-app code as well.
+    "officials_second_factor": SettingSpec(
+        "optional", ("optional", "required"), "Xác thực hai bước cho cán bộ", "Two-step sign-in for officials"
+    ),
 }
 
 
@@ -104,6 +108,10 @@ CHOICE_LABELS: dict[str, dict[Any, tuple[str, str]]] = {
     "completion_basis": {
         "completed_at": ("Khi có kết quả", "When the result is ready"),
         "returned_at": ("Khi trả kết quả cho người dân", "When the result is handed over"),
+    },
+    "officials_second_factor": {
+        "optional": ("Tùy chọn (cán bộ tự bật)", "Optional (each official may turn it on)"),
+        "required": ("Bắt buộc với mọi cán bộ của đơn vị", "Required of every official of this unit"),
     },
 }
 
