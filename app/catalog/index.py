@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.index_models import CHANGED_TOPIC, ProcedureIndex
 from app.catalog.models import Procedure, Sector
-from app.catalog.search import fold, match_and_rank
+from app.catalog.search import fold, match_and_rank, trigrams
 from app.core.db import get_platform
 from app.core.outbox import Event, outbox_handler
 from tenants.models import Tenant, TenantStatus
@@ -62,8 +62,10 @@ def _read_procedures(tenant: Tenant, procedure_ids: Iterable[int] | None, sector
                 "tenant_id": tenant.id,
                 "procedure_id": row.id,
                 "code": row.code,
+                "code_search": row.code.lower(),
                 "name": row.name,
                 "name_search": fold(row.name),
+                "name_trigrams": trigrams(fold(row.name)),
                 "sector_id": row.sector_id,
                 "sector_name": row.sector_name,
                 "level": row.service_level,
@@ -173,7 +175,12 @@ def search_city(session: Session, query: str, *, limit: int = SEARCH_LIMIT) -> l
     query_text = fold(query)
     if not query_text:
         return []
-    matches, rank = match_and_rank(ProcedureIndex.code, ProcedureIndex.name_search, query_text)
+    matches, rank = match_and_rank(
+        ProcedureIndex.code_search,
+        ProcedureIndex.name_search,
+        query_text,
+        trigram_column=ProcedureIndex.name_trigrams,
+    )
     rows = session.execute(
         select(
             Tenant.slug,

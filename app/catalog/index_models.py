@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.catalog.models import Procedure, Sector
@@ -48,6 +49,12 @@ class ProcedureIndex(PlatformBase):
     __table_args__ = (
         CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
         Index("ix_procedure_index_active_level", "is_active", "level"),
+        Index("ix_procedure_index_name_trigrams", "name_trigrams", postgresql_using="gin"),
+        Index(
+            "ix_procedure_index_code_search",
+            "code_search",
+            postgresql_ops={"code_search": "text_pattern_ops"},
+        ),
     )
 
     tenant_id: Mapped[int] = mapped_column(
@@ -55,9 +62,13 @@ class ProcedureIndex(PlatformBase):
     )
     procedure_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     code: Mapped[str] = mapped_column(String(40))
+    # The code in lower case; collation "C" so that its b-tree index serves LIKE 'prefix%' too.
+    code_search: Mapped[str] = mapped_column(String(40, collation="C"))
     name: Mapped[str] = mapped_column(Text)
     # app.catalog.search.fold(name): diacritics removed, lower case.
     name_search: Mapped[str] = mapped_column(Text)
+    # app.catalog.search.trigrams(name_search), under a GIN index: narrows the substring search.
+    name_trigrams: Mapped[list[str]] = mapped_column(ARRAY(Text))
     sector_id: Mapped[int] = mapped_column(BigInteger)
     sector_name: Mapped[str] = mapped_column(String(255))
     level: Mapped[int] = mapped_column(SmallInteger)

@@ -194,7 +194,7 @@ def search(text: str, *, limit: int = SEARCH_LIMIT) -> list[ProcedureRow]:
     query_text = normalise_query(text)
     if not query_text:
         return []
-    matches, rank = match_and_rank(Procedure.code, Procedure.name_search, query_text)
+    matches, rank = match_and_rank(func.lower(Procedure.code), Procedure.name_search, query_text)
     ranked = (
         _row_query()
         .add_columns(rank)

@@ -7,11 +7,14 @@ from sqlalchemy import select
 
 from app.catalog.index import city_statistics, search_city
 from app.catalog.queries import list_procedures
+from app.core.cache import UnitCache
 from app.core.db import get_current_tenant, get_platform, platform_db
 from app.core.sites import CITY, TENANT
 from tenants.models import Tenant, TenantStatus
 
 city_blp = Blueprint("city", __name__, subdomain=CITY)
+# The teaser's counts are read at most once a minute per process (a page view must not count 30,000 rows).
+_TEASER = UnitCache(ttl=60)
 tenant_blp = Blueprint("unit", __name__, subdomain=TENANT)
 
 
@@ -38,7 +41,7 @@ def city_home():
         communes_by_district=communes_by_district,
         query=query,
         hits=search_city(platform_db(), query) if query else [],
-        stats=city_statistics(platform_db()),
+        stats=_TEASER.get(platform_db(), "city-statistics", lambda: city_statistics(platform_db())),
         domain=get_platform().settings.platform_domain,
         port=":" + request.host.rsplit(":", 1)[1] if ":" in request.host else "",
     )

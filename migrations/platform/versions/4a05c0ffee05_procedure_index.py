@@ -7,6 +7,7 @@ Create Date: 2026-11-27 04:30:00.000000
 
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 
 revision = "4a05c0ffee05"
@@ -22,8 +23,10 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.BigInteger(), nullable=False),
         sa.Column("procedure_id", sa.BigInteger(), nullable=False),
         sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("code_search", sa.String(length=40, collation="C"), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("name_search", sa.Text(), nullable=False),
+        sa.Column("name_trigrams", postgresql.ARRAY(sa.Text()), nullable=False),
         sa.Column("sector_id", sa.BigInteger(), nullable=False),
         sa.Column("sector_name", sa.String(length=255), nullable=False),
         sa.Column("level", sa.SmallInteger(), nullable=False),
@@ -46,8 +49,21 @@ def upgrade() -> None:
         unique=False,
         schema="platform",
     )
+    op.create_index(
+        "ix_procedure_index_name_trigrams",
+        "procedure_index",
+        ["name_trigrams"],
+        unique=False,
+        schema="platform",
+        postgresql_using="gin",
+    )
+    op.create_index(
+        "ix_procedure_index_code_search", "procedure_index", ["code_search"], unique=False, schema="platform"
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_procedure_index_code_search", table_name="procedure_index", schema="platform")
+    op.drop_index("ix_procedure_index_name_trigrams", table_name="procedure_index", schema="platform")
     op.drop_index("ix_procedure_index_active_level", table_name="procedure_index", schema="platform")
     op.drop_table("procedure_index", schema="platform")
