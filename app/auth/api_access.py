@@ -16,7 +16,8 @@ from typing import Literal
 from flask import Flask, request, session
 
 from app.auth.access import CSRF_KEY, CsrfFailed, Forbidden, SignInRequired, current_official, same_secret
-from app.auth.api_tokens import find_token, scope_labels, token_status
+from app.auth.api_tokens import SCOPES, find_token, scope_labels, token_status
+from app.auth.oidc_server import sso_user, tenant_client_id, verify_jwt
 from app.auth.queries import find_account, find_membership
 from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError, error_response
@@ -122,10 +123,47 @@ def _session_principal() -> Principal:
     )
 
 
+def _sso_principal(access_token: str) -> Principal:
+    """An access token from the platform's identity provider, issued to this unit's portal.
+
+    A token issued to another unit's client is refused outright; one issued here acts
+    with the account's *current* roles in this unit, narrowed to the token's scopes.
+    """
+    tenant = get_current_tenant()
+    invalid = _refused(
+        "Mã truy cập không hợp lệ, đã hết hạn hoặc được cấp cho đơn vị khác.",
+        "The access token is not valid, has expired or was issued for another unit.",
+    )
+    if tenant is None:
+        raise invalid
+    try:
+        claims = verify_jwt(access_token, audience=tenant_client_id(tenant.slug))
+        user = sso_user(int(claims["sub"]), str(claims.get("sid", "")))
+    except (ValueError, KeyError):
+        raise invalid from None
+    if user is None:
+        raise invalid  # signed out everywhere, or the account was disabled
+    membership = find_membership(platform_db(), user.account.id, tenant.id)
+    if membership is None or not membership.roles:
+        raise Forbidden("Tài khoản không có quyền tại đơn vị này.", "The account has no role in this unit.")
+    return Principal(
+        account_id=user.account.id,
+        roles=frozenset(membership.roles),
+        scopes=frozenset(str(claims.get("scope", "")).split()) & frozenset(SCOPES),
+        kind="token",
+    )
+
+
+def _looks_like_jwt(value: str) -> bool:
+    return value.count(".") == 2
+
+
 def current_principal() -> Principal:
     """The caller of this API request; raises ``Unauthorized`` (401) or ``Forbidden`` (403)."""
     plaintext = _bearer()
     if plaintext is not None:
+        if _looks_like_jwt(plaintext):
+            return _sso_principal(plaintext)
         return _token_principal(plaintext)
     return _session_principal()
 

@@ -62,7 +62,8 @@ def verification_keys(session: Session, rollover_hours: int) -> KeySet:
 
 
 def jwks(session: Session, rollover_hours: int) -> dict:
-    """The public JWKS document."""
+    """The public JWKS document (a first key is made if there is none yet)."""
+    signing_key(session)
     keys = verification_keys(session, rollover_hours)
     return {"keys": [key.as_dict(private=False) for key in keys.keys]}
 

@@ -328,11 +328,13 @@ class _RefreshRecord:
 
 
 def revoke_family(family: str) -> None:
-    platform_db().execute(
-        update(RefreshToken)
-        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
-    )
+    """Revoke in a transaction of its own: the request that found the replay answers 400 and rolls back."""
+    with get_platform().shards.platform_session() as session, session.begin():
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
 
 
 # --- tokens -------------------------------------------------------------------

@@ -73,6 +73,14 @@ def authorize():
     try:
         grant = server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
+        client = find_client(request.args.get("client_id"))
+        redirect_uri = request.args.get("redirect_uri", "")
+        if client is not None and client.check_redirect_uri(redirect_uri):
+            # A trusted client made a bad request: tell it, on its own callback (RFC 6749 §4.1.2.1).
+            answer = {"error": error.error, "error_description": error.description or ""}
+            if request.args.get("state"):
+                answer["state"] = request.args["state"]
+            return redirect(f"{redirect_uri}?{urlencode(answer)}")
         # Client or redirect URI not trusted: never redirect to it, say so here.
         return render_template("auth/oidc_error.html", error=error), 400
     try:
