@@ -90,6 +90,8 @@ def shot(request):
     """``shot(page, "step")``: a full-page screenshot, var/test-artifacts/browser/<test>-NN-<step>.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower().removeprefix("test_")).strip("-")
+    for stale in ARTIFACTS.glob(f"{name}-[0-9][0-9]-*.png"):  # an earlier run's pictures of this test
+        stale.unlink(missing_ok=True)
     counter = iter(range(1, 100))
 
     def take(page, step: str) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from app.dossiers.intake import receive_at_counter
 from tests.browser.conftest import make_unit, sign_in_at_provider
@@ -37,13 +38,11 @@ def citizen(platform):
     return make_account(platform)
 
 
-def sign_in_citizen(context, live_server, unit, citizen, shot=None):
-    """Sign in on ``unit``'s portal through its sign-in link; returns the page."""
-    page = context.new_page()
+def sign_in_citizen(page, live_server, unit, citizen) -> None:
+    """Sign in with the password on ``unit``'s portal through its sign-in link, landing on "My dossiers"."""
     page.goto(live_server.unit(unit.tenant, "/dang-nhap?next=/ho-so-cua-toi"))
     sign_in_at_provider(page, citizen.email)
     page.wait_for_url(live_server.unit(unit.tenant, "/ho-so-cua-toi"))
-    return page
 
 
 # --- 1. online submission, processed in the back office ------------------------------------------
@@ -146,3 +145,144 @@ def test_a_citizen_files_online_and_follows_the_official_processing(
     page_text = person.content()
     assert code not in page_text and other_code not in page_text
     shot(person, "backoffice-403")
+
+
+# --- 2. one sign-in for every unit portal, one sign-out ends them all ----------------------------
+
+
+def test_sso_hop_between_unit_portals_and_single_sign_out(
+    new_context, live_server, unit_a, unit_b, citizen, shot
+):
+    page = new_context().new_page()
+    sign_in_citizen(page, live_server, unit_a, citizen)
+    shot(page, "signed-in-on-a")
+
+    # Unit B's sign-in link: straight through the provider, no password asked.
+    page.goto(live_server.unit(unit_b.tenant, "/dang-nhap?next=/ho-so-cua-toi"))
+    page.wait_for_url(live_server.unit(unit_b.tenant, "/ho-so-cua-toi"))
+    assert page.locator("h1").inner_text() == "Hồ sơ của tôi"
+    assert page.locator("#password").count() == 0
+    shot(page, "signed-in-on-b-without-password")
+
+    # Signing out on B (the rp logout form's POST, with this page's CSRF token) ends the SSO session.
+    page.goto(live_server.unit(unit_b.tenant, f"/thu-tuc/{unit_b.procedure_id}/nop-truc-tuyen"))
+    token = page.input_value("input[name=csrf_token]")
+    with page.expect_navigation():
+        page.evaluate(
+            """token => {
+                const form = document.createElement("form");
+                form.method = "post";
+                form.action = "/dang-xuat";
+                const field = document.createElement("input");
+                field.type = "hidden"; field.name = "csrf_token"; field.value = token;
+                form.appendChild(field);
+                document.body.appendChild(form);
+                form.submit();
+            }""",
+            token,
+        )
+    page.wait_for_url(live_server.unit(unit_b.tenant, "/"))
+    shot(page, "signed-out-on-b")
+
+    # Unit A's session ended with it: "My dossiers" on A asks for the password again.
+    page.goto(live_server.unit(unit_a.tenant, "/ho-so-cua-toi"))
+    page.wait_for_selector("form.login #password")
+    assert page.url.startswith(live_server.city("/dang-nhap"))
+    shot(page, "a-asks-to-sign-in-again")
+    # And B too.
+    page.goto(live_server.unit(unit_b.tenant, "/ho-so-cua-toi"))
+    page.wait_for_selector("form.login #password")
+
+
+# --- 3. theme: preview, then publish -------------------------------------------------------------
+
+NEW_PRIMARY = "#1f4e79"
+NEW_FOOTER = "Trụ sở mới: số 1 phố Thử nghiệm"
+
+
+def primary_colour(page) -> str:
+    return page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()")
+
+
+def test_a_theme_change_is_previewed_then_published(new_context, live_server, unit_b, shot):
+    tenant = unit_b.tenant
+    public = new_context().new_page()
+    public.goto(live_server.unit(tenant, "/"))
+    old_primary = primary_colour(public)
+    assert old_primary != NEW_PRIMARY
+    assert NEW_FOOTER not in public.locator("footer").inner_text()
+
+    admin = new_context().new_page()
+    admin.goto(live_server.unit(tenant, "/backoffice/login?next=/backoffice/theme/"))
+    sign_in_at_provider(admin, unit_b.accounts["admin"].email)
+    admin.wait_for_url(live_server.unit(tenant, "/backoffice/theme/"))
+    admin.fill("#t-primary", NEW_PRIMARY)
+    admin.fill("#t-footer_text", NEW_FOOTER)
+    shot(admin, "theme-form")
+    with admin.expect_navigation():
+        admin.click("button[name=then][value=preview]")
+    assert "xem-truoc=" in admin.url
+    assert admin.locator(".preview-bar").is_visible()
+    assert NEW_FOOTER in admin.locator("footer").inner_text()
+    assert primary_colour(admin) == NEW_PRIMARY
+    shot(admin, "preview")
+
+    # The public still sees the published look, even asking for the preview by its id.
+    public.reload()
+    assert NEW_FOOTER not in public.locator("footer").inner_text()
+    assert primary_colour(public) == old_primary
+    public.goto(admin.url)
+    assert public.locator(".preview-bar").count() == 0
+    assert primary_colour(public) == old_primary
+    shot(public, "public-during-preview")
+
+    admin.goto(live_server.unit(tenant, "/backoffice/theme/"))
+    with admin.expect_navigation():
+        admin.click("button:has-text('Công bố bản nháp')")
+    shot(admin, "published")
+
+    public.goto(live_server.unit(tenant, "/"))
+    assert NEW_FOOTER in public.locator("footer").inner_text()
+    assert primary_colour(public) == NEW_PRIMARY
+    shot(public, "public-after-publish")
+
+
+# --- 4. accessibility (axe-core) -----------------------------------------------------------------
+
+
+def serious_violations(page) -> list[str]:
+    results = Axe().run(page)
+    lines = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in ("serious", "critical"):
+            for node in violation["nodes"]:
+                summary = " ".join(line.strip() for line in node.get("failureSummary", "").splitlines())
+                lines.append(
+                    f"{violation['impact']} {violation['id']}: {violation['help']} | "
+                    f"{node.get('target')} | {node.get('html', '')[:160]} | {summary}"
+                )
+    return lines
+
+
+def test_public_pages_and_the_submission_form_pass_axe(new_context, live_server, unit_a, citizen, shot):
+    tenant = unit_a.tenant
+    page = new_context().new_page()
+    pages = {
+        "city-portal": live_server.city("/"),
+        "unit-home": live_server.unit(tenant, "/"),
+        "procedure": live_server.unit(tenant, f"/thu-tuc/{unit_a.procedure_id}"),
+        "lookup": live_server.unit(tenant, "/tra-cuu"),
+    }
+    found = {}
+    for name, url in pages.items():
+        response = page.goto(url)
+        assert response.status == 200, (name, response.status)
+        shot(page, name)
+        found[name] = serious_violations(page)
+    sign_in_citizen(page, live_server, unit_a, citizen)
+    page.goto(live_server.unit(tenant, f"/thu-tuc/{unit_a.procedure_id}/nop-truc-tuyen"))
+    page.wait_for_selector("#f-applicant-name")
+    shot(page, "submission-form")
+    found["submission-form"] = serious_violations(page)
+    problems = {name: lines for name, lines in found.items() if lines}
+    assert not problems, "\n".join(f"{name}:\n  " + "\n  ".join(lines) for name, lines in problems.items())
