@@ -20,7 +20,8 @@ install: $(BIN)/.installed ## Create .venv and install the pinned dependencies
 run: install ## Start the platform with the Hai Phong demo (embedded PostgreSQL + Redis unless DATABASE_URL/REDIS_URL are set)
 	$(BIN)/python -m app.devserver
 
-test: install lint ## Lint, then run the test suite on real PostgreSQL and Redis
+test: install lint ## Lint, then run the test suite on real PostgreSQL and Redis (browser tests: Debian chromium)
+	@bash tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: install ## ruff (lint + format check) and the import-linter contracts
