@@ -17,6 +17,7 @@ import re
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from app.dossiers.files import attach
 from app.dossiers.intake import receive_at_counter
 from tests.browser.conftest import make_unit, sign_in_at_provider
 from tests.test_auth_support import make_account
@@ -49,7 +50,7 @@ def sign_in_citizen(page, live_server, unit, citizen) -> None:
 
 
 def test_a_citizen_files_online_and_follows_the_official_processing(
-    new_context, live_server, unit_a, citizen, shot
+    app, new_context, live_server, unit_a, citizen, shot
 ):
     tenant = unit_a.tenant
     person = new_context().new_page()
@@ -129,21 +130,43 @@ def test_a_citizen_files_online_and_follows_the_official_processing(
     person.goto(live_server.unit(tenant, "/ho-so-cua-toi"))
     assert "Đang xử lý" in person.locator("tr", has=person.locator(f"a:has-text('{code}')")).inner_text()
 
-    # Another person's dossier (filed at the counter) is a 404 that shows nothing of it.
-    with unit_a.session() as session, session.begin():
-        other = receive_at_counter(unit_a.desk(session), unit_a.actor("counter"), unit_a.intake())
-        other_id, other_code = other.id, other.code
-    response = person.goto(live_server.unit(tenant, f"/ho-so-cua-toi/{other_id}"))
-    assert response.status == 404
-    page_text = person.content()
-    assert other_code not in page_text and "Nguyễn Thị Hương" not in page_text
+    # The citizen downloads their own file from the dossier page.
+    person.goto(dossier_url)
+    with person.expect_download() as download:
+        person.click("main a:has-text('to-khai.pdf')")
+    assert download.value.suggested_filename == "to-khai.pdf"
+    with open(download.value.path(), "rb") as saved:
+        assert saved.read(5) == b"%PDF-"
+
+    # Another person's dossier (filed at the counter, with a file) is a 404 that shows nothing of it.
+    with app.app_context(), unit_a.session() as session, session.begin():
+        desk = unit_a.desk(session)
+        other = receive_at_counter(desk, unit_a.actor("counter"), unit_a.intake())
+        other_file = attach(desk, unit_a.actor("counter"), other, "giay-to-cua-nguoi-khac.pdf", pdf_bytes())
+        other_id, other_code, other_file_id = other.id, other.code, other_file.id
+    own_id = int(dossier_url.rsplit("/", 1)[1])
+    for path in (
+        f"/ho-so-cua-toi/{other_id}",
+        f"/ho-so-cua-toi/{other_id}/tep/{other_file_id}",
+        f"/ho-so-cua-toi/{own_id}/tep/{other_file_id}",  # another's file through one's own dossier
+    ):
+        response = person.goto(live_server.unit(tenant, path))
+        assert response.status == 404, path
+        page_text = person.content()
+        assert other_code not in page_text and "Nguyễn Thị Hương" not in page_text, path
+        assert "giay-to-cua-nguoi-khac" not in page_text, path
     shot(person, "other-dossier-404")
 
-    # The back office is closed to the citizen: 403, no queue, no dossier.
-    response = person.goto(live_server.unit(tenant, "/backoffice/dossiers/queue?status=4"))
-    assert response.status == 403
-    page_text = person.content()
-    assert code not in page_text and other_code not in page_text
+    # The back office is closed to the citizen: 403, no queue, no dossier, no file.
+    for path in (
+        "/backoffice/dossiers/queue?status=4",
+        f"/backoffice/dossiers/{other_id}",
+        f"/backoffice/dossiers/{other_id}/files/{other_file_id}",
+    ):
+        response = person.goto(live_server.unit(tenant, path))
+        assert response.status == 403, path
+        page_text = person.content()
+        assert code not in page_text and other_code not in page_text, path
     shot(person, "backoffice-403")
 
 
