@@ -19,6 +19,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from app.dossiers.files import attach
 from app.dossiers.intake import receive_at_counter
+from app.themes import actions as theme_actions
 from tests.browser.conftest import make_unit, sign_in_at_provider
 from tests.test_auth_support import make_account
 from tests.test_uploads import pdf_bytes, png_bytes
@@ -32,6 +33,16 @@ def unit_a(platform, city):
 @pytest.fixture(scope="module")
 def unit_b(platform, city):
     return make_unit(platform, city)
+
+
+@pytest.fixture(scope="module")
+def unit_modern(app, platform, city):
+    """A unit whose portal wears the modern theme (the others wear the default, formal one)."""
+    unit = make_unit(platform, city)
+    with app.app_context(), unit.session() as session, session.begin():
+        theme_actions.choose_theme(session, "hien-dai", actor_id=None)
+        theme_actions.publish_draft(session, actor_id=None)
+    return unit
 
 
 @pytest.fixture
@@ -287,23 +298,29 @@ def serious_violations(page) -> list[str]:
     return lines
 
 
-def test_public_pages_and_the_submission_form_pass_axe(new_context, live_server, unit_a, citizen, shot):
-    tenant = unit_a.tenant
+@pytest.mark.parametrize("theme", ["trang-trong", "hien-dai"])
+def test_public_pages_and_the_submission_form_pass_axe(
+    request, theme, new_context, live_server, citizen, shot
+):
+    unit = request.getfixturevalue("unit_a" if theme == "trang-trong" else "unit_modern")
+    tenant = unit.tenant
     page = new_context().new_page()
     pages = {
         "city-portal": live_server.city("/"),
         "unit-home": live_server.unit(tenant, "/"),
-        "procedure": live_server.unit(tenant, f"/thu-tuc/{unit_a.procedure_id}"),
+        "procedure": live_server.unit(tenant, f"/thu-tuc/{unit.procedure_id}"),
         "lookup": live_server.unit(tenant, "/tra-cuu"),
     }
     found = {}
     for name, url in pages.items():
         response = page.goto(url)
         assert response.status == 200, (name, response.status)
+        worn = "trang-trong" if name == "city-portal" else theme  # the city wears the formal one
+        assert f"theme-{worn}" in page.locator("body").get_attribute("class"), name
         shot(page, name)
         found[name] = serious_violations(page)
-    sign_in_citizen(page, live_server, unit_a, citizen)
-    page.goto(live_server.unit(tenant, f"/thu-tuc/{unit_a.procedure_id}/nop-truc-tuyen"))
+    sign_in_citizen(page, live_server, unit, citizen)
+    page.goto(live_server.unit(tenant, f"/thu-tuc/{unit.procedure_id}/nop-truc-tuyen"))
     page.wait_for_selector("#f-applicant-name")
     shot(page, "submission-form")
     found["submission-form"] = serious_violations(page)
