@@ -15,12 +15,13 @@ from flask import Flask, abort, current_app, g, request, send_from_directory, se
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from markupsafe import Markup
 
-from app.auth.access import current_official
+from app.auth.access import SignInRequired, current_account, current_official
+from app.auth.models import Account
 from app.auth.roles import UNIT_ADMIN
 from app.core.db import get_current_tenant, tenant_db
 from app.core.errors import DomainError
 from app.core.i18n import tr
-from app.core.sites import EVERY_SITE, TENANT
+from app.core.sites import CITY, EVERY_SITE, TENANT
 from app.themes import queries
 from app.themes.actions import effective_tokens
 from app.themes.manifest import THEMES_DIR, Theme, default_theme, find_theme
@@ -144,6 +145,15 @@ def portal_links() -> list[tuple[str, str, bool]]:
     ]
 
 
+def portal_account() -> Account | None:
+    """Who is signed in on this portal (city or unit host), for the sign-in / sign-out corner."""
+    site = TENANT if get_current_tenant() is not None else CITY
+    try:
+        return current_account(site)
+    except SignInRequired:
+        return None
+
+
 def _theme_static(theme: str, filename: str):
     if find_theme(theme) is None:
         abort(404)
@@ -156,7 +166,11 @@ def init_app(app: Flask) -> None:
         [app.jinja_env.loader, PrefixLoader({"themes": FileSystemLoader(str(THEMES_DIR))})]
     )
     app.jinja_env.globals.update(
-        portal_theme=portal_theme, portal_links=portal_links, preview_arg=PREVIEW_ARG, preview_off=PREVIEW_OFF
+        portal_theme=portal_theme,
+        portal_links=portal_links,
+        portal_account=portal_account,
+        preview_arg=PREVIEW_ARG,
+        preview_off=PREVIEW_OFF,
     )
     app.add_url_rule(
         "/themes/<theme>/static/<path:filename>",
