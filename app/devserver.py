@@ -164,6 +164,8 @@ def print_banner(port: int, domain: str, seed) -> None:
             for email in [e for e in accounts.get(kind, []) if any(f"@{s}." in e for s in FEATURED)]:
                 slug = email.split("@", 1)[1].split(".", 1)[0]
                 lines.append(f"  {label:<14} {email:<38} http://{slug}.{domain}:{port}/backoffice/login")
+        for email in accounts.get("citizens", [])[:1]:
+            lines.append(f"  citizen        {email:<38} http://{FEATURED[0]}.{domain}:{port}/thu-tuc")
     lines += ["", "Ctrl-C để dừng / to stop.", ""]
     say("\n".join(lines))
 

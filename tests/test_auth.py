@@ -196,6 +196,8 @@ def test_demo_accounts_are_seeded_idempotently(platform, make_tenant):
     with platform.shards.platform_session() as session:
         ops = queries.find_account_by_email(session, OPS_EMAIL)
         assert ops.platform_roles == ["provider_ops"]
+        citizen = queries.find_account_by_email(session, seeded["citizens"][0])
+        assert citizen.email_verified_at is not None and citizen.personal_id and not citizen.memberships
         assert verify_password(ops.password_hash, DEMO_PASSWORD)[0]
         for slug, tenant in tenants.items():
             admin = queries.find_account_by_email(session, unit_admin_email(slug))

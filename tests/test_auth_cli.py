@@ -131,3 +131,18 @@ def test_grant_without_role_is_a_usage_error(cli, platform, make_tenant):
     result = cli("grant", account.email, make_tenant("district").slug)
     assert result.exit_code != 0
     assert _state(platform) == before
+
+
+def test_rotate_signing_key_adds_a_key_and_retires_the_old(cli, platform, client_for):
+    from sqlalchemy import select
+
+    from app.auth.sso_models import SigningKey
+
+    client_for(host="localhost").get("/oidc/jwks")  # the first key exists
+    result = cli("rotate-signing-key")
+    assert result.exit_code == 0, result.output
+    with platform.shards.platform_session() as session:
+        live = session.scalars(select(SigningKey).where(SigningKey.retired_at.is_(None))).all()
+    assert len(live) == 1 and live[0].kid in result.output
+    published = {key["kid"] for key in client_for(host="localhost").get("/oidc/jwks").get_json()["keys"]}
+    assert live[0].kid in published and len(published) >= 2

@@ -138,3 +138,17 @@ def list_(tenant_slug, as_json):
         memberships = "; ".join(f"{slug}: {','.join(roles)}" for slug, roles in row["memberships"].items())
         ops = " [" + ",".join(row["platform_roles"]) + "]" if row["platform_roles"] else ""
         click.echo(f"{row['email']}\t{row['name']}{ops}\t{memberships or '—'}")
+
+
+@accounts_cli.command("rotate-signing-key")
+def rotate_signing_key() -> None:
+    """Make a new token signing key; the old one keeps verifying for the rollover window."""
+    from app.auth import keys
+
+    with _transaction() as session:
+        row = keys.rotate(session)
+    hours = current_app.extensions["motcua"].settings.signing_key_rollover_hours
+    click.echo(
+        f"Khóa ký mới / new signing key: {row.kid}; khóa cũ còn kiểm tra được {hours} giờ / "
+        f"old keys verify for {hours} h more."
+    )

@@ -7,6 +7,7 @@ accounts keep their password and gain any missing role.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,11 @@ from tenants.engines import ShardEngines
 
 DEMO_PASSWORD = "motcua-demo"
 OPS_EMAIL = "ops@motcua.local"
+
+
+# A citizen for trying the portals: online submission, My dossiers, ratings.
+CITIZEN_EMAIL = "congdan@motcua.local"
+CITIZEN_PERSONAL_ID = "031099000001"  # 031 = Hai Phong in the CCCD numbering; demo only
 
 
 def unit_admin_email(slug: str) -> str:
@@ -69,8 +75,18 @@ def seed_demo_accounts(
     # One hash for every demo account: hashing hundreds of times would slow `make run`
     # and the password is public anyway.
     demo_hash = hash_password(DEMO_PASSWORD)
-    seeded: dict[str, list[str]] = {"ops": [OPS_EMAIL], "unit_admins": [], "counter_officers": []}
+    seeded: dict[str, list[str]] = {
+        "ops": [OPS_EMAIL],
+        "unit_admins": [],
+        "counter_officers": [],
+        "citizens": [CITIZEN_EMAIL],
+    }
     with shards.platform_session() as session, session.begin():
+        citizen = _ensure(session, CITIZEN_EMAIL, "Nguyễn Thị Dân", demo_hash)
+        if citizen.email_verified_at is None:
+            citizen.email_verified_at = datetime.now(UTC)
+            citizen.phone = "0912345678"
+            citizen.personal_id = CITIZEN_PERSONAL_ID
         ops = _ensure(session, OPS_EMAIL, "Vận hành Motcua", demo_hash)
         if PROVIDER_OPS not in ops.platform_roles:
             actions.set_platform_roles(session, ops, [*ops.platform_roles, PROVIDER_OPS])
