@@ -4,15 +4,22 @@ hostile values, image checks, and nothing of one unit's theme on another unit's 
 from __future__ import annotations
 
 import io
+import queue
 import re
+import threading
+import time
 import uuid
+from html.parser import HTMLParser
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select, text
 
 from app.auth.roles import COUNTER_OFFICER, UNIT_ADMIN
+from app.themes import actions
 from app.themes.demo import seed_demo_theme
-from app.themes.manifest import REQUIRED_PAIRS, all_themes
+from app.themes.manifest import REQUIRED_PAIRS, THEMES_DIR, all_themes
+from app.themes.models import DRAFT, ThemeVersion
 from app.themes.tokens import (
     InvalidTheme,
     contrast_ratio,
@@ -334,6 +341,116 @@ def test_image_names_are_checked(client_for, unit):
     client = client_for(tenant)
     for name in ("../x.png", "a.png", f"{'0' * 32}.svg", f"{'0' * 32}.png"):
         assert client.get(f"/giao-dien/anh/{name}").status_code == 404, name
+
+
+class _BannerFinder(HTMLParser):
+    """The class of the banner <img> (the one whose src is ``src``) and of its parent element."""
+
+    def __init__(self, src: str):
+        super().__init__()
+        self.src, self.stack, self.found = src, [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img" and attrs.get("src") == self.src and self.found is None:
+            self.found = (attrs.get("class") or "", self.stack[-1] if self.stack else "")
+        if tag not in ("img", "br", "meta", "link", "input"):
+            self.stack.append(attrs.get("class") or "")
+
+    def handle_endtag(self, tag):
+        if tag not in ("img", "br", "meta", "link", "input") and self.stack:
+            self.stack.pop()
+
+
+def css_rules(css: str) -> list[tuple[str, dict[str, str]]]:
+    """(selector, declarations) of every rule of a stylesheet, @media blocks flattened."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    rules = []
+    for selectors, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        declarations = {}
+        for declaration in body.split(";"):
+            if ":" in declaration:
+                name, value = declaration.split(":", 1)
+                declarations[name.strip()] = " ".join(value.split())
+        rules += [(" ".join(selector.split()), declarations) for selector in selectors.split(",")]
+    return rules
+
+
+def test_no_theme_draws_its_banner_under_text(client_for, unit, admin_client):
+    """A banner may be any picture, light or dark, and contrast is only measured between colour
+    tokens: so no theme lays its banner under text (e.g. absolutely positioned behind the masthead,
+    where white on #767676, 4.54:1, becomes about 3.2:1 over a light banner at 18 % opacity).
+    The banner stays in the flow, in a band of its own."""
+    assert upload(admin_client, "banner", image_bytes("PNG", (800, 200)), "banner.png").status_code == 302
+    for name, theme in all_themes().items():
+        assert post_form(admin_client, "/backoffice/theme/theme", {"theme": name}).status_code == 302
+        page = admin_client.get(f"/?xem-truoc={draft_id(admin_client)}").text
+        assert f"/themes/{name}/static/theme.css" in page
+        src = re.search(r'src="(/giao-dien/anh/[0-9a-f]{32}\.png)"', page).group(1)
+        finder = _BannerFinder(src)
+        finder.feed(page)
+        assert finder.found is not None, name
+        own_class, parent_class = finder.found
+        if own_class:
+            wanted = {f".{c}" for c in own_class.split()}
+        else:
+            wanted = {f".{c}{child}" for c in parent_class.split() for child in (" img", " > img")}
+        css = (THEMES_DIR / name / "static" / theme.stylesheet).read_text(encoding="utf-8")
+        banner_rules = [(sel, decl) for sel, decl in css_rules(css) if any(sel.endswith(w) for w in wanted)]
+        assert banner_rules, (name, wanted)
+        for selector, declarations in banner_rules:
+            assert declarations.get("position", "static") in ("static", "relative"), (name, selector)
+            assert "inset" not in declarations and "transform" not in declarations, (name, selector)
+            margins = [v for k, v in declarations.items() if k.startswith("margin")]
+            assert not any("-" in v for v in margins), (name, selector)
+            assert "z-index" not in declarations, (name, selector)
+
+
+# --- two saves at once ----------------------------------------------------------------------------
+
+
+def test_two_first_saves_at_once_share_one_draft(make_tenant, platform):
+    """Two admins (or two tabs) saving a unit's first draft at the same moment: the second waits
+    for the first and then edits the same draft, instead of tripping the one-draft index (a 500)."""
+    tenant = make_tenant("district")
+    pids: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def second_save():
+        with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+            try:
+                with session.begin():
+                    pids.put(session.scalar(text("SELECT pg_backend_pid()")))
+                    outcome["draft"] = actions.save_tokens(session, {"footer_text": "HAI"}, actor_id=None).id
+            except Exception as exc:  # reported by the assertion below
+                outcome["error"] = exc
+
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as first:
+        draft = actions.save_tokens(first, {"footer_text": "MỘT"}, actor_id=None)  # not committed yet
+        worker = threading.Thread(target=second_save)
+        worker.start()
+        try:
+            pid = pids.get(timeout=60)
+            # Commit the first save only once the second one is really waiting on it.
+            with platform.shards.engine(tenant.shard).connect() as watcher:
+                deadline = time.monotonic() + 60
+                while (
+                    watcher.scalar(
+                        text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                    )
+                    != "Lock"
+                ):
+                    assert time.monotonic() < deadline, "the second save never waited for the first"
+                    time.sleep(0.02)
+            first.commit()
+        finally:
+            first.rollback()  # a no-op once committed; lets the second save go on if the wait failed
+            worker.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["draft"] == draft.id
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+        assert session.scalar(select(func.count()).where(ThemeVersion.status == DRAFT)) == 1
+        assert session.get(ThemeVersion, draft.id).tokens["footer_text"] == "HAI"
 
 
 # --- across units ---------------------------------------------------------------------------------

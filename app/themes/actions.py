@@ -4,12 +4,14 @@ The unit has at most one draft (what its admin edits and previews) and one
 published version (what the public sees). Publishing archives the version
 before. Restoring copies an earlier version into the draft, to be previewed and
 published like any other change; nothing the public sees changes until then.
-Actions flush; the request commits.
+Actions flush; the request commits. Every action that writes takes the unit's
+theme lock first (a transaction-level advisory lock), so two saves at once, say
+two first saves that would both create the draft, run one after the other.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, NotFound
@@ -17,6 +19,20 @@ from app.themes import queries
 from app.themes.manifest import Theme, default_theme, find_theme
 from app.themes.models import ARCHIVED, DRAFT, PUBLISHED, ThemeVersion
 from app.themes.tokens import InvalidTheme, validate_tokens
+from tenants.base import TENANT_SCHEMA
+
+
+def lock_theme(session: Session) -> None:
+    """Wait for, then hold until commit, the unit's theme lock (keyed by the unit's schema).
+
+    Reads made after it see what the previous holder committed (READ COMMITTED), so
+    the second of two concurrent first saves finds the draft the first one made.
+    """
+    translated = session.connection().get_execution_options().get("schema_translate_map") or {}
+    schema = translated.get(TENANT_SCHEMA) or session.scalar(text("SELECT current_schema()"))
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"motcua.themes:{schema}"}
+    )
 
 
 def _theme_named(name: str) -> Theme:
@@ -41,6 +57,7 @@ def effective_tokens(version: ThemeVersion | None) -> tuple[Theme, dict[str, str
 
 def ensure_draft(session: Session, *, actor_id: int | None) -> ThemeVersion:
     """The unit's draft; made from the published version (or the default theme) when there is none."""
+    lock_theme(session)
     draft = queries.find_draft(session)
     if draft is not None:
         return draft
@@ -78,6 +95,7 @@ def choose_theme(session: Session, name: str, *, actor_id: int | None) -> ThemeV
 
 def publish_draft(session: Session, *, actor_id: int | None) -> ThemeVersion:
     """The draft becomes what the public sees; the version published before is archived."""
+    lock_theme(session)
     draft = queries.find_draft(session)
     if draft is None:
         raise Conflict(
@@ -101,6 +119,7 @@ def publish_draft(session: Session, *, actor_id: int | None) -> ThemeVersion:
 
 def restore_version(session: Session, version_id: int, *, actor_id: int | None) -> ThemeVersion:
     """Copy an earlier (published or archived) version into the draft, replacing the draft's values."""
+    lock_theme(session)
     source = queries.find_version(session, version_id)
     if source is None or source.status == DRAFT:
         raise NotFound("Không tìm thấy phiên bản giao diện.", "Theme version not found.")
@@ -120,6 +139,7 @@ def restore_version(session: Session, version_id: int, *, actor_id: int | None) 
 
 
 def discard_draft(session: Session) -> None:
+    lock_theme(session)
     draft = queries.find_draft(session)
     if draft is not None:
         session.delete(draft)

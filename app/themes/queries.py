@@ -13,7 +13,9 @@ def find_published(session: Session) -> ThemeVersion | None:
 
 
 def find_draft(session: Session) -> ThemeVersion | None:
-    return session.scalar(select(ThemeVersion).where(ThemeVersion.status == DRAFT))
+    """The draft as the database has it now (another save may have changed it since this session read it)."""
+    query = select(ThemeVersion).where(ThemeVersion.status == DRAFT).execution_options(populate_existing=True)
+    return session.scalar(query)
 
 
 def find_version(session: Session, version_id: int) -> ThemeVersion | None:
