@@ -24,11 +24,14 @@ from app.catalog.index_models import CHANGED_TOPIC, ProcedureIndex
 from app.catalog.models import Procedure, Sector
 from app.catalog.rollout import perform_rollout
 from app.catalog.standard_models import StandardRollout
+from app.core.db import bind_tenant, close_scope
 from app.core.outbox import relay_outbox
 from app.core.outbox_models import OutboxEvent
 from app.demo.data import PROCEDURES
+from app.portal.procedures import search as unit_search
 from tenants import registry
 from tenants.migrations import upgrade_platform
+from tenants.resolution import TenantRef
 from tests.factories import next_unit_code
 from tests.jobs_fixtures import PrivateRedis
 
@@ -100,53 +103,58 @@ def world(services, tmp_path_factory):
     # Publishing a standard version enqueues rollout jobs: a Redis of our own keeps them from other modules.
     redis = PrivateRedis(tmp_path_factory.mktemp("city-redis"))
     redis.start()
-    app = create_app(app_config(services, database_url=url, shard_urls={}, redis_url=redis.url))
-    app.testing = True
-    platform = app.extensions["motcua"]
-    upgrade_platform(platform.shards, platform.trees)
-    head = platform.trees.tenant_head
+    engines = None
+    try:
+        app = create_app(app_config(services, database_url=url, shard_urls={}, redis_url=redis.url))
+        app.testing = True
+        platform = app.extensions["motcua"]
+        engines = platform.shards
+        upgrade_platform(platform.shards, platform.trees)
+        head = platform.trees.tenant_head
 
-    def make(name: str, kind: str, parent: str | None, label: str, **extra):
-        return registry.create_tenant(
-            platform.shards,
-            head,
-            name=label,
-            kind=kind,
-            unit_code=extra.pop("unit_code", None) or next_unit_code(),
-            parent=parent,
-            slug=f"{name}-{run}",
-        )
+        def make(name: str, kind: str, parent: str | None, label: str, **extra):
+            return registry.create_tenant(
+                platform.shards,
+                head,
+                name=label,
+                kind=kind,
+                unit_code=extra.pop("unit_code", None) or next_unit_code(),
+                parent=parent,
+                slug=f"{name}-{run}",
+            )
 
-    tenants = {"city": make("city", "city", None, "Thành phố thử", unit_code="000.00.00.H99")}
-    tenants["d1"] = make("d1", "district", tenants["city"].slug, "Quận Một")
-    tenants["c1"] = make("c1", "commune", tenants["d1"].slug, "Phường Hai")
-    tenants["c2"] = make("c2", "commune", tenants["d1"].slug, "Phường Ba")
-    tenants["p1"] = make("p1", "department", tenants["city"].slug, "Sở Tư pháp thử")
-    world = World(app, platform, tenants)
-    ids: dict[str, int] = {}
-    for name, rows in {
-        "d1": [
-            ("HT.01", "Đăng ký khai sinh", 3, True),
-            ("HT.02", "Đăng ký lại khai sinh", 2, True),
-            ("HT.03", "Thủ tục đã bãi bỏ khai sinh", 3, False),
-        ],
-        "c1": [("HT.01", "Đăng ký khai sinh lưu động", 4, True), ("CT.01", "Chứng thực chữ ký", 1, True)],
-        "c2": [("HT.09", "Đăng ký khai sinh", 3, True)],  # c2 is suspended below
-        "p1": [("KS-1", "Khai sinh cho trẻ bị bỏ rơi: đăng ký", 2, True)],
-    }.items():
-        with world.session(name) as session, session.begin():
-            sector = Sector(code="HT", name="Hộ tịch")
-            session.add(sector)
-            session.flush()
-            for code, label, level, active in rows:
-                ids[f"{name}:{code}"] = _add(session, sector.id, code, label, level, is_active=active)
-    world.relay()
-    registry.set_status(platform.shards, tenants["c2"].slug, "suspended", reason="thử")
-    world.ids = ids
-    yield world
-    redis.stop()
-    platform.shards.dispose()
-    _admin(services["database_url"], f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        tenants = {"city": make("city", "city", None, "Thành phố thử", unit_code="000.00.00.H99")}
+        tenants["d1"] = make("d1", "district", tenants["city"].slug, "Quận Một")
+        tenants["c1"] = make("c1", "commune", tenants["d1"].slug, "Phường Hai")
+        tenants["c2"] = make("c2", "commune", tenants["d1"].slug, "Phường Ba")
+        tenants["p1"] = make("p1", "department", tenants["city"].slug, "Sở Tư pháp thử")
+        world = World(app, platform, tenants)
+        ids: dict[str, int] = {}
+        for name, rows in {
+            "d1": [
+                ("HT.01", "Đăng ký khai sinh", 3, True),
+                ("HT.02", "Đăng ký lại khai sinh", 2, True),
+                ("HT.03", "Thủ tục đã bãi bỏ khai sinh", 3, False),
+            ],
+            "c1": [("HT.01", "Đăng ký khai sinh lưu động", 4, True), ("CT.01", "Chứng thực chữ ký", 1, True)],
+            "c2": [("HT.09", "Đăng ký khai sinh", 3, True)],  # c2 is suspended below
+            "p1": [("KS-1", "Khai sinh cho trẻ bị bỏ rơi: đăng ký", 2, True)],
+        }.items():
+            with world.session(name) as session, session.begin():
+                sector = Sector(code="HT", name="Hộ tịch")
+                session.add(sector)
+                session.flush()
+                for code, label, level, active in rows:
+                    ids[f"{name}:{code}"] = _add(session, sector.id, code, label, level, is_active=active)
+        world.relay()
+        registry.set_status(platform.shards, tenants["c2"].slug, "suspended", reason="thử")
+        world.ids = ids
+        yield world
+    finally:
+        redis.stop()
+        if engines is not None:
+            engines.dispose()
+        _admin(services["database_url"], f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
 def test_search_ignores_diacritics_and_case_and_ranks(world):
@@ -301,3 +309,18 @@ def test_a_local_procedure_created_outside_a_request_is_indexed(world):
         create_local_procedure(session, raw)
     world.relay()
     assert world.search("trich luc khai tu") == [(world.tenants["p1"].slug, "Cấp bản sao trích lục khai tử")]
+
+
+@pytest.mark.parametrize("query", ["dang ky khai sinh", "inh", "ky", "KHAI", "ht.0", "lai khai"])
+def test_the_city_ranks_a_unit_as_the_unit_portal_does(world, query):
+    """The trigram prefilter changes nothing: a unit's hits, in order, are its portal's own."""
+    tenant = world.tenants["d1"]
+    with world.app.app_context():
+        bind_tenant(TenantRef.of(tenant))
+        try:
+            own = [(row.id, row.name) for row in unit_search(query)]
+        finally:
+            close_scope()
+    with world.platform.shards.platform_session() as session:
+        hits = search_city(session, query, limit=1000)
+    assert own and [(h.procedure_id, h.name) for h in hits if h.tenant_slug == tenant.slug] == own
