@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import delete, select
 
-from app.dossiers import actions, citizen_index, intake
+from app.dossiers import actions, citizen_index, intake, online
 from app.dossiers.citizen_models import CitizenDossier
 from app.dossiers.models import Dossier
 from app.dossiers.online_models import OnlineDraft
@@ -179,3 +179,53 @@ def test_an_official_of_a_has_nothing_on_b(client_for, unit_a, unit_b, filed):
         assert response.status_code == 302 and "/dang-nhap" in response.headers["Location"], path
     refused = client.post(f"/ho-so-cua-toi/{b_dossier}/bo-sung", data={"csrf_token": CSRF})
     assert refused.status_code == 401
+
+
+def test_guided_and_payment_dossiers_are_flagged_on_both_portals(client_for, unit_a, unit_b, filed):
+    """Action needed: guided in status 1 (form 02 at the counter), supplement (5) and payment (6)."""
+    citizen, clients, a_dossier, _, b_dossier = filed
+    city = client_for(None)
+    sign_in_directly(city, citizen)
+    assert "cần bổ sung" not in city.get("/ho-so-cua-toi").text
+    with unit_a.session() as session, session.begin():
+        desk = unit_a.desk(session)
+        dossier = actions.load(desk, a_dossier)
+        actions.guide(desk, unit_a.actor("counter"), dossier, items=["Bản sao giấy khai sinh"])
+    with unit_b.session() as session, session.begin():
+        desk = unit_b.desk(session)
+        dossier = actions.load(desk, b_dossier)
+        intake.accept(desk, unit_b.actor("counter"), dossier)
+        actions.transfer(desk, unit_b.actor("counter"), dossier, to_account_id=unit_b.accounts["officer"].id)
+        actions.request_payment(desk, unit_b.actor("officer"), dossier, reason="Lệ phí 50.000 đồng")
+    assert city.get("/ho-so-cua-toi").text.count("cần bổ sung") == 2
+    assert "cần bổ sung" in clients[unit_a.tenant.id].get("/ho-so-cua-toi").text
+    assert "cần bổ sung" in clients[unit_b.tenant.id].get("/ho-so-cua-toi").text
+
+
+def _many_drafts(platform, unit, citizen, count: int) -> None:
+    with unit.session() as session, session.begin(), platform.shards.platform_session() as index:
+        desk = unit.desk(session)
+        for _ in range(count):
+            draft = online.start_draft(desk, citizen.id, unit.procedure_id)
+            citizen_index.record(
+                index, account_id=citizen.id, tenant_id=unit.tenant.id, reference=draft.reference
+            )
+        index.commit()
+
+
+def test_the_lists_are_bounded_and_the_unit_page_is_paginated(platform, client_for, unit_a, filed):
+    citizen, clients, a_dossier, _, _ = filed  # two entries at A already
+    _many_drafts(platform, unit_a, citizen, 50)
+    unit_page = clients[unit_a.tenant.id].get("/ho-so-cua-toi")
+    assert unit_page.text.count("/ho-so-nhap/") + unit_page.text.count('class="code"') == 50
+    assert "?page=2" in unit_page.text
+    second = clients[unit_a.tenant.id].get("/ho-so-cua-toi", query_string={"page": 2})
+    assert second.text.count("/ho-so-nhap/") + second.text.count('class="code"') == 2
+    assert _code(unit_a, a_dossier) in second.text  # the oldest come last
+    assert "?page=1" in second.text and "?page=3" not in second.text
+    city = client_for(None)
+    sign_in_directly(city, citizen)
+    page = city.get("/ho-so-cua-toi")
+    assert page.text.count(f"{unit_a.tenant.slug}.localhost/ho-so-nhap/") == 50
+    assert "xem tất cả tại cổng của" in page.text
+    assert clients[unit_a.tenant.id].get("/ho-so-cua-toi", query_string={"page": "x" * 20}).status_code == 200

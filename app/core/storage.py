@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import Flask, current_app
+from sqlalchemy import event
 
 from app.core.errors import DomainError, NotFound
 
@@ -150,6 +151,34 @@ def storage_key(tenant_slug: str, *parts: str) -> str:
 def storage_root(setting: str) -> Path:
     path = Path(setting)
     return path if path.is_absolute() else REPO_ROOT / path
+
+
+_PENDING = "motcua.storage.delete_after_commit"
+
+
+def delete_after_commit(session, keys) -> None:
+    """Delete these stored objects once ``session`` commits; a rollback keeps them.
+
+    A row never loses its file. Call it beside the removal of the rows that name the keys,
+    outside any savepoint that may roll back alone.
+    """
+    storage = get_storage()
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        event.listen(session, "after_commit", _delete_pending)
+        event.listen(session, "after_rollback", lambda s: s.info.get(_PENDING, []).clear())
+    pending.extend((storage, key) for key in keys if key)
+
+
+def _delete_pending(session) -> None:
+    pending = session.info.get(_PENDING) or []
+    done, pending[:] = list(pending), []
+    for storage, key in done:
+        try:
+            storage.delete(key)
+        except Exception:  # the rows are gone already; a leftover object is only wasted space
+            log.exception("stored file not deleted", extra={"storage_key": key})
 
 
 def get_storage(app: Flask | None = None) -> Storage:

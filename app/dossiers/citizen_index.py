@@ -18,18 +18,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select, union_all
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.catalog.models import Procedure
+from app.dossiers import online
 from app.dossiers.citizen_models import CitizenDossier
 from app.dossiers.models import Dossier
 from app.dossiers.online_models import OPEN, OnlineDraft
-from app.dossiers.status import DRAFT, SUPPLEMENT, status_name
+from app.dossiers.status import DRAFT, FINANCIAL, SUBMITTED, SUPPLEMENT, status_name
 from tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50  # entries per unit on the city page, and per page on a unit's own page
 
 
 def record(
@@ -132,31 +135,53 @@ class Entry:
     status_vi: str
     status_en: str
     updated_at: datetime
-    is_asked: bool  # the unit waits for the citizen (supplement requested)
+    is_asked: bool  # the unit waits for the citizen: guided in status 1, supplement (5) or payment (6)
 
 
-def entries_in_unit(tenant_session: Session, account_id: int) -> list[Entry]:
-    """The account's open drafts and its dossiers in one unit, newest first, read live from its schema."""
-    entries: list[Entry] = []
-    drafts = tenant_session.execute(
-        select(OnlineDraft.id, OnlineDraft.updated_at, Procedure.name)
+def entries_in_unit(
+    tenant_session: Session, account_id: int, *, limit: int | None = None, offset: int = 0
+) -> list[Entry]:
+    """The account's open drafts and its dossiers in one unit, newest first, read live from its schema.
+
+    ``limit`` / ``offset`` page through them in the database (a busy applicant's list stays bounded).
+    """
+    drafts = (
+        select(
+            literal_column("'draft'").label("kind"),
+            OnlineDraft.id.label("id"),
+            literal_column("NULL").label("code"),
+            Procedure.name.label("name"),
+            literal_column(str(DRAFT)).label("status"),
+            OnlineDraft.updated_at.label("updated_at"),
+        )
         .join(Procedure, Procedure.id == OnlineDraft.procedure_id)
         .where(OnlineDraft.owner_account_id == account_id, OnlineDraft.status == OPEN)
     )
-    draft_vi, draft_en = status_name(DRAFT)
-    for draft_id, updated_at, name in drafts:
-        entries.append(Entry("draft", draft_id, None, name, DRAFT, draft_vi, draft_en, updated_at, False))
-    dossiers = tenant_session.execute(
-        select(Dossier.id, Dossier.code, Dossier.status, Dossier.updated_at, Procedure.name)
+    dossiers = (
+        select(
+            literal_column("'dossier'"),
+            Dossier.id,
+            Dossier.code,
+            Procedure.name,
+            Dossier.status,
+            Dossier.updated_at,
+        )
         .join(Procedure, Procedure.id == Dossier.procedure_id)
         .where(Dossier.citizen_account_id == account_id, Dossier.status != DRAFT)
     )
-    for dossier_id, code, status, updated_at, name in dossiers:
-        vi, en = status_name(status)
-        entries.append(
-            Entry("dossier", dossier_id, code, name, status, vi, en, updated_at, status == SUPPLEMENT)
-        )
-    entries.sort(key=lambda e: e.updated_at, reverse=True)
+    both = union_all(drafts, dossiers).subquery()
+    query = select(both).order_by(both.c.updated_at.desc(), both.c.kind, both.c.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = tenant_session.execute(query).all()
+    guided = online.guided_unanswered(
+        tenant_session, [r.id for r in rows if r.kind == "dossier" and r.status == SUBMITTED]
+    )
+    entries: list[Entry] = []
+    for row in rows:
+        vi, en = status_name(row.status)
+        asked = row.kind == "dossier" and (row.status in (SUPPLEMENT, FINANCIAL) or row.id in guided)
+        entries.append(Entry(row.kind, row.id, row.code, row.name, row.status, vi, en, row.updated_at, asked))
     return entries
 
 
@@ -165,6 +190,7 @@ class UnitEntries:
     tenant: Tenant
     entries: list[Entry]
     unavailable: bool = False  # the unit is suspended or its database did not answer
+    more: bool = False  # only the newest ``PAGE_SIZE`` are listed; the unit's own page has the rest
 
 
 def across_units(platform, platform_session: Session, account_id: int) -> list[UnitEntries]:
@@ -176,7 +202,8 @@ def across_units(platform, platform_session: Session, account_id: int) -> list[U
             continue
         try:
             with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
-                result.append(UnitEntries(tenant, entries_in_unit(session, account_id)))
+                entries = entries_in_unit(session, account_id, limit=PAGE_SIZE + 1)
+            result.append(UnitEntries(tenant, entries[:PAGE_SIZE], more=len(entries) > PAGE_SIZE))
         except Exception:  # one unit's database down must not hide the others
             log.exception("my dossiers: unit %s did not answer", tenant.slug)
             result.append(UnitEntries(tenant, [], unavailable=True))

@@ -21,13 +21,14 @@ from sqlalchemy.dialects.postgresql import insert
 from app.catalog.models import Procedure, ProcedureCase, ProcedureComponent
 from app.core.db import get_platform
 from app.core.errors import Conflict, DomainError, NotFound
-from app.core.storage import get_storage, storage_key, unique_name
+from app.core.storage import delete_after_commit, get_storage, storage_key, unique_name
 from app.core.uploads import check_upload
-from app.dossiers import actions, files, intake, texts
+from app.dossiers import actions, files, intake, records, texts
 from app.dossiers.desk import Actor, Desk
-from app.dossiers.models import Dossier, DossierComponent, DossierFile
+from app.dossiers.models import Dossier, DossierAction, DossierComponent, DossierFile, FormDocument
 from app.dossiers.online_models import OPEN, SUBMITTED, OnlineDraft, OnlineDraftFile
 from app.dossiers.status import DRAFT, check_transition
+from app.dossiers.status import SUBMITTED as WAITING_FOR_COUNTER
 
 # Service levels whose procedures take dossiers online (DOMAIN.md §1.1).
 ONLINE_LEVELS = (3, 4)
@@ -105,7 +106,10 @@ def get_draft(desk: Desk, account_id: int, draft_id: int, *, lock: bool = False)
 
 def get_own_dossier(desk: Desk, account_id: int, dossier_id: int, *, lock: bool = False) -> Dossier:
     """A submitted dossier of this account; another applicant's, a draft row, or none is a 404."""
-    dossier = actions.load(desk, dossier_id) if lock else desk.session.get(Dossier, dossier_id)
+    query = select(Dossier).where(Dossier.id == dossier_id)
+    if lock:  # locked like ``actions.load``, but with the same 404 for every reason
+        query = query.with_for_update().execution_options(populate_existing=True)
+    dossier = desk.session.scalar(query)
     if dossier is None:
         raise _not_found_dossier()
     if dossier.citizen_account_id != account_id:
@@ -123,6 +127,23 @@ def components_of(desk: Desk, draft_or_procedure_id: int, case_id: int | None) -
         .order_by(ProcedureComponent.sort_order, ProcedureComponent.id)
     )
     return [c for c in rows if c.case_id is None or (case_id is not None and c.case_id == case_id)]
+
+
+def procedure_components(desk: Desk, procedure_id: int) -> list[ProcedureComponent]:
+    """Every document of the procedure, whatever the case: a file chosen for any of them is kept."""
+    return list(
+        desk.session.scalars(
+            select(ProcedureComponent)
+            .where(ProcedureComponent.procedure_id == procedure_id)
+            .order_by(ProcedureComponent.sort_order, ProcedureComponent.id)
+        )
+    )
+
+
+def files_outside_case(desk: Desk, draft: OnlineDraft) -> list[OnlineDraftFile]:
+    """The draft's files for documents of another case than the one chosen: not filed on submission."""
+    wanted = {c.id for c in components_of(desk, draft.procedure_id, draft.case_id)}
+    return [row for row in draft_files(desk, draft.id) if row.procedure_component_id not in wanted]
 
 
 def cases_of(desk: Desk, procedure_id: int) -> list[ProcedureCase]:
@@ -256,19 +277,27 @@ def save_draft(desk: Desk, draft: OnlineDraft, data: DraftInput) -> dict[str, di
 def add_file(
     desk: Desk, draft: OnlineDraft, component_id: int, filename: str, data: bytes
 ) -> OnlineDraftFile:
-    """Check the upload as every attachment is checked (size, real type, name) and keep it with the draft."""
+    """Check the upload as every attachment is checked (size, real type, name) and keep it with the draft.
+
+    The same content sent again for the same document (a second click, a retry) is kept once:
+    the row already there is returned.
+    """
     _check_open(draft)
     component = desk.session.get(ProcedureComponent, component_id)
     if component is None or component.procedure_id != draft.procedure_id:
         raise NotFound(
             "Thành phần hồ sơ không thuộc thủ tục này.", "That document is not part of this procedure."
         )
-    if len(draft_files(desk, draft.id)) >= MAX_FILES_PER_DRAFT:
+    checked = check_upload(filename, data, max_bytes=get_platform().settings.max_upload_bytes)
+    kept = draft_files(desk, draft.id)
+    for row in kept:
+        if row.procedure_component_id == component.id and row.sha256 == checked.sha256:
+            return row
+    if len(kept) >= MAX_FILES_PER_DRAFT:
         raise InvalidDraft(
             f"Mỗi hồ sơ nháp có tối đa {MAX_FILES_PER_DRAFT} tệp.",
             f"A draft holds at most {MAX_FILES_PER_DRAFT} files.",
         )
-    checked = check_upload(filename, data, max_bytes=get_platform().settings.max_upload_bytes)
     key = storage_key(desk.tenant.slug, "online-drafts", str(draft.reference), unique_name(checked.filename))
     get_storage().put(key, checked.data, checked.content_type)
     row = OnlineDraftFile(
@@ -287,21 +316,30 @@ def add_file(
     return row
 
 
-def remove_file(desk: Desk, draft: OnlineDraft, file_id: int) -> None:
+def remove_file(desk: Desk, draft: OnlineDraft, file_id: int) -> bool:
+    """Remove one of the draft's files; False when it is not there (removed already: a stale page).
+
+    The stored object is deleted once the removal commits, never before: a rollback keeps both.
+    """
     _check_open(draft)
     row = desk.session.get(OnlineDraftFile, file_id)
     if row is None or row.draft_id != draft.id:
-        raise NotFound("Không tìm thấy tệp của hồ sơ nháp này.", "This draft has no such file.")
+        return False
+    key = row.storage_key
     desk.session.delete(row)
     draft.updated_at = desk.now
     desk.session.flush()
-    # The stored object is left: a rollback must never leave a row without its file.
+    delete_after_commit(desk.session, [key])
+    return True
 
 
 def delete_draft(desk: Desk, draft: OnlineDraft) -> None:
+    """The draft, its file rows and, once that commits, their stored objects."""
     _check_open(draft)
+    keys = [row.storage_key for row in draft_files(desk, draft.id)]
     desk.session.delete(draft)
     desk.session.flush()
+    delete_after_commit(desk.session, keys)
 
 
 # --- submission ----------------------------------------------------------------------------------
@@ -416,15 +454,81 @@ def answer_supplement(desk: Desk, actor: Actor, dossier: Dossier, uploads: list[
     working minutes paused); the status is checked before any file is stored.
     """
     check_transition("receive_supplement", dossier.status)
+    note = _check_answer(desk, actor, dossier, uploads, note)
+    for upload in uploads:
+        files.attach(desk, actor, dossier, upload.filename, upload.data, component_id=upload.component_id)
+    return actions.receive_supplement(desk, actor, dossier, note=note)
+
+
+def _check_answer(desk: Desk, actor: Actor, dossier: Dossier, uploads: list[Upload], note) -> str | None:
+    """Who answers, the note and that there is a file: all checked before any file is stored."""
+    files.check_uploader(desk, actor, dossier, "component")
+    note = texts.note(note)
     if not uploads:
         raise actions.InvalidAction(
             "Hãy đính kèm ít nhất một tệp giấy tờ bổ sung.",
             "Attach at least one file with the documents asked for.",
             errors={"files": {"vi": "chưa có tệp", "en": "no file"}},
         )
-    for upload in uploads:
-        files.attach(desk, actor, dossier, upload.filename, upload.data, component_id=upload.component_id)
-    return actions.receive_supplement(desk, actor, dossier, note=note)
+    return note
+
+
+def latest_guidance(session, dossier: Dossier) -> FormDocument | None:
+    """Form 02 the counter gave a dossier still waiting for it (status 1 stays 1, DOMAIN.md §2.3)."""
+    if dossier.status != WAITING_FOR_COUNTER:
+        return None
+    return session.scalar(
+        select(FormDocument)
+        .where(FormDocument.dossier_id == dossier.id, FormDocument.form_no == "02")
+        .order_by(FormDocument.id.desc())
+        .limit(1)
+    )
+
+
+def add_documents(desk: Desk, actor: Actor, dossier: Dossier, uploads: list[Upload], note=None) -> None:
+    """The applicant adds the files the counter's guidance (form 02) asks for; the status stays 1.
+
+    Only the files are added (``files.attach``, its checks) and an action row records it, with
+    the files' names, for the counter's history; the counter then accepts, guides again or refuses.
+    """
+    if latest_guidance(desk.session, dossier) is None:
+        raise Conflict(
+            "Hồ sơ này không chờ bạn bổ sung giấy tờ.", "This dossier is not waiting for documents from you."
+        )
+    note = _check_answer(desk, actor, dossier, uploads, note)
+    names = [
+        files.attach(desk, actor, dossier, u.filename, u.data, component_id=u.component_id).filename
+        for u in uploads
+    ]
+    records.action(
+        desk,
+        actor,
+        dossier,
+        ADD_DOCUMENTS,
+        WAITING_FOR_COUNTER,
+        WAITING_FOR_COUNTER,
+        role="applicant",
+        note=texts.summary([", ".join(names), note]),
+    )
+    desk.session.flush()
+
+
+ADD_DOCUMENTS = "add_documents"  # the action row of ``add_documents`` (status 1 → 1)
+
+
+def guided_unanswered(session, dossier_ids) -> set[int]:
+    """Of these status-1 dossiers, those guided (form 02) with no files added by the applicant since."""
+    ids = list(dossier_ids)
+    if not ids:
+        return set()
+    last: dict[int, str] = {}  # the later of the two actions wins
+    for dossier_id, action in session.execute(
+        select(DossierAction.dossier_id, DossierAction.action)
+        .where(DossierAction.dossier_id.in_(ids), DossierAction.action.in_(("guide", ADD_DOCUMENTS)))
+        .order_by(DossierAction.at, DossierAction.id)
+    ):
+        last[dossier_id] = action
+    return {dossier_id for dossier_id, action in last.items() if action == "guide"}
 
 
 def dossier_files(desk: Desk, dossier: Dossier) -> list[DossierFile]:

@@ -65,6 +65,7 @@ EXTRA_ACTION_NAMES = {
     "claim": ("Nhận xử lý", "Picked up"),
     "reassign": ("Giao lại", "Reassigned"),
     "create_draft": ("Tạo hồ sơ nháp", "Draft created"),
+    "add_documents": ("Công dân gửi thêm giấy tờ theo hướng dẫn", "Applicant sent documents as guided"),
 }
 ON_TIME_NAMES = {
     "early": ("Trước hạn", "Early"),

@@ -19,6 +19,7 @@ from app.catalog.models import Procedure
 from app.core import ratelimit
 from app.core.config import Settings
 from app.dossiers.models import Dossier, DossierAction, DossierPause, FormDocument
+from app.dossiers.online import ADD_DOCUMENTS, latest_guidance
 from app.dossiers.status import DRAFT, FINANCIAL, SUPPLEMENT, status_name
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "interop_return": ("Hồ sơ được chuyển sang bước xử lý tiếp theo", "The dossier moved to the next step"),
     "request_supplement": ("Cơ quan yêu cầu bổ sung giấy tờ", "You were asked for more documents"),
     "receive_supplement": ("Đã nhận giấy tờ bổ sung", "The additional documents were received"),
+    ADD_DOCUMENTS: ("Đã gửi thêm giấy tờ theo hướng dẫn", "More documents were sent as guided"),
     "request_payment": ("Cơ quan yêu cầu nộp phí, lệ phí hoặc thuế", "You were asked to pay fees or taxes"),
     "confirm_payment": ("Đã xác nhận nộp phí, thuế", "The payment was confirmed"),
     "apologise": ("Cơ quan xin lỗi và hẹn lại ngày trả kết quả", "A new date for the result was set"),
@@ -113,10 +115,10 @@ def find(session: Session, code: str, factor: str) -> Found | None:
     dossier = session.scalar(select(Dossier).where(Dossier.code == code, Dossier.status != DRAFT))
     if dossier is None or not factor_matches(dossier, factor):
         return None
-    return _facts(session, dossier)
+    return facts(session, dossier)
 
 
-def _facts(session: Session, dossier: Dossier) -> Found:
+def facts(session: Session, dossier: Dossier) -> Found:
     vi, en = status_name(dossier.status)
     explanation = dossier.due_explanation or {}
     return Found(
@@ -129,7 +131,7 @@ def _facts(session: Session, dossier: Dossier) -> Found:
         appointment=dossier.rescheduled_due_at or dossier.due_at,
         explanation_vi=explain_lines(explanation, "vi") if explanation else [],
         explanation_en=explain_lines(explanation, "en") if explanation else [],
-        asked=_asked(session, dossier),
+        asked=asked(session, dossier),
         steps=_steps(session, dossier.id),
     )
 
@@ -143,7 +145,12 @@ def _steps(session: Session, dossier_id: int) -> list[Step]:
     return [Step(at, *STEP_TEXT[action]) for action, at in rows if action in STEP_TEXT]
 
 
-def _asked(session: Session, dossier: Dossier) -> Asked | None:
+def asked(session: Session, dossier: Dossier) -> Asked | None:
+    """What the unit waits for: form 02's items (a supplement, or guidance in status 1) or a payment."""
+    guidance = latest_guidance(session, dossier)
+    if guidance is not None:  # status 1 stays 1: the counter listed what to add before acceptance
+        payload = guidance.payload or {}
+        return Asked("supplement", items=list(payload.get("items") or []), reason=payload.get("reason"))
     if dossier.status not in (SUPPLEMENT, FINANCIAL):
         return None
     pause = session.scalar(

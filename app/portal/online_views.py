@@ -5,8 +5,10 @@ dossiers"). Every page needs a signed-in account; a draft or a dossier of anothe
 or of another unit, is a 404 like one that does not exist.
 
 Saving is the citizen's own act and is kept whatever happens next: the form's fields and
-files are committed before a submission is tried, and the submission runs in a savepoint,
-so a refused submission (422 with every problem listed) loses nothing.
+files are saved and the submission runs in a savepoint of the same transaction, so a refused
+submission (422 with every problem listed) rolls back only itself and the save is committed.
+The draft row stays locked from the save to the commit: a second click waits, then finds the
+dossier the first one made.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.auth.access import check_csrf
 from app.calendar.workcal import VN_TZ
+from app.catalog.models import Procedure
 from app.core.db import commit_scope, get_current_tenant, get_platform, platform_db, tenant_db
 from app.core.errors import DomainError
 from app.core.sites import TENANT
@@ -27,6 +30,7 @@ from app.dossiers.downloads import download
 from app.dossiers.forms_input import APPLICANT_FIELDS, APPLICANT_TYPES, ID_TYPES, int_or_none
 from app.dossiers.models import DossierComponent
 from app.dossiers.online_models import SUBMITTED
+from app.dossiers.status import SUBMITTED as WAITING_FOR_COUNTER
 from app.dossiers.status import SUPPLEMENT
 from app.portal import lookup
 from app.portal.citizen_access import citizen_required
@@ -97,14 +101,21 @@ def _draft_input(form: MultiDict) -> online.DraftInput:
     )
 
 
-def _form_page(procedure, draft, values: dict, problems=None, message=None, status: int = 200):
+def _form_page(procedure, draft, values: dict, problems=None, message=None, status: int = 200, closed=None):
+    """The form; ``closed`` (vi, en): the procedure no longer takes dossiers online, read-only."""
     desk = _desk()
     case_id = int_or_none(values.get("case_id"))
     components = online.components_of(desk, procedure.id, case_id)
+    shown = {c.id for c in components}
     attached: dict[int, list] = {}
+    outside: list = []  # files of another case's documents: kept, but not filed on submission
     if draft is not None:
+        names = {c.id: c.name for c in online.procedure_components(desk, procedure.id)}
         for row in online.draft_files(desk, draft.id):
-            attached.setdefault(row.procedure_component_id, []).append(row)
+            if row.procedure_component_id in shown:
+                attached.setdefault(row.procedure_component_id, []).append(row)
+            else:
+                outside.append((row, names.get(row.procedure_component_id)))
     page = render_template(
         "portal/online_form.html",
         tenant=get_current_tenant(),
@@ -114,6 +125,8 @@ def _form_page(procedure, draft, values: dict, problems=None, message=None, stat
         components=components,
         cases=online.cases_of(desk, procedure.id),
         attached=attached,
+        outside=outside,
+        closed=closed,
         deliveries=[(key, label(DELIVERY, key)) for key in procedure.result_delivery or []],
         applicant_types=APPLICANT_TYPES,
         id_types=ID_TYPES,
@@ -126,9 +139,14 @@ def _form_page(procedure, draft, values: dict, problems=None, message=None, stat
 
 
 def _save_posted(desk: Desk, draft, procedure) -> dict:
-    """Fields and files of the posted form into the draft; what could not be kept, per field."""
+    """Fields and files of the posted form into the draft; what could not be kept, per field.
+
+    A file is accepted for any document of the procedure, so one chosen before the case was
+    changed in the same post is kept (the page then lists it apart, as not filed with this case).
+    A "remove" for a file no longer on the draft (a stale page) has nothing left to do.
+    """
     problems = online.save_draft(desk, draft, _draft_input(request.form))
-    for component in online.components_of(desk, procedure.id, draft.case_id):
+    for component in online.procedure_components(desk, procedure.id):
         for upload in request.files.getlist(f"file_{component.id}"):
             if not upload or not upload.filename:
                 continue
@@ -143,25 +161,30 @@ def _save_posted(desk: Desk, draft, procedure) -> dict:
 
 
 def _handle_post(account, procedure, draft):
+    """Save, then (op=submit) submit in a savepoint; ``draft`` comes locked and stays so until the commit."""
     desk = _desk()
     problems = _save_posted(desk, draft, procedure)
     _index(draft)
-    commit_scope()  # the citizen's save is kept, whatever happens to the submission below
     op = request.form.get("op", "save")
     if problems:
+        commit_scope()  # the citizen's save is kept though the answer is a 422
         message = ("Một số thông tin chưa được lưu.", "Some of what you entered was not kept.")
         return _form_page(procedure, draft, request.form.to_dict(), problems, message, status=422)
     if op != "submit":
         flash("saved")
         return redirect(url_for(".draft_page", draft_id=draft.id), 303)
+    left_out = [row.filename for row in online.files_outside_case(desk, draft)]
     try:
         with desk.session.begin_nested():
             dossier = online.submit_draft(desk, _actor(account), draft.id)
     except DomainError as exc:
+        commit_scope()  # only the submission was rolled back (its savepoint); the save is kept
         values = _values_of(online.get_draft(desk, account.id, draft.id))
         return _form_page(procedure, draft, values, exc.errors, (exc.vi, exc.en), status=exc.status)
     _index(draft, dossier)
     flash("submitted")
+    if left_out:
+        flash("left_out:" + ", ".join(left_out))
     return redirect(url_for(".dossier_page", dossier_id=dossier.id), 303)
 
 
@@ -186,6 +209,12 @@ def _reference(raw: str | None) -> uuid.UUID | None:
         return None
 
 
+CLOSED = (
+    "Thủ tục này không còn nhận hồ sơ trực tuyến; bản nháp chỉ còn để xem. Bạn có thể xóa bản nháp.",
+    "This procedure is no longer offered online; the draft can only be viewed. You can delete it.",
+)
+
+
 @blp.route("/ho-so-nhap/<int:draft_id>", methods=["GET", "POST"])
 @citizen_required(TENANT)
 def draft_page(account, draft_id: int):
@@ -197,15 +226,20 @@ def draft_page(account, draft_id: int):
         draft = online.get_draft(desk, account.id, draft_id, lock=True)
     if draft.status == SUBMITTED:  # submitted already (another device, a second click): its dossier
         return redirect(url_for(".dossier_page", dossier_id=draft.dossier_id), 303)
-    procedure = online.online_procedure(desk, draft.procedure_id)
-    if request.method == "GET":
-        return _form_page(procedure, draft, _values_of(draft))
-    if request.form.get("op") == "delete":
+    # Deleting needs only ownership, whatever became of the procedure.
+    if request.method == "POST" and request.form.get("op") == "delete":
         reference = draft.reference
         online.delete_draft(desk, draft)
         citizen_index.forget_draft(platform_db(), get_current_tenant().id, reference)
         return redirect(url_for(".my_dossiers"), 303)
-    return _handle_post(account, procedure, draft)
+    if request.method == "GET":
+        try:
+            procedure = online.online_procedure(desk, draft.procedure_id)
+        except DomainError:  # inactive, level changed, channel removed: shown read-only, may be deleted
+            procedure = desk.session.get(Procedure, draft.procedure_id)
+            return _form_page(procedure, draft, _values_of(draft), closed=CLOSED)
+        return _form_page(procedure, draft, _values_of(draft))
+    return _handle_post(account, online.online_procedure(desk, draft.procedure_id), draft)
 
 
 # --- after submission ----------------------------------------------------------------------------
@@ -217,10 +251,16 @@ def my_dossiers(account):
     tenant = get_current_tenant()
     # This unit's own rows are the truth: any index row a failed platform commit missed is written again.
     citizen_index.reconcile(platform_db(), tenant_db(), account.id, tenant.id)
+    raw = request.args.get("page", "").strip()
+    page = int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+    size = citizen_index.PAGE_SIZE
+    entries = citizen_index.entries_in_unit(tenant_db(), account.id, limit=size + 1, offset=(page - 1) * size)
     return render_template(
         "portal/my_dossiers.html",
         tenant=tenant,
-        entries=citizen_index.entries_in_unit(tenant_db(), account.id),
+        entries=entries[:size],
+        page=page,
+        has_next=len(entries) > size,
         city_url=_city_url(),
         tz=VN_TZ,
     )
@@ -232,7 +272,9 @@ def _city_url() -> str:
 
 
 def _dossier_page(account, dossier, problems=None, message=None, status: int = 200):
+    """One dossier; in status 5, or in status 1 after the counter's guidance (form 02), a form for files."""
     desk = _desk()
+    found = lookup.facts(desk.session, dossier)  # the lookup's plain-language facts
     components = list(
         desk.session.query(DossierComponent)
         .filter(DossierComponent.dossier_id == dossier.id)
@@ -242,10 +284,11 @@ def _dossier_page(account, dossier, problems=None, message=None, status: int = 2
         "portal/my_dossier.html",
         tenant=get_current_tenant(),
         dossier=dossier,
-        found=lookup._facts(desk.session, dossier),  # the lookup's plain-language facts
+        found=found,
         files=online.dossier_files(desk, dossier),
         components=components,
-        may_answer=dossier.status == SUPPLEMENT,
+        may_answer=dossier.status == SUPPLEMENT or (dossier.status == WAITING_FOR_COUNTER and found.asked),
+        guided=dossier.status == WAITING_FOR_COUNTER,
         delivery_label=label(DELIVERY, dossier.result_delivery),
         problems=problems or {},
         message=message,
@@ -272,13 +315,15 @@ def answer_supplement(account, dossier_id: int):
         for upload in request.files.getlist(f"file_{component.id}"):
             if upload and upload.filename:
                 uploads.append(online.Upload(component.id, upload.filename, upload.read()))
+    guided = dossier.status == WAITING_FOR_COUNTER  # status 1 stays 1: files only, for the counter to see
+    answer = online.add_documents if guided else online.answer_supplement
     try:
-        online.answer_supplement(desk, _actor(account), dossier, uploads, note=request.form.get("note"))
+        answer(desk, _actor(account), dossier, uploads, note=request.form.get("note"))
     except DomainError as exc:
         desk.session.rollback()
         dossier = online.get_own_dossier(desk, account.id, dossier_id)
         return _dossier_page(account, dossier, exc.errors, (exc.vi, exc.en), status=exc.status)
-    flash("supplemented")
+    flash("documents_added" if guided else "supplemented")
     return redirect(url_for(".dossier_page", dossier_id=dossier.id), 303)
 
 
