@@ -342,7 +342,7 @@ def test_prompt_login_asks_for_the_password_again(client_for, official, units):
     city = _city_signed_in(client_for, official)
     response, _, _ = _authorize(city, units[0], prompt="login")
     assert response.status_code == 302 and response.headers["Location"].startswith("/dang-nhap")
-    assert city.get("/dang-nhap").status_code == 200  # the form, not a silent pass
+    assert city.get(response.headers["Location"]).status_code == 200  # the form, not a silent pass
 
 
 def test_next_never_leaves_the_provider(client_for, official):
@@ -432,3 +432,126 @@ def _secret_shown(html: str) -> str:
 
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+# --- regressions from the security review ----------------------------------------------------
+
+
+def _enable_totp(platform, app, account_id: int) -> str:
+    from app.auth import totp
+    from app.auth.models import Account
+
+    secret = pyotp.random_base32()
+    with app.app_context(), platform.shards.platform_session() as session, session.begin():
+        totp.enable(session.get(Account, account_id), secret, pyotp.TOTP(secret).at(time.time() - 30))
+    return secret
+
+
+def test_api_refuses_a_token_without_the_second_factor_the_unit_requires(
+    client_for, official, units, platform
+):
+    a, _ = units
+    tokens = _tokens(client_for, official, a, scope="openid dossiers:read")
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client_for(a).get("/api/v1/dossiers", headers=bearer).status_code == 200
+    with platform.shards.tenant_session(a.shard, a.schema_name) as session, session.begin():
+        set_setting(session, "officials_second_factor", "required")
+    refused = client_for(a).get("/api/v1/dossiers", headers=bearer)
+    assert refused.status_code == 403 and "hai bước" in refused.get_json()["message"]
+
+
+def test_an_id_token_is_no_access_token(client_for, official, units):
+    a, _ = units
+    tokens = _tokens(client_for, official, a, scope="openid dossiers:read")
+    bearer = {"Authorization": f"Bearer {tokens['id_token']}"}
+    assert client_for(a).get("/api/v1/dossiers", headers=bearer).status_code == 401
+    assert client_for(host="localhost").get("/oidc/userinfo", headers=bearer).status_code == 401
+
+
+def test_replacing_the_authenticator_needs_the_current_one(client_for, official, platform, app):
+    from tests.test_auth_support import sign_in_directly
+
+    secret = _enable_totp(platform, app, official.id)
+    before = reload(platform, official.id).totp_secret
+    city = client_for(host="localhost")
+    sign_in_directly(city, reload(platform, official.id))  # a session without "otp" (e.g. before enrolment)
+    page = city.get("/tai-khoan/xac-thuc-hai-buoc")
+    assert page.status_code == 302 and page.headers["Location"].endswith("/dang-nhap/ma-xac-thuc")
+    new_secret = pyotp.random_base32()
+    forced = city.post(
+        "/tai-khoan/xac-thuc-hai-buoc",
+        data={"code": pyotp.TOTP(new_secret).now(), "csrf_token": "test-csrf-token"},
+    )
+    assert forced.status_code == 302 and reload(platform, official.id).totp_secret == before
+    assert secret  # the owner's authenticator still works
+
+
+def test_wrong_codes_are_limited_per_account(client_for, official, platform, app):
+    secret = _enable_totp(platform, app, official.id)
+    city = client_for(host="localhost")
+    token = csrf_from(city, "/dang-nhap")
+    response = city.post(
+        "/dang-nhap", data={"email": official.email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.headers["Location"].endswith("/dang-nhap/ma-xac-thuc")
+    for _ in range(5):
+        wrong = city.post("/dang-nhap/ma-xac-thuc", data={"code": "000000", "csrf_token": token})
+        assert wrong.status_code in (422, 429)
+    right = city.post("/dang-nhap/ma-xac-thuc", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token})
+    assert right.status_code in (302, 429)
+    assert right.status_code == 429 or right.headers["Location"] == "/dang-nhap"
+    # Not signed in: the pending state is gone, the password is needed again.
+    assert city.get("/tai-khoan/xac-thuc-hai-buoc").headers["Location"].startswith("/dang-nhap")
+
+
+def test_concurrent_use_of_one_refresh_token_succeeds_once(client_for, official, units, app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, _ = units
+    tokens = _tokens(client_for, official, a, scope="openid offline_access")
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+        "client_id": f"tenant:{a.slug}",
+    }
+
+    def use(_):
+        return client_for(host="localhost").post("/oidc/token", data=data).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(use, range(4)))
+    assert codes.count(200) == 1, codes
+
+
+def test_signing_in_again_ends_the_earlier_sso_session(client_for, official, units):
+    a, _ = units
+    client = client_for(a)
+    login(client, official.email)
+    assert client.get("/backoffice/").status_code == 200
+    # A cross-site link with prompt=login shows the form but signs nobody out...
+    city = "http://localhost"
+    response, _, _ = _authorize_with_jar(client, a, prompt="login")
+    assert response.status_code == 302 and "prompt=login" in response.headers["Location"]
+    assert client.get("/backoffice/").status_code == 200
+    # ...signing in again replaces the SSO session; sites made from the old one are signed out.
+    token = _csrf(client.get("/dang-nhap?prompt=login", base_url=city).text)
+    client.post(
+        "/dang-nhap", data={"email": official.email, "password": PASSWORD, "csrf_token": token}, base_url=city
+    )
+    assert client.get("/backoffice/").status_code == 302
+
+
+def _authorize_with_jar(client, tenant, **overrides):
+    verifier, challenge = _pkce()
+    params = {
+        "response_type": "code",
+        "client_id": f"tenant:{tenant.slug}",
+        "redirect_uri": f"http://{tenant.slug}.localhost/dang-nhap/xong",
+        "scope": "openid",
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **overrides,
+    }
+    return client.get("/oidc/authorize?" + urlencode(params), base_url="http://localhost"), verifier, params

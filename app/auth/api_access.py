@@ -15,9 +15,10 @@ from typing import Literal
 
 from flask import Flask, request, session
 
+from app.auth import second_factor
 from app.auth.access import CSRF_KEY, CsrfFailed, Forbidden, SignInRequired, current_official, same_secret
 from app.auth.api_tokens import SCOPES, find_token, scope_labels, token_status
-from app.auth.oidc_server import sso_user, tenant_client_id, verify_jwt
+from app.auth.oidc_server import ACCESS_TOKEN_TYPE, sso_user, tenant_client_id, verify_jwt
 from app.auth.queries import find_account, find_membership
 from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError, error_response
@@ -137,7 +138,9 @@ def _sso_principal(access_token: str) -> Principal:
     if tenant is None:
         raise invalid
     try:
-        claims = verify_jwt(access_token, audience=tenant_client_id(tenant.slug))
+        claims = verify_jwt(
+            access_token, audience=tenant_client_id(tenant.slug), token_type=ACCESS_TOKEN_TYPE
+        )
         user = sso_user(int(claims["sub"]), str(claims.get("sid", "")))
     except (ValueError, KeyError):
         raise invalid from None
@@ -146,6 +149,11 @@ def _sso_principal(access_token: str) -> Principal:
     membership = find_membership(platform_db(), user.account.id, tenant.id)
     if membership is None or not membership.roles:
         raise Forbidden("Tài khoản không có quyền tại đơn vị này.", "The account has no role in this unit.")
+    if "otp" not in user.methods and second_factor.required_here(user.account.id):
+        raise Forbidden(
+            "Đơn vị yêu cầu cán bộ đăng nhập bằng xác thực hai bước; mã truy cập này được cấp khi chưa có.",
+            "This unit requires two-step sign-in for officials; this token was issued without it.",
+        )
     return Principal(
         account_id=user.account.id,
         roles=frozenset(membership.roles),

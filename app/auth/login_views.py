@@ -19,10 +19,13 @@ from app.auth.models import Account
 from app.auth.sso import (
     NEXT_KEY,
     PENDING_KEY,
+    active_session,
     add_method,
+    end_all_sessions,
     end_sso_session,
     finish_sign_in,
     remember_next,
+    require_second_factor,
     safe_next,
 )
 from app.core import ratelimit
@@ -33,6 +36,8 @@ from app.core.sites import CITY
 blp = Blueprint("sso", __name__, subdomain=CITY)
 
 PENDING_SECONDS = 300  # the second factor must follow the password within this time
+CODE_FAILURE_LIMIT = 5  # wrong TOTP codes per account per window
+CODE_FAILURE_WINDOW = 900
 
 
 class TooManyAttempts(DomainError):
@@ -94,8 +99,7 @@ def login():
     if refusal is not None:
         return _login_page(DomainError(*refusal, status=403), email, 403)
     if account.totp_enabled_at is not None:
-        session[PENDING_KEY] = {"account_id": account.id, "at": int(time.time())}
-        return redirect(url_for("sso.second_factor"))
+        return require_second_factor(account, ["pwd"])
     return finish_sign_in(account, ["pwd"])
 
 
@@ -107,6 +111,24 @@ def _pending_account() -> Account | None:
     return account if account is not None and account.is_active else None
 
 
+def _count_wrong_code(account: Account) -> None:
+    """Wrong codes count per account (not per address): after a few, start over later."""
+    counted = ratelimit.hit(f"totp:wrong:{account.id}", CODE_FAILURE_WINDOW)
+    if counted is not None and counted[0] >= CODE_FAILURE_LIMIT:
+        session.pop(PENDING_KEY, None)
+
+
+def _too_many_wrong_codes(account: Account) -> TooManyAttempts | None:
+    count, left = ratelimit.peek(f"totp:wrong:{account.id}", CODE_FAILURE_WINDOW)
+    if count < CODE_FAILURE_LIMIT:
+        return None
+    minutes = max(1, (left + 59) // 60)
+    return TooManyAttempts(
+        f"Nhập sai mã xác thực quá nhiều lần. Vui lòng đăng nhập lại sau {minutes} phút.",
+        f"Too many wrong codes. Sign in again in {minutes} min.",
+    )
+
+
 @blp.route("/dang-nhap/ma-xac-thuc", methods=["GET", "POST"])
 def second_factor():
     """The TOTP code: after the password, or later when a unit asks for it (step-up)."""
@@ -115,19 +137,25 @@ def second_factor():
         return redirect(url_for("sso.login_form"))
     if account.totp_enabled_at is None:
         return redirect(url_for("sso.totp_setup"))
-    error = None
-    if request.method == "POST":
+    error = _too_many_wrong_codes(account)
+    if request.method == "POST" and error is None:
         check_csrf()
         try:
             _check_ip_limit()
             totp.check_code(account, request.form.get("code", ""))
-        except (TooManyAttempts, totp.WrongCode) as refused:
+        except TooManyAttempts as refused:
+            error = refused
+        except totp.WrongCode as refused:
+            _count_wrong_code(account)
             error = refused
         else:
-            if session.pop(PENDING_KEY, None) is not None:
-                return finish_sign_in(account, ["pwd", "otp"])
+            pending = session.pop(PENDING_KEY, None)
+            if pending is not None:
+                return finish_sign_in(account, [*pending.get("methods", ["pwd"]), "otp"])
             add_method(session["auth"]["sid"], "otp")
             return redirect(safe_next(session.pop(NEXT_KEY, None)) or "/")
+    if error is not None and error.status == 429:
+        session.pop(PENDING_KEY, None)
     status = 200 if error is None else error.status
     return render_template("auth/totp_code.html", csrf_token=csrf_token(), error=error), status
 
@@ -139,6 +167,13 @@ def totp_setup():
     if account is None:
         remember_next(url_for("sso.totp_setup"))
         return redirect(url_for("sso.login_form"))
+    sid = session["auth"]["sid"]
+    replacing = account.totp_enabled_at is not None
+    if replacing and "otp" not in (active_session(sid).methods if active_session(sid) else []):
+        # Only someone holding the current authenticator may move it to a new one.
+        if not session.get(NEXT_KEY):
+            remember_next(url_for("sso.totp_setup"))
+        return redirect(url_for("sso.second_factor"))
     error = None
     secret = session.get("totp_enrol") or totp.new_secret()
     session["totp_enrol"] = secret
@@ -150,7 +185,9 @@ def totp_setup():
             error = refused
         else:
             session.pop("totp_enrol", None)
-            add_method(session["auth"]["sid"], "otp")
+            add_method(sid, "otp")
+            if replacing:
+                end_all_sessions(account.id, keep=sid)  # the old authenticator's sessions end
             return redirect(safe_next(session.pop(NEXT_KEY, None)) or url_for("sso.totp_setup"))
     return render_template(
         "auth/totp_setup.html",

@@ -47,6 +47,7 @@ IDENTITY_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 ACCESS_TOKEN_SECONDS = 600
 REFRESH_TOKEN_DAYS = 30
 CODE_SECONDS = 120
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068: an ID token can't pass for an access token
 
 
 def _now() -> datetime:
@@ -227,7 +228,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         platform_db().flush()
 
     def query_authorization_code(self, code: str, client: Client):
-        row = platform_db().get(AuthorizationCode, _hash(code))
+        # Locked: a second redemption racing this one waits, then finds the code gone.
+        row = platform_db().get(AuthorizationCode, _hash(code), with_for_update=True)
         if row is None or row.client_id != client.client_id or row.expires_at <= _now():
             return None
         return _CodeRecord(row)
@@ -289,7 +291,10 @@ class RotatingRefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str):
-        row = platform_db().get(RefreshToken, _hash(refresh_token))
+        # Locked: a concurrent use of the same token waits, then sees it rotated (and revokes the family).
+        row = platform_db().get(
+            RefreshToken, _hash(refresh_token), with_for_update=True, populate_existing=True
+        )
         if row is None:
             return None
         if row.rotated_at is not None or row.revoked_at is not None:
@@ -328,13 +333,16 @@ class _RefreshRecord:
 
 
 def revoke_family(family: str) -> None:
-    """Revoke in a transaction of its own: the request that found the replay answers 400 and rolls back."""
-    with get_platform().shards.platform_session() as session, session.begin():
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=_now())
-        )
+    """Revoke every token of the family and commit at once: the request that found the replay
+    answers 400, which would otherwise roll the revocation back. (Same session: the replayed row
+    is locked by it, another connection would wait on it forever.)"""
+    db = platform_db()
+    db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    db.commit()
 
 
 # --- tokens -------------------------------------------------------------------
@@ -352,6 +360,7 @@ def generate_tokens(
         "client_id": client.client_id,
         "scope": scope or "",
         "sid": user.sid,
+        "amr": list(user.methods),
         "iat": now,
         "exp": now + ACCESS_TOKEN_SECONDS,
         "jti": secrets.token_urlsafe(12),
@@ -359,7 +368,7 @@ def generate_tokens(
     key = signing_key(platform_db())
     token = {
         "token_type": "Bearer",
-        "access_token": jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": "at+jwt"}, claims, key),
+        "access_token": jwt.encode({"alg": ALGORITHM, "kid": key.kid, "typ": ACCESS_TOKEN_TYPE}, claims, key),
         "expires_in": ACCESS_TOKEN_SECONDS,
         "scope": scope or "",
     }
@@ -390,7 +399,9 @@ def save_token(token: dict, request) -> None:
     platform_db().flush()
 
 
-def verify_jwt(token: str, *, audience: str | None = None, allow_expired: bool = False) -> dict:
+def verify_jwt(
+    token: str, *, audience: str | None = None, allow_expired: bool = False, token_type: str | None = None
+) -> dict:
     """Claims of a token we signed (ID or access token); ``ValueError`` if it is not valid now."""
     keys = verification_keys(platform_db(), get_platform().settings.signing_key_rollover_hours)
     try:
@@ -398,6 +409,8 @@ def verify_jwt(token: str, *, audience: str | None = None, allow_expired: bool =
     except (JoseError, ValueError) as exc:
         raise ValueError(f"token not valid: {exc}") from exc
     claims = decoded.claims
+    if token_type is not None and decoded.header.get("typ") != token_type:
+        raise ValueError(f"not a {token_type} token")
     now = time.time()
     if claims.get("iss") != issuer():
         raise ValueError("token from another issuer")

@@ -91,10 +91,10 @@ def authorize():
     if prompt == "none" and account is None:
         return server.create_authorization_response(grant_user=None, grant=grant)  # login_required
     if account is None or "login" in prompt.split():
-        if account is not None:
-            sign_out()
+        # The current session (if any) stays until the person actually signs in again, so a
+        # cross-site link with prompt=login can't sign anyone out.
         remember_next(_without(request.full_path, "prompt"))
-        return redirect(url_for("sso.login_form"))
+        return redirect(url_for("sso.login_form", prompt="login") if account else url_for("sso.login_form"))
     sid = session["auth"]["sid"]
     user = sso_user(account.id, sid)
     if user is None:
@@ -120,7 +120,7 @@ def userinfo():
     try:
         if scheme.lower() != "bearer":
             raise ValueError("no bearer token")
-        claims = verify_jwt(value.strip())
+        claims = verify_jwt(value.strip(), token_type=oidc_server.ACCESS_TOKEN_TYPE)
         user = sso_user(int(claims["sub"]), claims.get("sid", ""))
         if user is None:
             raise ValueError("session ended")

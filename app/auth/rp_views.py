@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, request, session
 
+from app.auth import second_factor
 from app.auth.access import AUTH_KEY, check_csrf, sign_in, sign_out
 from app.auth.models import Account
 from app.auth.oidc_server import (
@@ -26,12 +27,10 @@ from app.auth.oidc_server import (
     tenant_client_id,
     verify_jwt,
 )
-from app.auth.queries import find_membership
 from app.auth.sso import safe_next
-from app.core.db import get_current_tenant, platform_db, tenant_db
+from app.core.db import get_current_tenant, platform_db
 from app.core.errors import DomainError
 from app.core.sites import CONSOLE, TENANT
-from app.officials.settings import get_setting
 
 FLOW_KEY = "rp_flow"
 SCOPE = "openid profile email phone"
@@ -80,17 +79,6 @@ def _failed(vi: str, en: str) -> SignInFailed:
     return SignInFailed(vi, en)
 
 
-def _needs_second_factor(account: Account) -> bool:
-    """The unit asks its officials for a second factor; citizens are not asked."""
-    tenant = get_current_tenant()
-    if tenant is None:
-        return False
-    membership = find_membership(platform_db(), account.id, tenant.id)
-    if membership is None or not membership.roles:
-        return False
-    return get_setting(tenant_db(), "officials_second_factor") == "required"
-
-
 def finish(site: str):
     """The provider came back with a code (or an error)."""
     flow = session.pop(FLOW_KEY, None)
@@ -122,7 +110,7 @@ def finish(site: str):
         ) from None
     if account is None or not account.is_active:
         raise _failed("Tài khoản không còn hoạt động.", "The account is no longer active.")
-    if "otp" not in claims.get("amr", []) and _needs_second_factor(account):
+    if "otp" not in claims.get("amr", []) and second_factor.required_here(account.id):
         if flow.get("step_up"):
             raise _failed(
                 "Đơn vị yêu cầu xác thực hai bước nhưng chưa nhận được mã xác thực.",

@@ -11,13 +11,14 @@ authorization request.
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session
+from flask import redirect, request, session, url_for
 from sqlalchemy import update
 
-from app.auth.access import sign_in
+from app.auth.access import AUTH_KEY, sign_in
 from app.auth.models import Account
 from app.auth.sso_models import RefreshToken, SsoSession
 from app.core.db import get_platform, platform_db
@@ -48,7 +49,12 @@ def remember_next(target: str | None) -> None:
 
 
 def start_sso_session(account: Account, methods: list[str]) -> SsoSession:
-    """Record a new SSO session for ``account`` and sign this browser in on the provider's host."""
+    """Record a new SSO session for ``account`` and sign this browser in on the provider's host.
+
+    A session this browser had before ends: signing in again must not leave sites
+    made from the old one signed in after "sign out everywhere".
+    """
+    end_sso_session((session.get(AUTH_KEY) or {}).get("sid"))
     hours = get_platform().settings.sso_session_hours
     row = SsoSession(
         id=secrets.token_urlsafe(32),
@@ -70,6 +76,12 @@ def finish_sign_in(account: Account, methods: list[str]):
     account.last_login_at = _now()
     start_sso_session(account, methods)
     return redirect(safe_next(target) or "/")
+
+
+def require_second_factor(account: Account, methods: list[str]):
+    """The person proved ``methods`` but owes a TOTP code: hold them at the code step."""
+    session[PENDING_KEY] = {"account_id": account.id, "at": int(time.time()), "methods": list(methods)}
+    return redirect(url_for("sso.second_factor"))
 
 
 def active_session(sid: str | None) -> SsoSession | None:
@@ -104,17 +116,23 @@ def end_sso_session(sid: str | None) -> None:
     )
 
 
-def end_all_sessions(account_id: int) -> None:
-    """Every SSO session of an account (password reset, account disabled)."""
+def end_all_sessions(account_id: int, *, keep: str | None = None) -> None:
+    """Every SSO session of an account but ``keep`` (password reset, new authenticator, disabled)."""
     now = _now()
     db = platform_db()
     db.execute(
         update(SsoSession)
-        .where(SsoSession.account_id == account_id, SsoSession.ended_at.is_(None))
+        .where(
+            SsoSession.account_id == account_id, SsoSession.ended_at.is_(None), SsoSession.id != (keep or "")
+        )
         .values(ended_at=now)
     )
     db.execute(
         update(RefreshToken)
-        .where(RefreshToken.account_id == account_id, RefreshToken.revoked_at.is_(None))
+        .where(
+            RefreshToken.account_id == account_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.sid != (keep or ""),
+        )
         .values(revoked_at=now)
     )

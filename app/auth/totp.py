@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pyotp
 import segno
+from sqlalchemy.orm import object_session
 
 from app.auth.models import Account
 from app.core.errors import DomainError
@@ -63,6 +64,9 @@ def disable(account: Account) -> None:
 
 def check_code(account: Account, code: str, now: datetime | None = None) -> None:
     """Accept a code once; ``WrongCode`` otherwise (a replayed code included)."""
+    db = object_session(account)
+    if db is not None:
+        db.refresh(account, with_for_update=True)  # two requests with one code: the second sees it used
     if account.totp_secret is None:
         raise _wrong()
     secret, _, last = decrypt(account.totp_secret).partition(":")
