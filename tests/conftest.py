@@ -94,6 +94,8 @@ def app_config(services: dict, **overrides) -> dict:
         "login_limit_per_ip": 100_000,
         # Each test run keeps its uploads and rendered forms apart (var/ is git-ignored).
         "storage_dir": str(ROOT / "var" / "test-storage" / services["run"]),
+        # The federation tests' identity provider listens on 127.0.0.1, unit-level ones included.
+        "federation_allow_private_hosts": True,
     }
     config.update(overrides)
     return config

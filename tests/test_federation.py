@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -19,16 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
 from app.auth.access import AUTH_KEY, _password_version
 from app.auth.models import Account
 from app.auth.roles import PROVIDER_OPS, UNIT_ADMIN
-from app.auth.sso import NEXT_KEY
+from app.auth.sso import NEXT_KEY, PENDING_KEY
 from app.auth.sso_models import SsoSession
 from app.core.jobs import redis_connection
-from app.core.secrets import decrypt
+from app.core.secrets import decrypt, encrypt
 from app.federation import config, remote
 from app.federation.models import CITIZEN, OFFICIALS, ExternalIdentity, IdentityProvider
 from tests.test_auth_support import make_account, sign_in_directly
@@ -128,6 +130,13 @@ def citizen_claims(**overrides) -> dict:
         "TechID": f"tech-{uuid.uuid4().hex[:8]}",
         "LoaiTaiKhoan": 1,
     }
+    claims.update(overrides)
+    return claims
+
+
+def official_claims(email: str, **overrides) -> dict:
+    """A city IdP's claims for an official whose email the provider has verified."""
+    claims = {"sub": f"cb-{uuid.uuid4().hex[:8]}", "email": email, "email_verified": True, "name": "Cán Bộ"}
     claims.update(overrides)
     return claims
 
@@ -339,13 +348,13 @@ def test_officials_provider_signs_in_known_officials_and_refuses_unknown_emails(
 ):
     provider = make_idp(app, idp, OFFICIALS)
     official = make_account(platform, memberships=[(make_tenant(), ["counter_officer"])])
-    idp.approve({"sub": f"cb-{uuid.uuid4().hex[:8]}", "email": official.email.upper(), "name": "Cán Bộ"})
+    idp.approve(official_claims(official.email.upper()))
 
     assert sign_in_flow(city_client, idp, provider).status_code == 302
     assert signed_in_account_id(city_client) == official.id
 
     stranger = f"la-{uuid.uuid4().hex[:8]}@example.vn"
-    idp.approve({"sub": f"cb-{uuid.uuid4().hex[:8]}", "email": stranger, "name": "Người Lạ"})
+    idp.approve(official_claims(stranger, name="Người Lạ"))
     other_browser = client_for(host="localhost")
     refused = sign_in_flow(other_browser, idp, provider)
 
@@ -361,7 +370,7 @@ def test_a_units_officials_provider_cannot_vouch_for_provider_ops(
     unit = make_tenant()
     provider = make_idp(app, idp, OFFICIALS, tenant=unit)
     ops = make_account(platform, platform_roles=[PROVIDER_OPS])
-    idp.approve({"sub": f"cb-{uuid.uuid4().hex[:8]}", "email": ops.email, "name": "Giả Danh"})
+    idp.approve(official_claims(ops.email))
     pend_authorization(city_client, f"tenant:{unit.slug}")
 
     refused = sign_in_flow(city_client, idp, provider)
@@ -369,6 +378,88 @@ def test_a_units_officials_provider_cannot_vouch_for_provider_ops(
     assert refused.status_code == 403
     assert signed_in_account_id(city_client) is None
     assert load(platform, ExternalIdentity, idp_id=provider.id) == []
+
+
+@pytest.mark.parametrize("verified", [None, False, "false"])
+def test_an_email_the_provider_did_not_verify_finds_no_official(
+    app, platform, idp, city_client, make_tenant, verified
+):
+    provider = make_idp(app, idp, OFFICIALS)
+    official = make_account(platform, memberships=[(make_tenant(), ["counter_officer"])])
+    claims = official_claims(official.email, email_verified=verified)
+    if verified is None:
+        del claims["email_verified"]
+    idp.approve(claims)
+
+    refused = sign_in_flow(city_client, idp, provider)
+
+    assert refused.status_code == 403
+    assert 'data-problem="email_unverified"' in refused.text
+    assert "chưa xác nhận email" in refused.text and "has not verified the email" in refused.text
+    assert signed_in_account_id(city_client) is None
+    assert load(platform, ExternalIdentity, idp_id=provider.id) == []
+
+
+def test_a_units_officials_provider_never_vouches_for_a_unit_admin(
+    app, platform, idp, city_client, client_for, make_tenant
+):
+    unit, elsewhere = make_tenant(), make_tenant()
+    provider = make_idp(app, idp, OFFICIALS, tenant=unit)
+    own_admin = make_account(platform, memberships=[(unit, [UNIT_ADMIN])])
+    member = make_account(platform, memberships=[(unit, ["counter_officer"])])
+    other_admin = make_account(platform, memberships=[(elsewhere, [UNIT_ADMIN])])
+
+    for admin in (own_admin, other_admin):
+        browser = client_for(host="localhost")
+        idp.approve(official_claims(admin.email))
+        pend_authorization(browser, f"tenant:{unit.slug}")
+        refused = sign_in_flow(browser, idp, provider)
+        assert refused.status_code == 403, refused.text
+        assert signed_in_account_id(browser) is None
+    assert load(platform, ExternalIdentity, idp_id=provider.id) == []
+
+    # A plain member of the unit still signs in through it.
+    idp.approve(official_claims(member.email))
+    pend_authorization(city_client, f"tenant:{unit.slug}")
+    assert sign_in_flow(city_client, idp, provider).status_code == 302
+    assert signed_in_account_id(city_client) == member.id
+
+
+def _enable_totp(app, platform, account) -> str:
+    secret = pyotp.random_base32()
+    with app.app_context(), platform.shards.platform_session() as db, db.begin():
+        row = db.get(Account, account.id)
+        row.totp_secret = encrypt(f"{secret}:0")
+        row.totp_enabled_at = datetime.now(UTC)
+    return secret
+
+
+def test_an_official_with_totp_still_owes_the_code_after_the_provider(
+    app, platform, idp, city_client, make_tenant
+):
+    provider = make_idp(app, idp, OFFICIALS)
+    official = make_account(platform, memberships=[(make_tenant(), ["counter_officer"])])
+    secret = _enable_totp(app, platform, official)
+    idp.approve(official_claims(official.email))
+
+    held = sign_in_flow(city_client, idp, provider)
+
+    assert held.status_code == 302
+    assert urlsplit(held.headers["Location"]).path == "/dang-nhap/ma-xac-thuc"
+    assert signed_in_account_id(city_client) is None
+    with city_client.session_transaction(base_url="http://localhost") as session:
+        pending = session[PENDING_KEY]
+    assert (pending["account_id"], pending["methods"]) == (official.id, ["fed"])
+
+    page = city_client.get("/dang-nhap/ma-xac-thuc")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    done = city_client.post(
+        "/dang-nhap/ma-xac-thuc", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token}
+    )
+    assert done.status_code == 302, done.text
+    assert signed_in_account_id(city_client) == official.id
+    [sso] = load(platform, SsoSession, account_id=official.id)
+    assert sso.methods == ["fed", "otp"]
 
 
 # --- tokens that must be refused ------------------------------------------------------
@@ -700,3 +791,116 @@ def test_login_page_offers_the_providers(app, idp, city_client):
 
     assert page.status_code == 200
     assert f'href="/dang-nhap/ngoai/{shared.slug}"' in page.text
+
+
+# --- unit-level providers reach public addresses only --------------------------------------
+
+
+@pytest.fixture
+def private_hosts_refused(platform):
+    settings = platform.settings
+    before = settings.federation_allow_private_hosts
+    settings.federation_allow_private_hosts = False
+    try:
+        yield
+    finally:
+        settings.federation_allow_private_hosts = before
+
+
+REFUSED_VI = "Địa chỉ của nhà cung cấp định danh không được phép hoặc không phân giải được"
+REFUSED_EN = "The identity provider&#39;s address is not allowed or does not resolve"
+
+
+def test_a_units_provider_on_a_loopback_address_is_refused_before_any_request(
+    app, platform, idp, city_client, client_for, make_tenant, private_hosts_refused
+):
+    unit = make_tenant()
+    provider = make_idp(app, idp, tenant=unit)
+    admin = make_account(platform, memberships=[(unit, [UNIT_ADMIN])])
+    client = client_for(unit)
+    sign_in_directly(client, admin, unit)
+    before = idp.stats()
+
+    started = client.post(f"/backoffice/federation/{provider.id}/test", data={"csrf_token": CSRF})
+    assert started.status_code == 302
+    page = client.get(started.headers["Location"])
+    assert 'data-report="failed"' in page.text
+    assert REFUSED_VI in page.text
+    report = re.search(r'data-report="failed">(.*?)</p>', page.text, re.S).group(1)
+    assert "127.0.0.1" not in report  # a generic answer: nothing about the address or the network
+
+    pend_authorization(city_client, f"tenant:{unit.slug}")
+    refused = city_client.get(f"/dang-nhap/ngoai/{provider.slug}")
+    assert refused.status_code == 400
+    assert 'data-problem="host_refused"' in refused.text
+    assert REFUSED_VI in refused.text and REFUSED_EN in refused.text
+
+    assert idp.stats() == before  # nothing reached the provider
+
+    # A platform-level provider (provider ops) may still live on an internal host.
+    shared = make_idp(app, idp, OFFICIALS)
+    official = make_account(platform, memberships=[(unit, ["counter_officer"])])
+    idp.approve(official_claims(official.email))
+    browser = client_for(host="localhost")
+    assert sign_in_flow(browser, idp, shared).status_code == 302
+    assert signed_in_account_id(browser) == official.id
+
+
+def test_a_units_provider_is_checked_before_the_token_endpoint_too(
+    app, platform, idp, city_client, make_tenant
+):
+    """Cached metadata (fetched while allowed) does not let the token request reach a private host."""
+    unit = make_tenant()
+    provider = make_idp(app, idp, tenant=unit)
+    claims = idp.approve(citizen_claims())
+    pend_authorization(city_client, f"tenant:{unit.slug}")
+    started = city_client.get(f"/dang-nhap/ngoai/{provider.slug}")
+    back = urlsplit(idp.follow(started.headers["Location"]))
+    settings = platform.settings
+    settings.federation_allow_private_hosts = False
+    try:
+        tokens_before = idp.stats()["token"]
+        refused = city_client.get(f"{back.path}?{back.query}")
+        assert idp.stats()["token"] == tokens_before
+    finally:
+        settings.federation_allow_private_hosts = True
+    assert refused.status_code == 400
+    assert 'data-problem="host_refused"' in refused.text
+    assert load(platform, Account, personal_id=claims["SoDinhDanh"]) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("::1", False),
+        ("::", False),
+        ("fe80::1%eth0", False),
+        ("fd00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("8.8.8.8", True),
+        ("2001:4860:4860::8888", True),
+    ],
+)
+def test_which_addresses_count_as_public(address, public):
+    assert remote._public(address) is public
+
+
+def test_guarded_requests_do_not_follow_redirects(app, idp, city_client, monkeypatch):
+    """Even to a host that passes the check, a redirect is reported, never followed."""
+    provider = make_idp(app, idp)
+    idp.approve(citizen_claims())
+    started = city_client.get(f"/dang-nhap/ngoai/{provider.slug}")
+    monkeypatch.setattr(remote, "_public", lambda address: True)  # let the guarded opener reach 127.0.0.1
+
+    status, _ = remote._request(started.headers["Location"], guarded=True)
+
+    assert status == 302

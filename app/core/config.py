@@ -77,6 +77,8 @@ class Settings:
     mail_smtp_starttls: bool = False
     mail_from: str = "Motcua <no-reply@motcua.local>"
     mail_dir: str = "var/mail"
+    # Let unit-level identity providers (app/federation) reach loopback/private addresses (dev, tests).
+    federation_allow_private_hosts: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -118,4 +120,6 @@ class Settings:
             mail_smtp_starttls=env.get("MAIL_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
             mail_from=env.get("MAIL_FROM", cls.mail_from),
             mail_dir=env.get("MAIL_DIR", cls.mail_dir),
+            federation_allow_private_hosts=env.get("FEDERATION_ALLOW_PRIVATE_HOSTS", "").lower()
+            in ("1", "true", "yes"),
         )

@@ -49,6 +49,7 @@ class Identity:
 
     subject: str
     values: dict[str, str] = field(default_factory=dict)
+    email_verified: bool = False  # the provider says it checked the email (OIDC ``email_verified``)
 
 
 def start(
@@ -119,7 +120,9 @@ def complete(session: Session, provider: IdentityProvider, flow: Flow, args) -> 
         provider, metadata["discovery"], code=code, redirect_uri=flow.redirect_uri, verifier=flow.verifier
     )
     claims = remote.verify_id_token(session, provider, metadata, tokens["id_token"], nonce=flow.nonce)
-    userinfo = remote.fetch_userinfo(metadata["discovery"], tokens.get("access_token"), claims["sub"])
+    userinfo = remote.fetch_userinfo(
+        metadata["discovery"], tokens.get("access_token"), claims["sub"], guarded=remote.restricted(provider)
+    )
     return map_claims(provider, {**userinfo, **claims})
 
 
@@ -157,7 +160,13 @@ def map_claims(provider: IdentityProvider, claims: dict) -> Identity:
             f"The personal ID number '{values['personal_id'][:20]}' is invalid (9–12 digits expected).",
             code="personal_id",
         )
-    return Identity(subject=str(claims["sub"]), values=values)
+    verified = claims.get("email_verified")
+    return Identity(
+        subject=str(claims["sub"]),
+        values=values,
+        # Some providers send the string "true"; anything else (absent, false, "false") is not proof.
+        email_verified=verified is True or (isinstance(verified, str) and verified.lower() == "true"),
+    )
 
 
 # --- reports of test logins ----------------------------------------------------

@@ -1,9 +1,11 @@
 """Who is this person here? Find, create or link the local account behind an external identity.
 
 Citizens (national login) are found by their linked identity, else by personal ID
-number, else created. Officials (city IdP) are found by linked identity or email
-and never created. A provider configured by one unit may only vouch for people of
-that unit: never for provider ops, nor for an account that belongs to other units.
+number, else created. Officials (city IdP) are found by linked identity or by an
+email the provider says it verified (``email_verified``), and never created. A
+provider configured by one unit may only vouch for people of that unit: never for
+provider ops, nor for a unit admin (of any unit), nor for an account that belongs
+to other units.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Account, Membership
 from app.auth.queries import find_account_by_email, normalize_email
+from app.auth.roles import UNIT_ADMIN
 from app.core.errors import Conflict
 from app.federation.flow import Identity
 from app.federation.models import CITIZEN, ExternalIdentity, IdentityProvider
@@ -48,7 +51,13 @@ def _may_vouch(session: Session, provider: IdentityProvider, account: Account) -
         return True
     if account.platform_roles:
         return False
-    units = set(session.scalars(select(Membership.tenant_id).where(Membership.account_id == account.id)))
+    memberships = session.execute(
+        select(Membership.tenant_id, Membership.roles).where(Membership.account_id == account.id)
+    ).all()
+    if any(UNIT_ADMIN in (roles or []) for _, roles in memberships):
+        # Whoever administers a unit can point its provider anywhere: it never vouches for an admin.
+        return False
+    units = {tenant_id for tenant_id, _ in memberships}
     if provider.kind == CITIZEN:
         return units <= {provider.tenant_id}
     return units == {provider.tenant_id}
@@ -131,6 +140,14 @@ def _proven_by_a_citizen_provider(session: Session, account: Account) -> bool:
 
 def _match_official(session: Session, identity: Identity) -> Account:
     email = normalize_email(identity.values["email"])
+    if not identity.email_verified:
+        raise _refused(
+            f"Nhà cung cấp định danh chưa xác nhận email {email} (email_verified), nên không thể "
+            "dùng email này để tìm tài khoản cán bộ.",
+            f"The identity provider has not verified the email {email} (email_verified), so it "
+            "cannot be used to find an official's account.",
+            "email_unverified",
+        )
     account = find_account_by_email(session, email)
     if account is None:
         raise _refused(

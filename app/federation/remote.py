@@ -8,7 +8,10 @@ Vietnamese and English; the sign-in page shows it and the "test login" report li
 from __future__ import annotations
 
 import base64
+import http.client
+import ipaddress
 import json
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +29,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
+from app.core.db import get_platform
 from app.core.errors import DomainError
 from app.core.secrets import decrypt
 from app.federation.models import IdentityProvider
@@ -59,26 +63,152 @@ def _now() -> datetime:
 # --- HTTP -------------------------------------------------------------------
 
 
-def _request(url: str, *, data: dict | None = None, headers: dict | None = None) -> tuple[int, bytes]:
-    """One HTTP(S) exchange (never file: or other schemes a hostile discovery document might name)."""
+class HostRefused(OSError):
+    """A unit-level provider's URL points at an address the platform must not call."""
+
+
+def refused_host() -> FederationProblem:
+    # The same words whatever the reason (internal address, name that does not resolve): a unit
+    # admin learns nothing about the platform's network from it.
+    return FederationProblem(
+        "Địa chỉ của nhà cung cấp định danh không được phép hoặc không phân giải được: nhà cung cấp "
+        "của đơn vị phải dùng một địa chỉ công khai trên Internet (không dùng địa chỉ nội bộ).",
+        "The identity provider's address is not allowed or does not resolve: a unit's provider must "
+        "use a public Internet address (not an internal one).",
+        code="host_refused",
+        status=400,
+    )
+
+
+def restricted(provider: IdentityProvider) -> bool:
+    """Unit-level providers may only reach public addresses (unless the platform allows private ones)."""
+    return provider.tenant_id is not None and not get_platform().settings.federation_allow_private_hosts
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def _public_addresses(host: str, port: int) -> list[tuple]:
+    """Every address ``host`` resolves to, all of them public; ``HostRefused`` otherwise."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise HostRefused(host) from None
+    if not infos or not all(_public(info[4][0]) for info in infos):
+        raise HostRefused(host)
+    return infos
+
+
+def _check_url(url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise HostRefused(url[:200]) from None
+    if not parts.hostname:
+        raise HostRefused(url[:200])
+    _public_addresses(parts.hostname, port)
+
+
+def _guarded_connect(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **kwargs):
+    """``socket.create_connection`` to an address vetted at connect time (no DNS rebinding)."""
+    host, port = address
+    error: OSError | None = None
+    for family, kind, proto, _, sockaddr in _public_addresses(host, port):
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error or OSError(f"cannot connect to {host}")
+
+
+class _GuardedHTTP(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _guarded_connect
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _guarded_connect
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_GuardedHTTP, req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_GuardedHTTPS, req, context=self._context)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 3xx answer comes back as an HTTPError: its status is reported, never followed
+
+
+# Unit-level providers: public addresses only, checked where the socket connects; no redirects
+# (one could lead anywhere); no proxy from the environment (the check must see the real host).
+_RESTRICTED = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _GuardedHTTPHandler, _GuardedHTTPSHandler, _NoRedirect
+)
+
+
+def _request(
+    url: str, *, data: dict | None = None, headers: dict | None = None, guarded: bool = False
+) -> tuple[int, bytes]:
+    """One HTTP(S) exchange (never file: or other schemes a hostile discovery document might name).
+
+    ``guarded`` (a unit-level provider): the host must resolve to public addresses only
+    (``HostRefused`` otherwise, before anything is sent) and redirects are not followed.
+    """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise ValueError(f"not an http(s) URL: {url[:200]}")
+    if guarded:
+        _check_url(url)
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     req = urllib.request.Request(url, data=body, headers={"Accept": "application/json", **(headers or {})})
+    opener = _RESTRICTED.open if guarded else urllib.request.urlopen
     try:
-        with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT) as response:
+        with opener(req, timeout=HTTP_TIMEOUT) as response:
             return response.status, response.read(1_000_000)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(1_000_000)
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, HostRefused):
+            raise exc.reason from None
+        raise
 
 
-def _get_json(url: str, what_vi: str, what_en: str, code: str) -> dict:
+def _get_json(url: str, what_vi: str, what_en: str, code: str, *, guarded: bool = False) -> dict:
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise _remote_broken(
             code, f"{what_vi}: địa chỉ không hợp lệ ({url}).", f"{what_en}: invalid URL ({url})."
         )
     try:
-        status, body = _request(url)
+        status, body = _request(url, guarded=guarded)
+    except HostRefused:
+        raise refused_host() from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise _remote_broken(
@@ -117,8 +247,13 @@ def provider_metadata(session: Session, provider: IdentityProvider, *, refresh: 
     cached = provider.provider_metadata
     if not refresh and cached and fetched is not None and _now() - fetched < METADATA_TTL:
         return cached
+    guarded = restricted(provider)
     discovery = _get_json(
-        provider.discovery_url, "tài liệu khám phá (discovery)", "discovery document", "discovery"
+        provider.discovery_url,
+        "tài liệu khám phá (discovery)",
+        "discovery document",
+        "discovery",
+        guarded=guarded,
     )
     missing = [
         key
@@ -131,7 +266,9 @@ def provider_metadata(session: Session, provider: IdentityProvider, *, refresh: 
             f"Tài liệu khám phá thiếu trường: {', '.join(missing)}.",
             f"The discovery document lacks: {', '.join(missing)}.",
         )
-    jwks = _get_json(discovery["jwks_uri"], "bộ khóa công khai (JWKS)", "key set (JWKS)", "jwks")
+    jwks = _get_json(
+        discovery["jwks_uri"], "bộ khóa công khai (JWKS)", "key set (JWKS)", "jwks", guarded=guarded
+    )
     if not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
         raise _remote_broken("jwks", "Bộ khóa công khai (JWKS) không có khóa nào.", "The JWKS holds no key.")
     provider.provider_metadata = {"discovery": discovery, "jwks": jwks}
@@ -143,7 +280,9 @@ def provider_metadata(session: Session, provider: IdentityProvider, *, refresh: 
 # --- token exchange ---------------------------------------------------------
 
 
-def _post_token(url: str, client_id: str, secret: str | None, method: str, data: dict) -> tuple[int, bytes]:
+def _post_token(
+    url: str, client_id: str, secret: str | None, method: str, data: dict, *, guarded: bool
+) -> tuple[int, bytes]:
     data = dict(data)
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if method == "client_secret_basic":
@@ -154,7 +293,9 @@ def _post_token(url: str, client_id: str, secret: str | None, method: str, data:
     else:
         data["client_id"] = client_id
     try:
-        return _request(url, data=data, headers=headers)
+        return _request(url, data=data, headers=headers, guarded=guarded)
+    except HostRefused:
+        raise refused_host() from None
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise _remote_broken(
@@ -185,8 +326,11 @@ def exchange_code(
         )
     else:
         attempts = ["client_secret_post"]
+    guarded = restricted(provider)
     for method in attempts:
-        status, body = _post_token(discovery["token_endpoint"], provider.client_id, secret, method, data)
+        status, body = _post_token(
+            discovery["token_endpoint"], provider.client_id, secret, method, data, guarded=guarded
+        )
         if status != 401:
             break
     try:
@@ -281,14 +425,16 @@ def verify_id_token(
     return claims
 
 
-def fetch_userinfo(discovery: dict, access_token: str | None, subject: str) -> dict:
+def fetch_userinfo(discovery: dict, access_token: str | None, subject: str, *, guarded: bool = False) -> dict:
     """Claims from the userinfo endpoint, when the provider has one (DVCQG sends most of them there)."""
     url = discovery.get("userinfo_endpoint")
     if not url or not access_token:
         return {}
     try:
-        status, body = _request(url, headers={"Authorization": f"Bearer {access_token}"})
+        status, body = _request(url, headers={"Authorization": f"Bearer {access_token}"}, guarded=guarded)
         info = json.loads(body) if status == 200 else None
+    except HostRefused:
+        raise refused_host() from None
     except (OSError, ValueError):
         info = None
     if not isinstance(info, dict):

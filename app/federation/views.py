@@ -2,7 +2,8 @@
 
 ``/dang-nhap/ngoai/<slug>`` sends the browser to the provider; the provider sends it
 back to ``/dang-nhap/ngoai/<slug>/xong``, which checks everything and signs the
-person in with ``finish_sign_in``, or (a test flow) leaves a report for the admin.
+person in with ``finish_sign_in`` (after the TOTP code step when the account has one), or
+(a test flow) leaves a report for the admin.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from app.auth.sso import NEXT_KEY, finish_sign_in
+from app.auth.sso import NEXT_KEY, finish_sign_in, require_second_factor
 from app.core.db import get_platform, platform_db
 from app.core.errors import DomainError
 from app.core.sites import CITY
@@ -127,6 +128,9 @@ def callback(slug: str):
         account = linking.account_for(db, provider, identity)
     except DomainError as problem:
         return problem_page(problem, provider=provider)
+    if account.totp_enabled_at is not None:
+        # The provider stands in for the password only: the account's own second factor still holds.
+        return require_second_factor(account, ["fed"])
     return finish_sign_in(account, ["fed"])
 
 
