@@ -67,6 +67,7 @@ class ShardEngines:
         self.max_overflow = max_overflow
         self.recycle_after_tenants = recycle_after_tenants
         self._engines: dict[str, Engine] = {}
+        self._schema_engines: dict[tuple[str, str, bool], Engine] = {}
 
     @property
     def names(self) -> list[str]:
@@ -93,12 +94,25 @@ class ShardEngines:
     def platform_session(self) -> Session:
         return Session(self.primary, expire_on_commit=False)
 
-    def tenant_session(self, shard: str, schema: str) -> Session:
-        """A session whose ``tenant`` placeholder schema means ``schema``."""
-        bound = self.engine(shard).execution_options(schema_translate_map={TENANT_SCHEMA: schema})
-        return Session(bound, expire_on_commit=False)
+    def tenant_session(self, shard: str, schema: str, *, read_only: bool = False) -> Session:
+        """A session whose ``tenant`` placeholder schema means ``schema``.
+
+        ``read_only``: statements run in autocommit, so a read costs no BEGIN/COMMIT round trips.
+        """
+        return Session(self._schema_engine(shard, schema, read_only), expire_on_commit=False)
+
+    def _schema_engine(self, shard: str, schema: str, read_only: bool) -> Engine:
+        """The shard's engine with the schema mapped, made once per schema (making one costs ~0.1 ms)."""
+        key = (shard, schema, read_only)
+        if key not in self._schema_engines:
+            options: dict = {"schema_translate_map": {TENANT_SCHEMA: schema}}
+            if read_only:
+                options["isolation_level"] = "AUTOCOMMIT"
+            self._schema_engines[key] = self.engine(shard).execution_options(**options)
+        return self._schema_engines[key]
 
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
+        self._schema_engines.clear()

@@ -80,13 +80,27 @@ def tenant_db() -> Session:
     return g.tenant_db
 
 
+def tenant_reader() -> Session:
+    """A read-only session of the bound tenant's schema, in autocommit: for public pages that
+    only read (the status lookup), where BEGIN and COMMIT would double the round trips."""
+    if "tenant_reader" not in g:
+        tenant = get_current_tenant()
+        if tenant is None:
+            raise NoTenantBound("no tenant is bound to this scope")
+        g.tenant_reader = get_platform().shards.tenant_session(
+            tenant.shard, tenant.schema_name, read_only=True
+        )
+    return g.tenant_reader
+
+
 def _open_sessions() -> list[Session]:
-    return [s for s in (g.get("tenant_db"), g.get("platform_db")) if s is not None]
+    return [s for s in (g.get("tenant_db"), g.get("platform_db"), g.get("tenant_reader")) if s is not None]
 
 
 def commit_scope() -> None:
     for session in _open_sessions():
-        session.commit()
+        if session is not g.get("tenant_reader"):  # autocommit: nothing to commit
+            session.commit()
 
 
 def close_scope(error: BaseException | None = None) -> None:
@@ -96,3 +110,4 @@ def close_scope(error: BaseException | None = None) -> None:
         session.close()
     g.pop("tenant_db", None)
     g.pop("platform_db", None)
+    g.pop("tenant_reader", None)

@@ -6,12 +6,14 @@ a stranger that a code exists. Nothing personal (ID, phone, address, officials, 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.calendar.deadlines import explain_lines
@@ -107,42 +109,75 @@ def factor_matches(dossier: Dossier, factor: str) -> bool:
     return bool(phone) and bool(dossier.applicant_phone) and phone == normalise_phone(dossier.applicant_phone)
 
 
+@functools.cache
+def _facts_query():
+    """One round trip: the dossier's public columns, its procedure's name and its history."""
+    history = (
+        select(
+            func.coalesce(
+                func.json_agg(
+                    aggregate_order_by(
+                        func.json_build_array(DossierAction.action, DossierAction.at),
+                        DossierAction.at,
+                        DossierAction.id,
+                    )
+                ),
+                literal_column("'[]'::json"),
+            )
+        )
+        .where(DossierAction.dossier_id == Dossier.id)
+        .scalar_subquery()
+    )
+    return select(
+        Dossier.id,
+        Dossier.code,
+        Dossier.status,
+        Dossier.applicant_phone,
+        Dossier.applicant_id_number,
+        Dossier.received_at,
+        Dossier.due_at,
+        Dossier.rescheduled_due_at,
+        Dossier.due_explanation,
+        Procedure.name.label("procedure_name"),
+        history.label("history"),
+    ).join(Procedure, Procedure.id == Dossier.procedure_id)
+
+
 def find(session: Session, code: str, factor: str) -> Found | None:
     """The public facts of the unit's dossier ``code`` when ``factor`` is its applicant's; else None."""
     code = clean_code(code)
     if not code or len(code) > MAX_CODE or len(factor or "") > MAX_FACTOR:
         return None
-    dossier = session.scalar(select(Dossier).where(Dossier.code == code, Dossier.status != DRAFT))
-    if dossier is None or not factor_matches(dossier, factor):
+    row = session.execute(_facts_query().where(Dossier.code == code, Dossier.status != DRAFT)).first()
+    if row is None or not factor_matches(row, factor):
         return None
-    return facts(session, dossier)
+    return _found(session, row)
 
 
 def facts(session: Session, dossier: Dossier) -> Found:
-    vi, en = status_name(dossier.status)
-    explanation = dossier.due_explanation or {}
+    """The same public facts for a dossier already in hand (the applicant's own pages)."""
+    return _found(session, session.execute(_facts_query().where(Dossier.id == dossier.id)).one())
+
+
+def _found(session: Session, row) -> Found:
+    vi, en = status_name(row.status)
+    explanation = row.due_explanation or {}
+    history = [(action, datetime.fromisoformat(at)) for action, at in row.history]
+    # Only a dossier paused, or guided at the counter, has something asked of the applicant.
+    waiting = row.status in (SUPPLEMENT, FINANCIAL) or any(action == "guide" for action, _ in history)
     return Found(
-        code=dossier.code,
-        status=dossier.status,
+        code=row.code,
+        status=row.status,
         status_vi=vi,
         status_en=en,
-        procedure_name=session.scalar(select(Procedure.name).where(Procedure.id == dossier.procedure_id)),
-        received_at=dossier.received_at,
-        appointment=dossier.rescheduled_due_at or dossier.due_at,
+        procedure_name=row.procedure_name,
+        received_at=row.received_at,
+        appointment=row.rescheduled_due_at or row.due_at,
         explanation_vi=explain_lines(explanation, "vi") if explanation else [],
         explanation_en=explain_lines(explanation, "en") if explanation else [],
-        asked=asked(session, dossier),
-        steps=_steps(session, dossier.id),
+        asked=asked(session, row) if waiting else None,
+        steps=[Step(at, *STEP_TEXT[action]) for action, at in history if action in STEP_TEXT],
     )
-
-
-def _steps(session: Session, dossier_id: int) -> list[Step]:
-    rows = session.execute(
-        select(DossierAction.action, DossierAction.at)
-        .where(DossierAction.dossier_id == dossier_id)
-        .order_by(DossierAction.at, DossierAction.id)
-    )
-    return [Step(at, *STEP_TEXT[action]) for action, at in rows if action in STEP_TEXT]
 
 
 def asked(session: Session, dossier: Dossier) -> Asked | None:
