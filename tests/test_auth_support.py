@@ -11,6 +11,7 @@ from app.auth.models import Account
 
 PASSWORD = "dung-mat-khau-1"
 CALLBACK = "/dang-nhap/xong"
+TEST_CSRF = "test-csrf-token"  # the CSRF token of sessions made by sign_in_directly
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -92,10 +93,11 @@ def carry_session(value: str, to_client) -> None:
     to_client.set_cookie("session", value, domain=to_client.host)
 
 
-def sign_in_directly(client, account: Account, tenant=None) -> None:
+def sign_in_directly(client, account: Account, tenant=None, *, site: str | None = None) -> None:
     """Give ``client`` a signed-in session for ``account`` on its host, without the login pages.
 
-    For tests of pages behind sign-in; the login flow itself is tested in test_sso*.py.
+    ``site``: "tenant" with ``tenant``, else "city", or "console" when asked. For tests of
+    pages behind sign-in; the login flow itself is tested in test_sso.py.
     """
     import secrets
     from datetime import UTC, datetime, timedelta
@@ -103,7 +105,7 @@ def sign_in_directly(client, account: Account, tenant=None) -> None:
     from app.auth.access import AUTH_KEY, _password_version
     from app.auth.sso_models import SsoSession
 
-    site = "tenant" if tenant is not None else "city"
+    site = site or ("tenant" if tenant is not None else "city")
     sid = secrets.token_urlsafe(16)
     with client.application.extensions["motcua"].shards.platform_session() as db, db.begin():
         db.add(
@@ -122,4 +124,4 @@ def sign_in_directly(client, account: Account, tenant=None) -> None:
             "pwv": _password_version(account),
             "sid": sid,
         }
-        session["csrf"] = "test-csrf-token"
+        session["csrf"] = TEST_CSRF

@@ -102,7 +102,10 @@ def test_counter_intake_codes_dates_and_records(unit):
     assert forms_of(unit, dossier_id) == ["01"]
     with unit.session() as session:
         event = session.scalar(
-            select(OutboxEvent).where(OutboxEvent.payload["dossier_id"].as_integer() == dossier_id)
+            select(OutboxEvent).where(
+                OutboxEvent.tenant_id == unit.tenant.id,  # dossier ids repeat across units on a shard
+                OutboxEvent.payload["dossier_id"].as_integer() == dossier_id,
+            )
         )
         assert event.topic == "dossier.transition" and event.payload["to_status"] == RECEIVED
 

@@ -16,7 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +24,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from app.auth.access import AUTH_KEY, _password_version
+from app.auth.access import AUTH_KEY
 from app.auth.models import Account
 from app.auth.roles import PROVIDER_OPS, UNIT_ADMIN
 from app.auth.sso import NEXT_KEY, PENDING_KEY
@@ -33,12 +33,12 @@ from app.core.jobs import redis_connection
 from app.core.secrets import decrypt, encrypt
 from app.federation import config, remote
 from app.federation.models import CITIZEN, OFFICIALS, ExternalIdentity, IdentityProvider
-from tests.test_auth_support import make_account, sign_in_directly
+from tests.test_auth_support import TEST_CSRF, make_account, sign_in_directly
 
 SERVER = Path(__file__).parent / "servers" / "oidc_provider.py"
 SLUGS = [f"fed{n}" for n in range(60)]
 _next_slug = itertools.count()
-CSRF = "test-csrf-token"
+CSRF = TEST_CSRF
 
 
 # --- the external provider, a separate process --------------------------------
@@ -193,25 +193,7 @@ def sign_in_flow(client, idp, provider: IdentityProvider):
 
 
 def sign_in_console(client, account) -> None:
-    sid = secrets.token_urlsafe(16)
-    with client.application.extensions["motcua"].shards.platform_session() as db, db.begin():
-        db.add(
-            SsoSession(
-                id=sid,
-                account_id=account.id,
-                methods=["pwd"],
-                expires_at=datetime.now(UTC) + timedelta(hours=1),
-            )
-        )
-    with client.session_transaction(base_url=f"http://{client.host}") as session:
-        session[AUTH_KEY] = {
-            "account_id": account.id,
-            "site": "console",
-            "tenant_id": None,
-            "pwv": _password_version(account),
-            "sid": sid,
-        }
-        session["csrf"] = CSRF
+    sign_in_directly(client, account, site="console")
 
 
 @pytest.fixture

@@ -177,19 +177,19 @@ def start_draft(
     A reference that is another account's, or another procedure's, is ignored (a new one is made).
     """
     procedure = online_procedure(desk, procedure_id)
+    fresh = {
+        "owner_account_id": account_id,
+        "procedure_id": procedure.id,
+        "applicant": {},
+        "status": OPEN,
+        "number_of_sets": 1,
+        "created_at": desk.now,
+        "updated_at": desk.now,
+    }
     if reference is not None:
         inserted = desk.session.execute(
             insert(OnlineDraft)
-            .values(
-                reference=reference,
-                owner_account_id=account_id,
-                procedure_id=procedure.id,
-                applicant={},
-                status=OPEN,
-                number_of_sets=1,
-                created_at=desk.now,
-                updated_at=desk.now,
-            )
+            .values(reference=reference, **fresh)
             .on_conflict_do_nothing(index_elements=["reference"])
             .returning(OnlineDraft.id)
         ).scalar()
@@ -203,15 +203,7 @@ def start_draft(
             draft.owner_account_id == account_id and draft.procedure_id == procedure.id
         ):
             return draft
-    draft = OnlineDraft(
-        owner_account_id=account_id,
-        procedure_id=procedure.id,
-        applicant={},
-        status=OPEN,
-        number_of_sets=1,
-        created_at=desk.now,
-        updated_at=desk.now,
-    )
+    draft = OnlineDraft(**fresh)
     desk.session.add(draft)
     desk.session.flush()
     return draft

@@ -1,8 +1,7 @@
 """Citizen pages behind sign-in: who is signed in, and where to send someone who is not.
 
-The SSO login endpoint is ``rp.login`` once it exists; until then (or if it is not
-registered on this site) people are sent to ``/dang-nhap?next=…``, the path the SSO
-work serves on unit and city hosts.
+``/dang-nhap?next=…`` signs people in on both kinds of host: on a unit host it starts the
+single sign-on flow (``rp.login``), on the city host it is the provider's own form.
 """
 
 from __future__ import annotations
@@ -10,22 +9,17 @@ from __future__ import annotations
 import functools
 from urllib.parse import quote
 
-from flask import redirect, request, url_for
-from werkzeug.routing import BuildError
+from flask import redirect, request
 
 from app.auth.access import SignInRequired, current_account
 
-LOGIN_ENDPOINT = "rp.login"
 LOGIN_PATH = "/dang-nhap"
 
 
 def login_url(next_path: str | None = None) -> str:
     """The sign-in page of this host, coming back to ``next_path`` (the current page by default)."""
     target = next_path or request.full_path.rstrip("?")
-    try:
-        return url_for(LOGIN_ENDPOINT, next=target)
-    except BuildError:
-        return f"{LOGIN_PATH}?next={quote(target, safe='/')}"
+    return f"{LOGIN_PATH}?next={quote(target, safe='/')}"
 
 
 def citizen_required(site: str):

@@ -15,7 +15,7 @@ from flask import Flask, abort, current_app, g, request, send_from_directory, se
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 from markupsafe import Markup
 
-from app.auth.access import SignInRequired, current_account, current_official
+from app.auth.access import SignInRequired, csrf_token, current_account, current_official
 from app.auth.models import Account
 from app.auth.roles import UNIT_ADMIN
 from app.core.db import get_current_tenant, tenant_db
@@ -169,6 +169,8 @@ def init_app(app: Flask) -> None:
         portal_theme=portal_theme,
         portal_links=portal_links,
         portal_account=portal_account,
+        # Pages pass their own ``csrf_token`` string; the account corner needs the function.
+        portal_csrf_token=csrf_token,
         preview_arg=PREVIEW_ARG,
         preview_off=PREVIEW_OFF,
     )
