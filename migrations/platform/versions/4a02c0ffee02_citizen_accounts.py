@@ -31,9 +31,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "purpose IN ('verify', 'reset')", name=op.f("ck_account_tokens_purpose_known")
-        ),
+        sa.CheckConstraint("purpose IN ('verify', 'reset')", name=op.f("ck_account_tokens_purpose_known")),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["platform.accounts.id"],
@@ -45,7 +43,11 @@ def upgrade() -> None:
         schema="platform",
     )
     op.create_index(
-        op.f("ix_account_tokens_account_id"), "account_tokens", ["account_id"], unique=False, schema="platform"
+        op.f("ix_account_tokens_account_id"),
+        "account_tokens",
+        ["account_id"],
+        unique=False,
+        schema="platform",
     )
 
 

@@ -27,10 +27,16 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["platform.accounts.id"], name=op.f("fk_citizen_dossiers_account_id_accounts"), ondelete="CASCADE"
+            ["account_id"],
+            ["platform.accounts.id"],
+            name=op.f("fk_citizen_dossiers_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["platform.tenants.id"], name=op.f("fk_citizen_dossiers_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"],
+            ["platform.tenants.id"],
+            name=op.f("fk_citizen_dossiers_tenant_id_tenants"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_citizen_dossiers")),
         sa.UniqueConstraint("tenant_id", "dossier_id", name=op.f("uq_citizen_dossiers_tenant_id_dossier_id")),
@@ -40,10 +46,16 @@ def upgrade() -> None:
         schema="platform",
     )
     op.create_index(
-        op.f("ix_citizen_dossiers_account_id_tenant_id"), "citizen_dossiers", ["account_id", "tenant_id"], unique=False, schema="platform"
+        op.f("ix_citizen_dossiers_account_id_tenant_id"),
+        "citizen_dossiers",
+        ["account_id", "tenant_id"],
+        unique=False,
+        schema="platform",
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_citizen_dossiers_account_id_tenant_id"), table_name="citizen_dossiers", schema="platform")
+    op.drop_index(
+        op.f("ix_citizen_dossiers_account_id_tenant_id"), table_name="citizen_dossiers", schema="platform"
+    )
     op.drop_table("citizen_dossiers", schema="platform")

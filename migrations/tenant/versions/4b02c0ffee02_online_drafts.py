@@ -45,22 +45,36 @@ def upgrade() -> None:
             "result_delivery IS NULL OR result_delivery IN ('counter', 'online', 'postal')",
             name=op.f("ck_online_drafts_result_delivery_valid"),
         ),
-        sa.CheckConstraint("number_of_sets BETWEEN 1 AND 20", name=op.f("ck_online_drafts_number_of_sets_range")),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["procedure_cases.id"], name=op.f("fk_online_drafts_case_id_procedure_cases"), ondelete="SET NULL"
+        sa.CheckConstraint(
+            "number_of_sets BETWEEN 1 AND 20", name=op.f("ck_online_drafts_number_of_sets_range")
         ),
         sa.ForeignKeyConstraint(
-            ["dossier_id"], ["dossiers.id"], name=op.f("fk_online_drafts_dossier_id_dossiers"), ondelete="SET NULL"
+            ["case_id"],
+            ["procedure_cases.id"],
+            name=op.f("fk_online_drafts_case_id_procedure_cases"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["procedure_id"], ["procedures.id"], name=op.f("fk_online_drafts_procedure_id_procedures"), ondelete="CASCADE"
+            ["dossier_id"],
+            ["dossiers.id"],
+            name=op.f("fk_online_drafts_dossier_id_dossiers"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["procedure_id"],
+            ["procedures.id"],
+            name=op.f("fk_online_drafts_procedure_id_procedures"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_online_drafts")),
         sa.UniqueConstraint("dossier_id", name=op.f("uq_online_drafts_dossier_id")),
         sa.UniqueConstraint("reference", name=op.f("uq_online_drafts_reference")),
     )
     op.create_index(
-        op.f("ix_online_drafts_owner_account_id_updated_at"), "online_drafts", ["owner_account_id", "updated_at"], unique=False
+        op.f("ix_online_drafts_owner_account_id_updated_at"),
+        "online_drafts",
+        ["owner_account_id", "updated_at"],
+        unique=False,
     )
     op.create_index(op.f("ix_online_drafts_procedure_id"), "online_drafts", ["procedure_id"], unique=False)
     op.create_table(
@@ -76,7 +90,10 @@ def upgrade() -> None:
         sa.Column("uploaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("size_bytes >= 0", name=op.f("ck_online_draft_files_size_non_negative")),
         sa.ForeignKeyConstraint(
-            ["draft_id"], ["online_drafts.id"], name=op.f("fk_online_draft_files_draft_id_online_drafts"), ondelete="CASCADE"
+            ["draft_id"],
+            ["online_drafts.id"],
+            name=op.f("fk_online_draft_files_draft_id_online_drafts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["procedure_component_id"],
