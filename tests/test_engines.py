@@ -59,3 +59,31 @@ def test_connection_that_creates_tenants_is_recycled_too(services, platform, cit
         assert pids[0] != pids[1] == pids[2]
     finally:
         shards.dispose()
+
+
+def test_a_connection_killed_while_idle_is_replaced_before_use(services, make_tenant, monkeypatch):
+    """No ping per checkout, but a connection that sat idle is checked: a database restart
+    (here: its backend terminated) costs no failed request."""
+    from tenants import engines
+
+    tenant = make_tenant("department")
+    shards = ShardEngines(services["database_url"], pool_size=1, max_overflow=0)
+    try:
+        with shards.tenant_session("main", tenant.schema_name, read_only=True) as session:
+            first = session.scalar(text("SELECT pg_backend_pid()"))
+        killer = ShardEngines(services["database_url"])
+        try:
+            with killer.platform_session() as session:
+                session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        finally:
+            killer.dispose()
+        monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with shards.tenant_session("main", tenant.schema_name, read_only=True) as session:
+            second = session.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+        # Hot connections are not pinged: the same backend serves the next request.
+        monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 60.0)
+        with shards.tenant_session("main", tenant.schema_name) as session:
+            assert session.scalar(text("SELECT pg_backend_pid()")) == second
+    finally:
+        shards.dispose()
