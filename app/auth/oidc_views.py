@@ -61,11 +61,10 @@ def jwks_document():
     return response
 
 
-def _without(query_path: str, name: str) -> str:
-    """``query_path`` with one parameter removed (so a ``prompt=login`` is honoured once)."""
-    parts = urlsplit(query_path)
+def _without(name: str) -> str:
+    """This request's path and query without one parameter (so a ``prompt=login`` is honoured once)."""
     pairs = [(k, v) for k, v in request.args.items(multi=True) if k != name]
-    return f"{parts.path}?{urlencode(pairs)}"
+    return f"{request.path}?{urlencode(pairs)}"
 
 
 @blp.get("/oidc/authorize")
@@ -93,7 +92,7 @@ def authorize():
     if account is None or "login" in prompt.split():
         # The current session (if any) stays until the person actually signs in again, so a
         # cross-site link with prompt=login can't sign anyone out.
-        remember_next(_without(request.full_path, "prompt"))
+        remember_next(_without("prompt"))
         return redirect(url_for("sso.login_form", prompt="login") if account else url_for("sso.login_form"))
     sid = session["auth"]["sid"]
     user = sso_user(account.id, sid)
