@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 
@@ -41,6 +42,8 @@ def create_app(config: dict[str, Any] | None = None):
     oidc_server.init_app(app, insecure_transport=not settings.session_cookie_secure)
     _register_blueprints(app)
     _register_cli(app)
+    for name in settings.extensions:
+        importlib.import_module(name).init_app(app)
     return app
 
 

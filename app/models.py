@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "app.themes.models",
     "app.notifications.models",
     "app.audit.models",
+    "app.audit.platform_models",
     "app.auth.models",
     "app.auth.token_models",
     "app.auth.sso_models",

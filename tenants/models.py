@@ -21,6 +21,8 @@ class UnitKind(enum.StrEnum):
 
 
 class TenantStatus(enum.StrEnum):
+    # Being built by the provisioning pipeline (provisioning/): registered, not routable yet.
+    PROVISIONING = "provisioning"
     ACTIVE = "active"
     SUSPENDED = "suspended"
     ARCHIVED = "archived"
@@ -51,7 +53,7 @@ class Tenant(PlatformBase):
     __tablename__ = "tenants"
     __table_args__ = (
         CheckConstraint("kind IN ('city','department','district','commune')", name="kind_valid"),
-        CheckConstraint("status IN ('active','suspended','archived')", name="status_valid"),
+        CheckConstraint("status IN ('provisioning','active','suspended','archived')", name="status_valid"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -108,6 +108,6 @@ class HostResolver:
                 tenant = session.scalar(
                     select(Tenant).join(Hostname).where(Hostname.hostname == host, Hostname.is_verified)
                 )
-            if tenant is None or tenant.status == "archived":
+            if tenant is None or tenant.status in ("archived", "provisioning"):
                 return Resolution(UNKNOWN)
             return Resolution(TENANT, TenantRef.of(tenant))

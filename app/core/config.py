@@ -79,6 +79,10 @@ class Settings:
     mail_dir: str = "var/mail"
     # Let unit-level identity providers (app/federation) reach loopback/private addresses (dev, tests).
     federation_allow_private_hosts: bool = False
+    # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
+    # blueprints, commands and job modules in through ``init_app(app)``; imported by name so
+    # ``app`` never imports them statically.
+    extensions: tuple[str, ...] = ("provisioning.web",)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -58,7 +58,9 @@ def get_queue(name: str = "default") -> Queue:
 
 
 def import_job_modules(extra: tuple[str, ...] = ()) -> None:
-    for name in (*JOB_MODULES, *extra):
+    # Extensions (settings.extensions, e.g. provisioning) add their own modules at init_app.
+    added = tuple(current_app.extensions.get("motcua.job_modules", ())) if has_app_context() else ()
+    for name in (*JOB_MODULES, *added, *extra):
         importlib.import_module(name)
 
 

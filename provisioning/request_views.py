@@ -1,0 +1,3 @@
+"""request_views (issue #5)."""
+
+BLUEPRINTS: tuple = ()

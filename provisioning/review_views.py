@@ -1,0 +1,3 @@
+"""review_views (issue #5)."""
+
+BLUEPRINTS: tuple = ()

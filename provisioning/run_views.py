@@ -1,0 +1,3 @@
+"""run_views (issue #5)."""
+
+BLUEPRINTS: tuple = ()

@@ -1,0 +1,22 @@
+"""Plugs provisioning into the application: blueprints, CLI commands, job modules.
+
+``create_app`` imports this module by name (settings.extensions), so the dependency
+direction of ARCHITECTURE.md holds: provisioning imports app, never the reverse.
+"""
+
+from __future__ import annotations
+
+# Modules whose import registers outbox handlers and periodic jobs for workers.
+JOB_MODULES: tuple[str, ...] = ()
+
+
+def init_app(app) -> None:
+    from provisioning import cli, request_views, review_views, run_views
+
+    for blueprint in (*request_views.BLUEPRINTS, *review_views.BLUEPRINTS, *run_views.BLUEPRINTS):
+        app.register_blueprint(blueprint)
+    # `flask tenants provision|export|decommission|move ...` join the registry's own group.
+    tenants_group = app.cli.commands["tenants"]
+    for command in cli.TENANT_COMMANDS:
+        tenants_group.add_command(command)
+    app.extensions.setdefault("motcua.job_modules", []).extend(JOB_MODULES)
