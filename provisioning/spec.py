@@ -27,7 +27,7 @@ class ProvisionSpec:
     admin_phone: str | None = None
     admin_position: str | None = None
     hostnames: tuple[str, ...] = field(default_factory=tuple)  # verified custom domains, if any
-    shard: str = "primary"
+    shard: str = "main"  # tenants.engines.PRIMARY_SHARD
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
