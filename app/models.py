@@ -27,6 +27,7 @@ MODEL_MODULES = (
     "app.federation.models",
     "app.auth.citizen_models",
     "app.core.outbox_models",
+    "provisioning.pipeline_models",
 )
 
 

@@ -7,7 +7,9 @@ direction of ARCHITECTURE.md holds: provisioning imports app, never the reverse.
 from __future__ import annotations
 
 # Modules whose import registers outbox handlers and periodic jobs for workers.
-JOB_MODULES: tuple[str, ...] = ()
+# provisioning.pipeline: the RQ job of a run and the sweep that re-enqueues lost runs;
+# the modules after it register their pipelines (register_pipeline) when imported.
+JOB_MODULES: tuple[str, ...] = ("provisioning.pipeline",)
 
 
 def init_app(app) -> None:

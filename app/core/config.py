@@ -79,6 +79,9 @@ class Settings:
     mail_dir: str = "var/mail"
     # Let unit-level identity providers (app/federation) reach loopback/private addresses (dev, tests).
     federation_allow_private_hosts: bool = False
+    # Provisioning pipeline (provisioning/pipeline.py): seconds to wait before each retry of a
+    # failed step; a step gets len(delays) + 1 attempts, then the run stops as failed.
+    provisioning_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
     # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
     # blueprints, commands and job modules in through ``init_app(app)``; imported by name so
     # ``app`` never imports them statically.
@@ -126,4 +129,7 @@ class Settings:
             mail_dir=env.get("MAIL_DIR", cls.mail_dir),
             federation_allow_private_hosts=env.get("FEDERATION_ALLOW_PRIVATE_HOSTS", "").lower()
             in ("1", "true", "yes"),
+            provisioning_retry_delays=tuple(
+                float(x) for x in env.get("PROVISIONING_RETRY_DELAYS", "2,8,30").split(",") if x.strip()
+            ),
         )

@@ -1,0 +1,76 @@
+"""Test-only pipelines for the provisioning framework's tests.
+
+Imported by the tests and by the real worker processes they start
+(``run_worker(services, "--import", "tests.provisioning_fixtures")``). Each step leaves
+its trace in a Redis list named after the run, so the test process sees what ran, in
+which order and how many times, whichever process ran it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from app.core.jobs import redis_connection
+from provisioning.pipeline import Step, StepContext, register_pipeline
+
+
+def trace_key(run_id: int) -> str:
+    return f"provisioning-test:{run_id}:trace"
+
+
+def broken_key(run_id: int) -> str:
+    """While this key exists, the "flaky" step of the run fails."""
+    return f"provisioning-test:{run_id}:broken"
+
+
+def _trace(ctx: StepContext, what: str) -> None:
+    redis_connection().rpush(trace_key(ctx.run_id), what)
+
+
+def _do(name: str):
+    def do(ctx: StepContext) -> None:
+        _trace(ctx, f"do:{name}")
+        # Values passed on to later steps, persisted on the run after each step.
+        ctx.data.setdefault("seen", [])
+        if name not in ctx.data["seen"]:
+            ctx.data["seen"].append(name)
+        time.sleep(float(ctx.params.get("sleep", 0)))
+
+    do.__name__ = f"do_{name}"
+    return do
+
+
+def _undo(name: str):
+    def undo(ctx: StepContext) -> None:
+        _trace(ctx, f"undo:{name}")
+
+    undo.__name__ = f"undo_{name}"
+    return undo
+
+
+def _flaky(ctx: StepContext) -> None:
+    _trace(ctx, "do:flaky")
+    if redis_connection().exists(broken_key(ctx.run_id)):
+        raise RuntimeError(f"flaky step is broken (attempt {ctx.attempt})")
+
+
+def _check(session, spec, tenant_slug, params) -> None:
+    from app.core.errors import DomainError
+
+    if params.get("refuse"):
+        raise DomainError("Đầu vào bị từ chối", "input refused")
+
+
+register_pipeline(
+    "test-ok",
+    [Step(n, (f"Bước {n}", f"Step {n}"), _do(n), _undo(n)) for n in ("one", "two", "three")],
+    check=_check,
+)
+register_pipeline(
+    "test-flaky",
+    [
+        Step("one", ("Bước một", "Step one"), _do("one"), _undo("one")),
+        Step("flaky", ("Bước chập chờn", "Flaky step"), _flaky, _undo("flaky")),
+        Step("three", ("Bước ba", "Step three"), _do("three"), None),
+    ],
+)
