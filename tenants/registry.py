@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,49 +114,24 @@ def create_tenant(
     hostnames: tuple[str, ...] = (),
 ) -> Tenant:
     """Register a unit and build its schema at ``head``, all or nothing."""
-    name = (name or "").strip()
-    if not name:
-        raise TenantError("Tên đơn vị không được để trống / the unit name is required")
-    try:
-        slug = check_slug(slug or slugify(name))
-        schema = schema_for_slug(slug)
-        unit_code = check_unit_code(unit_code)
-        gso_code = check_gso_code(gso_code) if gso_code else None
-        hosts = [check_hostname(h) for h in hostnames]
-    except InvalidName as exc:
-        raise TenantError(str(exc)) from None
-    unit_kind = _check_kind(kind)
-    if shard not in shards.urls:
-        raise TenantError(f"Không có shard / unknown shard {shard!r} (configured: {', '.join(shards.names)})")
+    new = check_new_tenant(
+        shards,
+        name=name,
+        kind=kind,
+        unit_code=unit_code,
+        slug=slug,
+        gso_code=gso_code,
+        name_en=name_en,
+        shard=shard,
+        hostnames=hostnames,
+    )
+    slug, schema = new.slug, new.schema_name
 
     created_elsewhere = False
     try:
         with shards.platform_session() as session, session.begin():
-            parent_row = _check_parent(session, unit_kind, parent)
-            if unit_kind is UnitKind.CITY and session.scalar(select(Tenant.id).where(Tenant.kind == "city")):
-                raise TenantError("Đã có đơn vị cấp thành phố / the city tenant already exists")
-            _check_unique(session, Tenant.slug, slug, "Slug")
-            _check_unique(session, Tenant.unit_code, unit_code, "Mã đơn vị / unit code")
-            _check_unique(session, Tenant.gso_code, gso_code, "Mã GSO / GSO code")
-            for host in hosts:
-                _check_hostname_free(session, host)
-            if session.get(Shard, shard) is None:
-                session.add(Shard(name=shard))
-            tenant = Tenant(
-                slug=slug,
-                schema_name=schema,
-                name=name,
-                name_en=name_en,
-                kind=unit_kind.value,
-                parent_id=parent_row.id if parent_row else None,
-                unit_code=unit_code,
-                gso_code=gso_code,
-                status=TenantStatus.ACTIVE.value,
-                shard=shard,
-                schema_revision=head,
-            )
-            tenant.hostnames = [Hostname(hostname=h, is_verified=True) for h in hosts]
-            session.add(tenant)
+            tenant = _add_tenant(session, new, parent, TenantStatus.ACTIVE, verified=True)
+            tenant.schema_revision = head
             session.flush()
             if shard == PRIMARY_SHARD:
                 # Same database: registry row and schema commit in one transaction.
@@ -175,6 +151,189 @@ def create_tenant(
             _drop_schema(shards, shard, schema)
         raise
     return tenant
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    """A unit's registry values after the checks that need no database (see ``check_new_tenant``)."""
+
+    name: str
+    kind: UnitKind
+    slug: str
+    schema_name: str
+    unit_code: str
+    gso_code: str | None
+    name_en: str | None
+    shard: str
+    hostnames: tuple[str, ...]
+
+
+def check_new_tenant(
+    shards: ShardEngines,
+    *,
+    name: str,
+    kind: str,
+    unit_code: str,
+    slug: str | None = None,
+    gso_code: str | None = None,
+    name_en: str | None = None,
+    shard: str = PRIMARY_SHARD,
+    hostnames: tuple[str, ...] = (),
+) -> NewTenant:
+    """Check a new unit's names, codes, kind and shard; raise ``TenantError`` on the first problem."""
+    name = (name or "").strip()
+    if not name:
+        raise TenantError("Tên đơn vị không được để trống / the unit name is required")
+    try:
+        slug = check_slug(slug or slugify(name))
+        schema = schema_for_slug(slug)
+        unit_code = check_unit_code(unit_code)
+        gso_code = check_gso_code(gso_code) if gso_code else None
+        hosts = tuple(check_hostname(h) for h in hostnames)
+    except InvalidName as exc:
+        raise TenantError(str(exc)) from None
+    unit_kind = _check_kind(kind)
+    if shard not in shards.urls:
+        raise TenantError(f"Không có shard / unknown shard {shard!r} (configured: {', '.join(shards.names)})")
+    return NewTenant(name, unit_kind, slug, schema, unit_code, gso_code, name_en, shard, hosts)
+
+
+def check_registry(session: Session, new: NewTenant, parent: str | None) -> Tenant | None:
+    """The checks against the registry (parent, city, unique slug, codes, hostnames); returns the parent."""
+    parent_row = _check_parent(session, new.kind, parent)
+    if new.kind is UnitKind.CITY and session.scalar(select(Tenant.id).where(Tenant.kind == "city")):
+        raise TenantError("Đã có đơn vị cấp thành phố / the city tenant already exists")
+    _check_unique(session, Tenant.slug, new.slug, "Slug")
+    _check_unique(session, Tenant.schema_name, new.schema_name, "Schema")
+    _check_unique(session, Tenant.unit_code, new.unit_code, "Mã đơn vị / unit code")
+    _check_unique(session, Tenant.gso_code, new.gso_code, "Mã GSO / GSO code")
+    for host in new.hostnames:
+        _check_hostname_free(session, host)
+    return parent_row
+
+
+def _add_tenant(
+    session: Session, new: NewTenant, parent: str | None, status: TenantStatus, *, verified: bool
+) -> Tenant:
+    parent_row = check_registry(session, new, parent)
+    if session.get(Shard, new.shard) is None:
+        session.add(Shard(name=new.shard))
+    tenant = Tenant(
+        slug=new.slug,
+        schema_name=new.schema_name,
+        name=new.name,
+        name_en=new.name_en,
+        kind=new.kind.value,
+        parent_id=parent_row.id if parent_row else None,
+        unit_code=new.unit_code,
+        gso_code=new.gso_code,
+        status=status.value,
+        shard=new.shard,
+    )
+    tenant.hostnames = [Hostname(hostname=h, is_verified=verified) for h in new.hostnames]
+    session.add(tenant)
+    return tenant
+
+
+def reserve_tenant(shards: ShardEngines, new: NewTenant, *, parent: str | None = None) -> Tenant:
+    """Register a unit as ``provisioning`` (not routable, no schema yet) after ``create_tenant``'s checks.
+
+    Its custom hostnames are reserved unverified; ``build_schema``, ``verify_hostname`` and
+    ``set_status`` finish it, ``discard_provisional`` removes it again.
+    """
+    try:
+        with shards.platform_session() as session, session.begin():
+            tenant = _add_tenant(session, new, parent, TenantStatus.PROVISIONING, verified=False)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent reservation took the slug, code or hostname
+        raise TenantError(
+            f"Không giữ chỗ được đơn vị / could not reserve tenant {new.slug!r}: "
+            f"{str(exc.orig).splitlines()[0]}"
+        ) from None
+    return tenant
+
+
+def _schema_revision(conn, schema: str) -> str | bool | None:
+    """The schema's alembic revision, None when it has no version row, False when it does not exist."""
+    exists = conn.exec_driver_sql(
+        "SELECT 1 FROM information_schema.schemata WHERE schema_name = %(s)s", {"s": schema}
+    ).scalar()
+    if not exists:
+        return False
+    return conn.exec_driver_sql(
+        f"SELECT max(version_num) FROM {quote_schema(schema)}.alembic_version"
+    ).scalar()
+
+
+def build_schema(shards: ShardEngines, slug: str, head: str) -> bool:
+    """Create a reserved tenant's schema at ``head``; False when it exists at ``head`` already."""
+    with shards.platform_session() as session, session.begin():
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == slug).with_for_update())
+        if tenant is None:
+            raise TenantNotFound(f"Không có đơn vị / no tenant with slug {slug!r}")
+        if tenant.shard == PRIMARY_SHARD:
+            created = _build_if_missing(session.connection(), tenant.schema_name, head)
+        else:
+            with shards.engine(tenant.shard).begin() as conn:
+                created = _build_if_missing(conn, tenant.schema_name, head)
+        tenant.schema_revision = head
+    return created
+
+
+def _build_if_missing(conn, schema: str, head: str) -> bool:
+    revision = _schema_revision(conn, schema)
+    if revision is False:
+        create_schema_at_head(conn, schema, head)
+        return True
+    if revision != head:
+        raise TenantError(
+            f"Schema {schema!r} đã có ở phiên bản khác / already exists at revision {revision!r}, "
+            f"not {head!r}"
+        )
+    return False
+
+
+def _locked_provisional(session: Session, slug: str) -> Tenant | None:
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug).with_for_update())
+    if tenant is not None and tenant.status != TenantStatus.PROVISIONING:
+        raise TenantError(
+            f"Đơn vị {slug!r} không ở trạng thái khởi tạo / is {tenant.status}, not provisioning"
+        )
+    return tenant
+
+
+def _drop_schema_of(shards: ShardEngines, session: Session, tenant: Tenant) -> None:
+    if tenant.shard == PRIMARY_SHARD:
+        session.connection().exec_driver_sql(
+            f"DROP SCHEMA IF EXISTS {quote_schema(tenant.schema_name)} CASCADE"
+        )
+    else:
+        _drop_schema(shards, tenant.shard, tenant.schema_name)
+
+
+def drop_provisional_schema(shards: ShardEngines, slug: str) -> bool:
+    """Drop the schema of a tenant still ``provisioning`` (its registry row stays); False if none."""
+    with shards.platform_session() as session, session.begin():
+        tenant = _locked_provisional(session, slug)
+        if tenant is None:
+            return False
+        _drop_schema_of(shards, session, tenant)
+        tenant.schema_revision = None
+    return True
+
+
+def discard_provisional(shards: ShardEngines, slug: str) -> bool:
+    """Remove a tenant that never went live (status ``provisioning``): its schema and registry rows.
+
+    Returns False when there is nothing to discard; refuses a tenant in any other status.
+    """
+    with shards.platform_session() as session, session.begin():
+        tenant = _locked_provisional(session, slug)
+        if tenant is None:
+            return False
+        _drop_schema_of(shards, session, tenant)
+        session.delete(tenant)
+    return True
 
 
 def _create_on_other_shard(shards: ShardEngines, shard: str, schema: str, head: str) -> None:
