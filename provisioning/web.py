@@ -9,7 +9,7 @@ from __future__ import annotations
 # Modules whose import registers outbox handlers and periodic jobs for workers.
 # provisioning.pipeline: the RQ job of a run and the sweep that re-enqueues lost runs;
 # the modules after it register their pipelines (register_pipeline) when imported.
-JOB_MODULES: tuple[str, ...] = ("provisioning.pipeline",)
+JOB_MODULES: tuple[str, ...] = ("provisioning.pipeline", "provisioning.lifecycle")
 
 
 def init_app(app) -> None:

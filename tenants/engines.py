@@ -139,6 +139,11 @@ class ShardEngines:
             self._schema_engines[key] = self.engine(shard).execution_options(**options)
         return self._schema_engines[key]
 
+    def forget_schema(self, schema: str) -> None:
+        """Drop the schema-mapped engines of ``schema`` (after a move to another shard or an archive)."""
+        for key in [key for key in self._schema_engines if key[1] == schema]:
+            del self._schema_engines[key]
+
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()

@@ -41,6 +41,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     archive_dir: str = "var/archives"
+    # A decommissioned unit's archived schema is kept this long, then dropped (provisioning/decommission.py).
+    decommission_retention_days: int = 365
     # Folder of pg_dump matching the server's version (the embedded server's own); empty: PATH.
     pg_bin: str = ""
     db_pool_size: int = 5
@@ -100,6 +102,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
             log_format=env.get("LOG_FORMAT", cls.log_format),
             archive_dir=env.get("ARCHIVE_DIR", cls.archive_dir),
+            decommission_retention_days=_int("DECOMMISSION_RETENTION_DAYS", cls.decommission_retention_days),
             pg_bin=env.get("PG_BIN", ""),
             db_pool_size=_int("DB_POOL_SIZE", cls.db_pool_size),
             db_max_overflow=_int("DB_MAX_OVERFLOW", cls.db_max_overflow),

@@ -32,10 +32,13 @@ from sqlalchemy.orm import Session
 from app.core.db import get_current_tenant, get_platform
 from app.core.jobs import enqueue_for_platform, redis_connection
 from app.core.outbox_models import OutboxEvent
+from tenants.models import Tenant, TenantStatus
 
 log = logging.getLogger("motcua.outbox")
 
 NO_HANDLER = "no handler"
+TENANT_SUSPENDED = "tenant suspended"  # a suspended unit's events wait (provisioning/suspension.py)
+SUSPENDED_RETRY_SECONDS = 60
 BACKOFF_BASE_SECONDS = 5  # first retry after 5 s, then 10, 20, ... capped below
 BACKOFF_MAX_SECONDS = 3600
 NO_HANDLER_RETRY_SECONDS = 60  # a topic without a handler is looked at again this often
@@ -210,6 +213,7 @@ def relay_outbox(shard_name: str, batch_size: int = 500) -> RelayResult:
             .with_for_update(skip_locked=True)
         ).all()
         result.claimed = len(rows)
+        rows = _hold_suspended(session, rows)
         by_topic: dict[str, list[OutboxEvent]] = defaultdict(list)
         for row in rows:
             by_topic[row.topic].append(row)
@@ -238,6 +242,24 @@ def relay_outbox(shard_name: str, batch_size: int = 500) -> RelayResult:
             )
             result.delivered += len(ids)
     return result
+
+
+def _hold_suspended(session: Session, rows: list[OutboxEvent]) -> list[OutboxEvent]:
+    """Leave suspended units' events waiting (not failed, no attempt counted); return the rest."""
+    tenant_ids = {row.tenant_id for row in rows if row.tenant_id is not None}
+    if not tenant_ids:
+        return rows
+    with get_platform().shards.platform_session() as platform:
+        held = set(
+            platform.scalars(
+                select(Tenant.id).where(Tenant.id.in_(tenant_ids), Tenant.status == TenantStatus.SUSPENDED)
+            )
+        )
+    if not held:
+        return rows
+    waiting = [row.id for row in rows if row.tenant_id in held]
+    _mark(session, waiting, last_error=TENANT_SUSPENDED, delay=_seconds(SUSPENDED_RETRY_SECONDS), count=False)
+    return [row for row in rows if row.tenant_id not in held]
 
 
 def _event(row: OutboxEvent) -> Event:
