@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from redis import Redis
+from sqlalchemy import update
 
 from app.calendar.workcal import VN_TZ
 from app.dossiers import actions, intake
 from app.dossiers.documents import lookup_url
 from app.dossiers.intake import Applicant
+from app.dossiers.models import Dossier
 from app.portal import lookup
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
@@ -131,6 +133,23 @@ def test_other_unit_finds_its_own_code_on_its_own_host(client_for, other):
     c.environ_base["REMOTE_ADDR"] = "10.8.0.1"
     body = page(c, code, PHONE).get_data(as_text=True)
     assert NOT_FOUND_EN not in body and code in body
+
+
+def test_same_code_in_two_units_each_host_reads_its_own_schema(client_for, unit, other):
+    """The lookup's statement is compiled once per schema: a mix-up between units would show here."""
+    _, code = receive(unit)
+    other_id, _ = receive(other)
+    with other.session() as session, session.begin():
+        session.execute(
+            update(Dossier).where(Dossier.id == other_id).values(code=code, applicant_phone="0987654321")
+        )
+    here, there = client_for(unit.tenant), client_for(other.tenant)
+    for n, c in enumerate((here, there)):
+        c.environ_base["REMOTE_ADDR"] = f"10.7.0.{n + 1}"
+    for c, own, foreign in ((here, PHONE, "0987654321"), (there, "0987654321", PHONE)):
+        found = page(c, code, own).get_data(as_text=True)
+        assert code in found and NOT_FOUND_EN not in found
+        assert NOT_FOUND_EN in page(c, code, foreign).get_data(as_text=True)
 
 
 def test_supplement_items_and_deadline_are_shown(unit, client):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
+from tenants.compiled import CompiledQuery
 from tenants.engines import ShardEngines
 from tenants.migrations import Trees
 from tenants.resolution import HostResolver, TenantRef
@@ -91,6 +93,12 @@ def tenant_reader() -> Session:
             tenant.shard, tenant.schema_name, read_only=True
         )
     return g.tenant_reader
+
+
+def read_first(query: CompiledQuery, **params: Any):
+    """The first row of ``query`` in the bound tenant's schema, on the read-only session (or None)."""
+    session = tenant_reader()
+    return query.first(session.connection(), get_current_tenant().schema_name, **params)
 
 
 def _open_sessions() -> list[Session]:

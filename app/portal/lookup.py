@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -20,9 +20,11 @@ from app.calendar.deadlines import explain_lines
 from app.catalog.models import Procedure
 from app.core import ratelimit
 from app.core.config import Settings
+from app.core.db import read_first, tenant_reader
 from app.dossiers.models import Dossier, DossierAction, DossierPause, FormDocument
 from app.dossiers.online import ADD_DOCUMENTS, latest_guidance
 from app.dossiers.status import DRAFT, FINANCIAL, SUPPLEMENT, status_name
+from tenants.compiled import CompiledQuery
 
 log = logging.getLogger(__name__)
 
@@ -143,15 +145,21 @@ def _facts_query():
     ).join(Procedure, Procedure.id == Dossier.procedure_id)
 
 
-def find(session: Session, code: str, factor: str) -> Found | None:
-    """The public facts of the unit's dossier ``code`` when ``factor`` is its applicant's; else None."""
+# The public lookup's statement, compiled once per schema (see tenants/compiled.py).
+_BY_CODE = CompiledQuery(
+    lambda: _facts_query().where(Dossier.code == bindparam("code"), Dossier.status != DRAFT)
+)
+
+
+def find(code: str, factor: str) -> Found | None:
+    """The public facts of the bound unit's dossier ``code`` when ``factor`` is its applicant's; else None."""
     code = clean_code(code)
     if not code or len(code) > MAX_CODE or len(factor or "") > MAX_FACTOR:
         return None
-    row = session.execute(_facts_query().where(Dossier.code == code, Dossier.status != DRAFT)).first()
+    row = read_first(_BY_CODE, code=code)
     if row is None or not factor_matches(row, factor):
         return None
-    return _found(session, row)
+    return _found(tenant_reader(), row)
 
 
 def facts(session: Session, dossier: Dossier) -> Found:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from app.calendar.workcal import VN_TZ
-from app.core.db import get_current_tenant, get_platform, tenant_reader
+from app.core.db import get_current_tenant, get_platform
 from app.core.errors import error_response
 from app.core.i18n import tr
 from app.core.sites import TENANT
@@ -36,7 +36,7 @@ def _run(code: str, factor: str):
     limited = lookup.check_limits(settings, tenant.id, request.remote_addr, key)
     if limited:
         return None, limited
-    found = lookup.find(tenant_reader(), key, factor)
+    found = lookup.find(key, factor)
     if found is None:
         lookup.record_failure(settings, tenant.id, request.remote_addr, key)
     return found, None
