@@ -1,0 +1,175 @@
+"""Move a unit to shard s2: same data, reads through its host on the new shard, source dropped;
+a failure before the switch leaves the source in charge, and resume or rollback finishes the job."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.audit.platform_models import PlatformAuditEvent
+from app.catalog.models import Procedure, Sector
+from app.core.errors import DomainError
+from provisioning import export, pipeline, shard_move
+from provisioning.pipeline_models import ProvisioningRun, RunStatus
+from tenants.registry import get_tenant
+from tests.lifecycle_support import run_pipeline, schema_exists, sector_names, seed
+
+
+@pytest.fixture(autouse=True)
+def _quick(platform, monkeypatch, tmp_path):
+    monkeypatch.setattr(platform.settings, "archive_dir", str(tmp_path))
+    monkeypatch.setattr(platform.settings, "provisioning_retry_delays", (0.0,))
+    yield
+    platform.resolver.clear()
+
+
+@pytest.fixture
+def unit(app, platform, make_tenant):
+    tenant = make_tenant()
+    seed(app, platform, tenant, sectors=3)
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session, session.begin():
+        sector = session.scalar(select(Sector).where(Sector.code == f"{tenant.slug}-0"))
+        session.add(
+            Procedure(
+                code="1.000001",
+                name=f"Thủ tục của {tenant.slug}",
+                sector_id=sector.id,
+                service_level=3,
+                time_value=Decimal("5"),
+                time_unit="working_days",
+            )
+        )
+    return tenant
+
+
+def _move(app, slug, to="s2"):
+    return run_pipeline(app, "move", slug, to=to, settle_seconds=0)
+
+
+def _registry(platform, slug):
+    with platform.shards.platform_session() as session:
+        tenant = get_tenant(session, slug)
+        return tenant.shard, tenant.status
+
+
+def _counts(platform, shard, schema):
+    with platform.shards.engine(shard).connect() as conn:
+        return export.count_rows(conn, schema)
+
+
+def _procedure_names(client) -> list[str]:
+    response = client.get("/api/v1/procedures/")
+    assert response.status_code == 200, response.text
+    return [p["name"] for p in response.get_json()]
+
+
+def test_move_copies_everything_switches_and_drops_the_source(app, platform, client_for, unit, make_tenant):
+    neighbour = make_tenant()
+    seed(app, platform, neighbour, sectors=1)
+    before_names = sector_names(platform, unit)
+    before_counts = _counts(platform, "main", unit.schema_name)
+    assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]
+
+    run = _move(app, unit.slug)
+
+    assert run.status == RunStatus.DONE, run.error
+    assert _registry(platform, unit.slug) == ("s2", "active")
+    assert not schema_exists(platform, "main", unit.schema_name)
+    assert _counts(platform, "s2", unit.schema_name) == before_counts
+    assert sector_names(platform, unit, "s2") == before_names
+    # Reads through the unit's host now come from s2 (the source schema is gone).
+    assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]
+    # New writes keep working on the new shard (sequences came along).
+    with platform.shards.tenant_session("s2", unit.schema_name) as session, session.begin():
+        session.add(Sector(code="after-move", name="sau khi chuyển"))
+    assert len(sector_names(platform, unit, "s2")) == len(before_names) + 1
+    # The neighbour on the same source shard is untouched and was not copied.
+    assert schema_exists(platform, "main", neighbour.schema_name)
+    assert not schema_exists(platform, "s2", neighbour.schema_name)
+    assert len(sector_names(platform, neighbour)) == 1
+    with platform.shards.platform_session() as session:
+        moves = session.scalars(
+            select(PlatformAuditEvent.data).where(
+                PlatformAuditEvent.entity_id == str(unit.id), PlatformAuditEvent.action == "move"
+            )
+        ).all()
+    assert moves == [{"slug": unit.slug, "from_shard": "main", "to_shard": "s2"}]
+
+
+def _break_verify(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected failure before the switch")
+
+    monkeypatch.setattr(shard_move, "compare_counts", broken)
+
+
+def test_a_failure_before_the_switch_leaves_the_source_in_charge_and_resume_completes(
+    app, platform, client_for, unit, monkeypatch
+):
+    before_names = sector_names(platform, unit)
+    _break_verify(monkeypatch)
+
+    run = _move(app, unit.slug)
+
+    assert run.status == RunStatus.FAILED and "injected failure" in run.error
+    assert _registry(platform, unit.slug) == ("main", "suspended")  # held still while the copy is pending
+    assert sector_names(platform, unit, "main") == before_names
+    assert schema_exists(platform, "s2", unit.schema_name)  # the copy waits for a decision
+    platform_session = platform.shards.platform_session()
+    # One unfinished run per unit: nothing else starts until this one is resumed or rolled back.
+    with app.app_context(), platform_session as session, session.begin(), pytest.raises(DomainError):
+        pipeline.create_run(session, "export", tenant_slug=unit.slug)
+
+    monkeypatch.undo()
+    monkeypatch.setattr(platform.settings, "provisioning_retry_delays", (0.0,))
+    with app.app_context():
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.resume_run(session, run.id, actor_label="test")
+        finished = pipeline.execute_run(run.id)
+
+    assert finished.status == RunStatus.DONE, finished.error
+    assert _registry(platform, unit.slug) == ("s2", "active")
+    assert not schema_exists(platform, "main", unit.schema_name)
+    assert sector_names(platform, unit, "s2") == before_names
+    platform.resolver.clear()
+    assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]
+
+
+def test_rolling_back_before_the_switch_drops_the_half_made_copy(
+    app, platform, client_for, unit, monkeypatch
+):
+    before_counts = _counts(platform, "main", unit.schema_name)
+    _break_verify(monkeypatch)
+    run = _move(app, unit.slug)
+    assert run.status == RunStatus.FAILED
+
+    with app.app_context():
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.rollback_run(session, run.id, actor_label="test")
+        assert pipeline.execute_run(run.id).status == RunStatus.ROLLED_BACK
+
+    assert _registry(platform, unit.slug) == ("main", "active")
+    assert not schema_exists(platform, "s2", unit.schema_name)
+    assert _counts(platform, "main", unit.schema_name) == before_counts
+    platform.resolver.clear()
+    assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]
+
+
+def test_the_import_never_overwrites_the_live_copy(app, platform, unit, tmp_path):
+    with pytest.raises(ValueError, match="not overwritten"):
+        shard_move.import_schema(platform.shards, unit.slug, "main", tmp_path / "schema.sql")
+    with pytest.raises(ValueError, match="not dropped"):
+        shard_move.drop_source(platform.shards, unit.slug, "main")
+    assert schema_exists(platform, "main", unit.schema_name)
+
+
+@pytest.mark.parametrize("target", ["main", "s9", ""])
+def test_a_move_to_the_same_or_an_unknown_shard_is_refused_and_creates_no_run(app, platform, unit, target):
+    with pytest.raises(DomainError) as refused:
+        _move(app, unit.slug, to=target)
+    assert refused.value.status == 400
+    with platform.shards.platform_session() as session:
+        assert session.scalar(select(ProvisioningRun).where(ProvisioningRun.tenant_slug == unit.slug)) is None
+    assert _registry(platform, unit.slug) == ("main", "active")
