@@ -35,7 +35,12 @@ QUEUES = ("high", "default", "outbox", "low")
 
 # Modules whose import registers outbox handlers (``@outbox_handler``) and periodic jobs
 # (``scheduler.register_periodic``); ``flask jobs worker`` imports them at start.
-JOB_MODULES: tuple[str, ...] = ("app.catalog.standard_jobs", "app.catalog.index", "app.dossiers.interop_jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "app.catalog.standard_jobs",
+    "app.catalog.index",
+    "app.dossiers.interop_jobs",
+    "app.auth.pruning",
+)
 
 
 class TenantUnavailable(RuntimeError):
