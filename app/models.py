@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "app.auth.citizen_models",
     "app.core.outbox_models",
     "provisioning.pipeline_models",
+    "provisioning.onboarding_models",
 )
 
 

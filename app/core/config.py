@@ -21,6 +21,17 @@ def parse_shard_urls(text: str) -> dict[str, str]:
     return shards
 
 
+def parse_seats(text: str) -> dict[str, int]:
+    """``ONBOARDING_SEATS="department=40,district=20,commune=300"`` -> {kind: seats}; empty: no limit."""
+    seats: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, sep, number = part.partition("=")
+        if not sep or not kind.strip() or not number.strip().isdigit():
+            raise ValueError(f"ONBOARDING_SEATS entry {part!r} is not kind=number")
+        seats[kind.strip()] = int(number)
+    return seats
+
+
 def sqlalchemy_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and use the psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
@@ -84,6 +95,8 @@ class Settings:
     # Provisioning pipeline (provisioning/pipeline.py): seconds to wait before each retry of a
     # failed step; a step gets len(delays) + 1 attempts, then the run stops as failed.
     provisioning_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
+    # Seats per unit kind for self-service onboarding (provisioning/seats.py); empty: unlimited.
+    onboarding_seats: dict[str, int] = field(default_factory=dict)
     # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
     # blueprints, commands and job modules in through ``init_app(app)``; imported by name so
     # ``app`` never imports them statically.
@@ -135,4 +148,5 @@ class Settings:
             provisioning_retry_delays=tuple(
                 float(x) for x in env.get("PROVISIONING_RETRY_DELAYS", "2,8,30").split(",") if x.strip()
             ),
+            onboarding_seats=parse_seats(env.get("ONBOARDING_SEATS", "")),
         )
