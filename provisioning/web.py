@@ -9,13 +9,22 @@ from __future__ import annotations
 # Modules whose import registers outbox handlers and periodic jobs for workers.
 # provisioning.pipeline: the RQ job of a run and the sweep that re-enqueues lost runs;
 # the modules after it register their pipelines (register_pipeline) when imported.
-JOB_MODULES: tuple[str, ...] = ("provisioning.pipeline", "provisioning.lifecycle")
+JOB_MODULES: tuple[str, ...] = (
+    "provisioning.pipeline",
+    "provisioning.provision_steps",
+    "provisioning.lifecycle",
+)
 
 
 def init_app(app) -> None:
-    from provisioning import cli, request_views, review_views, run_views
+    from provisioning import cli, lifecycle_views, request_views, review_views, run_views
 
-    for blueprint in (*request_views.BLUEPRINTS, *review_views.BLUEPRINTS, *run_views.BLUEPRINTS):
+    for blueprint in (
+        *request_views.BLUEPRINTS,
+        *review_views.BLUEPRINTS,
+        *run_views.BLUEPRINTS,
+        *lifecycle_views.BLUEPRINTS,
+    ):
         app.register_blueprint(blueprint)
     # `flask tenants provision|export|decommission|move ...` join the registry's own group.
     tenants_group = app.cli.commands["tenants"]

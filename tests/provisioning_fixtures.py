@@ -74,3 +74,26 @@ register_pipeline(
         Step("three", ("Bước ba", "Step three"), _do("three"), None),
     ],
 )
+
+
+# -- the real provision pipeline with a seed step that can be broken from the test -----------------
+
+
+def _breakable_seed(ctx: StepContext) -> None:
+    from provisioning import provision_steps
+
+    provision_steps.seed(ctx)  # real work first: the failure leaves a half-seeded schema behind
+    if redis_connection().exists(broken_key(ctx.run_id)):
+        raise RuntimeError("seed failed on purpose")
+
+
+def _provision_with_breakable_seed() -> list[Step]:
+    from provisioning import provision_steps
+
+    return [
+        Step(s.name, s.label, _breakable_seed, s.undo) if s.name == "seed" else s
+        for s in provision_steps.STEPS
+    ]
+
+
+register_pipeline("test-provision", _provision_with_breakable_seed())

@@ -3,19 +3,35 @@ one executor per run, the sweep for lost runs; on real PostgreSQL, Redis and RQ 
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from app.audit.platform_models import PlatformAuditEvent
+from app.auth.models import Account, Membership
+from app.calendar.models import CalendarDay
+from app.catalog import standard
+from app.catalog.models import Procedure
+from app.catalog.specs import AUDIENCE
 from app.core.errors import DomainError
-from app.core.jobs import redis_connection
-from provisioning import pipeline
+from app.core.jobs import get_queue, redis_connection
+from app.demo.data import standard_catalogue
+from app.processes.models import ProcessTemplate
+from app.themes.models import ThemeVersion
+from provisioning import pipeline, provision_steps
 from provisioning.pipeline_models import ProvisioningRun
+from provisioning.spec import ProvisionSpec
+from tenants.models import Hostname, Tenant
 from tests import provisioning_fixtures as fx
+from tests.factories import next_unit_code
 from tests.jobs_fixtures import run_worker
+from tests.test_auth_support import csrf_from, unique_email
 
 
 @pytest.fixture
@@ -217,3 +233,277 @@ def test_enqueue_with_redis_away_keeps_the_run_pending(app, platform, services):
     finally:
         offline.extensions["motcua"].shards.dispose()
     assert summary(app, platform, run_id)["status"] == "pending"
+
+
+# -- the "provision" pipeline ----------------------------------------------------------------------
+
+SET_PASSWORD = re.compile(r"(http://localhost/dat-lai-mat-khau/[A-Za-z0-9_\-]+)")
+
+
+@pytest.fixture(scope="module")
+def catalogues(platform):
+    """A published district catalogue (the demo's procedures, offered to every district)."""
+    with platform.shards.platform_session() as session, session.begin():
+        catalog = standard.get_or_create_catalog(session, "district")
+        if standard.latest_published(session, catalog.id) is None:
+            draft = standard.create_draft(session, "district", actor_id=None, copy_latest=False)
+            for raw in standard_catalogue("district"):
+                standard.put_procedure(session, draft, {**raw, AUDIENCE: []})
+            standard.publish_version(session, draft, actor_id=None, offer=False)
+
+
+@pytest.fixture
+def mailbox(app, tmp_path, monkeypatch):
+    """Mails written as .eml files by the workers this test starts (no SMTP host)."""
+    with app.app_context():
+        get_queue("high").empty()  # mails queued by earlier tests go elsewhere
+    monkeypatch.setenv("MAIL_DIR", str(tmp_path))
+    monkeypatch.setenv("MAIL_SMTP_HOST", "")
+    return tmp_path
+
+
+def mails(folder: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(folder.glob("*.eml"))
+    ]
+
+
+def make_spec(city, **overrides) -> ProvisionSpec:
+    values = {
+        "name": f"Quận Thử {uuid.uuid4().hex[:6]}",
+        "kind": "district",
+        "unit_code": next_unit_code(),
+        "slug": slug(),
+        "parent_slug": city.slug,
+        "admin_email": unique_email("qt"),
+        "admin_name": "Nguyễn Văn Quản Trị",
+        "theme": "hien-dai",
+        "catalog_kind": "district",
+    }
+    values.update(overrides)
+    return ProvisionSpec(**values)
+
+
+def tenant_row(platform, slug_: str) -> Tenant | None:
+    with platform.shards.platform_session() as session:
+        return session.scalar(select(Tenant).where(Tenant.slug == slug_))
+
+
+def schema_exists(platform, schema: str) -> bool:
+    with platform.shards.primary.connect() as conn:
+        return bool(
+            conn.scalar(
+                text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"), {"s": schema}
+            )
+        )
+
+
+def count_in(platform, tenant, model) -> int:
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def admin_roles(platform, tenant, email_: str) -> list[str] | None:
+    with platform.shards.platform_session() as session:
+        return session.scalar(
+            select(Membership.roles)
+            .join(Account)
+            .where(Account.email == email_, Membership.tenant_id == tenant.id)
+        )
+
+
+def test_a_provision_run_on_a_real_worker_makes_a_live_unit(
+    app, platform, services, city, catalogues, mailbox, client_for
+):
+    spec = make_spec(city)
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 404
+    platform.resolver.clear()
+    with app.app_context(), platform.shards.platform_session() as session, session.begin():
+        run = pipeline.create_run(session, "provision", spec=spec, actor_label="ops@test")
+        run_id = run.id
+    assert tenant_row(platform, spec.slug) is None  # nothing is made before a worker runs it
+    with app.app_context():
+        assert pipeline.enqueue_run(run_id)
+
+    run_worker(services)
+
+    info = summary(app, platform, run_id)
+    assert info["status"] == "done", info
+    assert [s["status"] for s in info["steps"]] == ["done"] * len(provision_steps.STEPS)
+    tenant = tenant_row(platform, spec.slug)
+    assert tenant.status == "active" and tenant.schema_revision == platform.trees.tenant_head
+    assert tenant.parent_id == city.id
+    # Seeded from the district catalogue: procedures, a published process each, the calendar, the theme.
+    procedures = count_in(platform, tenant, Procedure)
+    assert procedures > 0 and info["data"]["procedures"] == procedures
+    assert count_in(platform, tenant, ProcessTemplate) >= procedures
+    assert count_in(platform, tenant, CalendarDay) > 0
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session:
+        assert session.execute(select(ThemeVersion.theme, ThemeVersion.status)).all() == [
+            ("hien-dai", "published")
+        ]
+    assert admin_roles(platform, tenant, spec.admin_email) == ["unit_admin"]
+
+    portal = client_for(host=f"{spec.slug}.localhost").get("/")
+    assert portal.status_code == 200
+    assert spec.name in portal.get_data(as_text=True)
+
+    to_admin = [m for m in mails(mailbox) if m["To"] == spec.admin_email]
+    assert len(to_admin) == 2  # one invitation, one "your unit is live"
+    invitation = next(m for m in to_admin if "Mời quản trị" in m["Subject"])
+    body = invitation.get_content()
+    assert f"http://{spec.slug}.localhost/dang-nhap" in body
+    link = SET_PASSWORD.search(body).group(1)
+    live = next(m for m in to_admin if "đã hoạt động" in m["Subject"])
+    assert f"http://{spec.slug}.localhost/" in live.get_content()
+
+    # The link lets the invitee set a password once, then sign in like any account.
+    city_client = client_for()
+    path = link.removeprefix("http://localhost")
+    assert city_client.get(path).status_code == 200
+    token = csrf_from(city_client, path)
+    done = city_client.post(
+        path,
+        data={
+            "password": "mat-khau-quan-tri-1",
+            "password_confirm": "mat-khau-quan-tri-1",
+            "csrf_token": token,
+        },
+    )
+    assert done.status_code == 200
+    with platform.shards.platform_session() as session:
+        assert session.scalar(select(Account.password_hash).where(Account.email == spec.admin_email))
+    again = client_for().get(path)
+    assert again.status_code >= 400  # the invitation link works once
+
+
+def run_step_twice(app, platform, run_id: int, step: pipeline.Step) -> None:
+    with app.app_context():
+        with platform.shards.platform_session() as session:
+            run = pipeline.get_run(session, run_id)
+            ctx = pipeline.StepContext(
+                run_id=run.id,
+                kind=run.kind,
+                spec=ProvisionSpec.from_json(run.spec),
+                tenant_slug=run.tenant_slug,
+                params={},
+                data=dict(run.data),
+                platform=platform,
+                step_name=step.name,
+            )
+        step.do(ctx)
+        step.do(ctx)  # as after a crash between the step's work and its record
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.get_run(session, run_id).data = ctx.data
+
+
+def test_every_provision_step_can_run_twice_with_the_same_result(app, platform, city, catalogues):
+    spec = make_spec(city, hostnames=(f"{slug()}.example.vn",))
+    run_id = new_run(app, platform, kind="provision", spec=spec)
+    for step in provision_steps.STEPS:
+        run_step_twice(app, platform, run_id, step)
+
+    tenant = tenant_row(platform, spec.slug)
+    assert tenant.status == "active"
+    with platform.shards.platform_session() as session:
+        hosts = session.execute(
+            select(Hostname.hostname, Hostname.is_verified).where(Hostname.tenant_id == tenant.id)
+        )
+        assert hosts.all() == [(spec.hostnames[0], True)]
+    assert schema_exists(platform, tenant.schema_name)
+    procedures = count_in(platform, tenant, Procedure)
+    assert procedures > 0
+    assert count_in(platform, tenant, ThemeVersion) == 1
+    with platform.shards.platform_session() as session:
+        assert (
+            session.scalar(select(func.count()).select_from(Account).where(Account.email == spec.admin_email))
+            == 1
+        )
+        assert session.scalar(select(func.count()).select_from(Tenant).where(Tenant.slug == spec.slug)) == 1
+    assert admin_roles(platform, tenant, spec.admin_email) == ["unit_admin"]
+    assert audit_actions(platform, run_id) == ["created", "invitation_sent", "notified"]  # once each
+    # Seeding a third time changes nothing either.
+    run_step_twice(app, platform, run_id, provision_steps.STEPS[2])
+    assert count_in(platform, tenant, Procedure) == procedures
+
+
+def test_a_failing_seed_retries_stops_and_rolls_back_cleanly(
+    app, platform, city, catalogues, fast_retries, client_for
+):
+    spec = make_spec(city, hostnames=(f"{slug()}.example.vn",))
+    run_id = new_run(app, platform, kind="test-provision", spec=spec)
+    with app.app_context():
+        redis_connection().set(fx.broken_key(run_id), 1)
+        assert pipeline.execute_run(run_id).status == "failed"
+
+    info = summary(app, platform, run_id)
+    seed_step = next(s for s in info["steps"] if s["name"] == "seed")
+    assert (seed_step["status"], seed_step["attempts"]) == ("failed", 3)
+    assert "seed failed on purpose" in seed_step["error"] and "seed failed on purpose" in info["error"]
+    tenant = tenant_row(platform, spec.slug)
+    assert tenant.status == "provisioning"
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 404  # not routable
+    assert count_in(platform, tenant, Procedure) > 0  # half-made: seeded, then failed
+
+    with app.app_context():
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.rollback_run(session, run_id, actor_label="ops@test")
+        assert pipeline.execute_run(run_id).status == "rolled_back"
+
+    assert tenant_row(platform, spec.slug) is None
+    assert not schema_exists(platform, tenant.schema_name)
+    with platform.shards.platform_session() as session:
+        assert session.scalar(select(Account.id).where(Account.email == spec.admin_email)) is None
+    assert audit_actions(platform, run_id) == ["created", "failed", "rollback", "rolled_back"]
+    # The slug and code are free again.
+    with app.app_context(), platform.shards.platform_session() as session:
+        provision_steps.check_spec(session, spec, spec.slug, {})
+
+
+def test_a_failed_provision_resumes_from_its_failed_step(
+    app, platform, city, catalogues, fast_retries, client_for
+):
+    spec = make_spec(city)
+    run_id = new_run(app, platform, kind="test-provision", spec=spec)
+    with app.app_context():
+        redis_connection().set(fx.broken_key(run_id), 1)
+        pipeline.execute_run(run_id)
+        redis_connection().delete(fx.broken_key(run_id))
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.resume_run(session, run_id, actor_label="ops@test")
+        assert pipeline.execute_run(run_id).status == "done"
+    assert [s["attempts"] for s in summary(app, platform, run_id)["steps"][:3]] == [1, 1, 4]
+    platform.resolver.clear()
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda city, taken: {"slug": "admin"}, "reserved"),
+        (lambda city, taken: {"slug": taken.slug}, "already taken"),
+        (lambda city, taken: {"parent_slug": "khong-co"}, "no tenant"),
+        (lambda city, taken: {"unit_code": "12-ab"}, "12-ab"),
+        (lambda city, taken: {"unit_code": taken.unit_code}, "already taken"),
+        (lambda city, taken: {"kind": "commune", "parent_slug": taken.slug}, "cannot sit under"),
+        (lambda city, taken: {"theme": "khong-co"}, "no theme"),
+        (lambda city, taken: {"catalog_version": 999}, "999"),
+        (lambda city, taken: {"admin_email": "not-an-email"}, "admin"),
+    ],
+)
+def test_bad_provision_input_is_refused_and_creates_nothing(
+    app, platform, city, catalogues, make_tenant, change, expected
+):
+    taken = make_tenant("department")
+    spec = make_spec(city, **change(city, taken))
+    with platform.shards.platform_session() as session:
+        runs_before = session.scalar(select(func.count()).select_from(ProvisioningRun))
+        tenants_before = session.scalar(select(func.count()).select_from(Tenant))
+    with pytest.raises(DomainError) as refused:
+        new_run(app, platform, kind="provision", spec=spec)
+    assert expected in refused.value.en
+    assert refused.value.vi
+    with platform.shards.platform_session() as session:
+        assert session.scalar(select(func.count()).select_from(ProvisioningRun)) == runs_before
+        assert session.scalar(select(func.count()).select_from(Tenant)) == tenants_before
