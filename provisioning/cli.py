@@ -1,3 +1,5 @@
 """`flask tenants provision|export|decommission|move` (issue #5)."""
 
-TENANT_COMMANDS: tuple = ()
+from provisioning.lifecycle_cli import COMMANDS as LIFECYCLE_COMMANDS
+
+TENANT_COMMANDS: tuple = (*LIFECYCLE_COMMANDS,)
