@@ -97,3 +97,18 @@ def _provision_with_breakable_seed() -> list[Step]:
 
 
 register_pipeline("test-provision", _provision_with_breakable_seed())
+
+
+def publish_district_catalogue(platform) -> None:
+    """A published district catalogue (the demo's procedures, offered to every district), once."""
+    from app.catalog import standard
+    from app.catalog.specs import AUDIENCE
+    from app.demo.data import standard_catalogue
+
+    with platform.shards.platform_session() as session, session.begin():
+        catalog = standard.get_or_create_catalog(session, "district")
+        if standard.latest_published(session, catalog.id) is None:
+            draft = standard.create_draft(session, "district", actor_id=None, copy_latest=False)
+            for raw in standard_catalogue("district"):
+                standard.put_procedure(session, draft, {**raw, AUDIENCE: []})
+            standard.publish_version(session, draft, actor_id=None, offer=False)

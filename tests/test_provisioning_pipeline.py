@@ -16,12 +16,9 @@ from sqlalchemy import func, select, text
 from app.audit.platform_models import PlatformAuditEvent
 from app.auth.models import Account, Membership
 from app.calendar.models import CalendarDay
-from app.catalog import standard
 from app.catalog.models import Procedure
-from app.catalog.specs import AUDIENCE
 from app.core.errors import DomainError
 from app.core.jobs import get_queue, redis_connection
-from app.demo.data import standard_catalogue
 from app.processes.models import ProcessTemplate
 from app.themes.models import ThemeVersion
 from provisioning import pipeline, provision_steps
@@ -242,14 +239,7 @@ SET_PASSWORD = re.compile(r"(http://localhost/dat-lai-mat-khau/[A-Za-z0-9_\-]+)"
 
 @pytest.fixture(scope="module")
 def catalogues(platform):
-    """A published district catalogue (the demo's procedures, offered to every district)."""
-    with platform.shards.platform_session() as session, session.begin():
-        catalog = standard.get_or_create_catalog(session, "district")
-        if standard.latest_published(session, catalog.id) is None:
-            draft = standard.create_draft(session, "district", actor_id=None, copy_latest=False)
-            for raw in standard_catalogue("district"):
-                standard.put_procedure(session, draft, {**raw, AUDIENCE: []})
-            standard.publish_version(session, draft, actor_id=None, offer=False)
+    fx.publish_district_catalogue(platform)
 
 
 @pytest.fixture
