@@ -7,7 +7,7 @@ Every decision is a CSRF-checked POST, audited by the verbs it calls.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
@@ -25,6 +25,7 @@ blp = Blueprint("onboarding_review", __name__, subdomain=CONSOLE, url_prefix="/o
 BLUEPRINTS = (blp,)
 
 PAGE_SIZE = 200
+RUN_ENDPOINT = "runs.run_detail"  # provisioning/run_views.py
 
 
 def _status_filter() -> str | None:
@@ -41,10 +42,10 @@ def _status_filter() -> str | None:
 
 def run_url(run_id: int | None) -> str | None:
     """The pipeline's run page in the console, when its views are installed."""
-    if run_id is None:
+    if run_id is None or RUN_ENDPOINT not in current_app.view_functions:
         return None
     try:
-        return url_for("runs.run_detail", run_id=run_id)
+        return url_for(RUN_ENDPOINT, run_id=run_id)
     except BuildError:
         return None
 
