@@ -18,6 +18,7 @@ from provisioning.onboarding_models import OnboardingRequest, OnboardingSettings
 from provisioning.pipeline_models import ProvisioningRun
 from provisioning.seats import seats_left
 from tenants import registry
+from tests.jobs_fixtures import run_worker
 from tests.onboarding_support import (
     audit_actions,
     form_of,
@@ -374,3 +375,32 @@ def test_decisions_need_the_csrf_token(app, platform, district, console):
     request = submitted_request(app, platform, district.slug)
     assert console.post(f"/onboarding/{request.id}/approve").status_code == 400
     assert runs_of(platform, request.id) == []
+
+
+# --- end to end: a real worker builds the unit ----------------------------------------------
+
+
+def test_from_the_form_to_a_live_portal_with_a_real_worker(
+    app, platform, services, district, console, client_for, mailbox
+):
+    city = client_for(host="localhost")
+    form = form_of(district.slug)
+    assert post_form(city, "/dang-ky-don-vi", form).status_code == 200
+    mailbox.deliver()
+    (confirm_mail,) = mailbox.to(form["contact_email"])
+    status_path = post_form(city, link_in(confirm_mail, "xac-nhan"), {}).headers["Location"]
+    request_id = reload_request_by_slug(platform, form["slug"])
+    assert client_for(host=f"{form['slug']}.localhost").get("/").status_code == 404  # nothing yet
+
+    assert decide(console, request_id, "approve").status_code == 303
+    run_worker(services)  # every queue: the provisioning run, then the mails
+
+    page = city.get(status_path)
+    assert page.status_code == 200 and "Đã hoạt động" in page.text
+    assert f"http://{form['slug']}.localhost/" in page.text and "Refresh" not in page.headers
+    assert reload_request(platform, request_id).status == RequestStatus.LIVE
+    (run,) = runs_of(platform, request_id)
+    assert run.status == "done"
+    platform.resolver.clear()  # this process cached the earlier 404 (for at most 5 s)
+    assert client_for(host=f"{form['slug']}.localhost").get("/").status_code == 200
+    assert audit_actions(platform, request_id)[-1][0] == "status_live"
