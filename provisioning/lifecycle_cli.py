@@ -71,8 +71,8 @@ def start_run(kind: str, slug: str, params: dict, *, enqueue: bool) -> dict | No
     if finished.status != RunStatus.DONE:
         _fail(
             f"lần chạy #{run_id} dừng ở bước {finished.current_step} / run #{run_id} stopped at "
-            f"{finished.current_step}: {finished.error} — tiếp tục hoặc hoàn tác / resume or roll back "
-            "it from the console's run page"
+            f"{finished.current_step}: {finished.error} — `flask tenants run-resume {run_id}` hoặc / or "
+            f"`flask tenants run-rollback {run_id}`"
         )
     data = finished.data or {}
     click.echo(f"Xong / done: run #{run_id} {kind} {slug}")
