@@ -141,7 +141,7 @@ def test_approve_creates_exactly_one_run_and_a_second_approve_is_refused(
     assert audit_actions(platform, request.id)[2] == ("approved", ops.id, ops.email)
 
     detail = console.get(f"/onboarding/{request.id}")
-    assert f"#{run.id}" in detail.text
+    assert f'href="/runs/{run.id}"' in detail.text and 'class="run-progress"' in detail.text
 
 
 def _refused(console, platform, request, reason_vi: str) -> None:
@@ -327,6 +327,7 @@ def test_the_status_page_follows_the_run(app, platform, district, console, clien
     assert decide(console, request_id, "approve").status_code == 303
     page = city.get(status_path)
     assert page.status_code == 200 and page.headers.get("Refresh") == "3"
+    assert 'class="run-progress"' in page.text and "<progress" in page.text
     assert "Đã duyệt" in html.unescape(page.text) or "Đang khởi tạo" in page.text
 
 
