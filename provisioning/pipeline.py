@@ -559,17 +559,24 @@ def _close_run(session: Session, run: ProvisioningRun, forward: bool) -> None:
 def sweep_runs(min_idle_seconds: float = SWEEP_MIN_IDLE_SECONDS) -> list[int]:
     """Enqueue runs that should be moving but that no worker holds (a lost enqueue, a killed worker).
 
-    A run counts once it has been idle ``min_idle_seconds`` (a fresh run's job may still be
-    on its way), no process holds its lock, and no job of it waits in the queue.
+    A run that has started (running, retrying, rolling back) and whose lock nobody holds
+    lost its worker: it is enqueued at once. A pending run is enqueued once it has been
+    idle ``min_idle_seconds`` (its job may still be on its way from the request that
+    created it). Runs whose job already waits in the queue are left alone.
     """
     cutoff = _now() - timedelta(seconds=min_idle_seconds)
     with _platform().shards.platform_session() as session:
-        candidates = session.scalars(
-            select(ProvisioningRun.id)
-            .where(ProvisioningRun.status.in_(list(MOVING)), ProvisioningRun.updated_at <= cutoff)
+        candidates = session.execute(
+            select(ProvisioningRun.id, ProvisioningRun.status, ProvisioningRun.updated_at)
+            .where(ProvisioningRun.status.in_(list(MOVING)))
             .order_by(ProvisioningRun.id)
         ).all()
-        stalled = [run_id for run_id in candidates if not _is_locked(session.connection(), run_id)]
+        stalled = [
+            run_id
+            for run_id, status, updated_at in candidates
+            if (status != RunStatus.PENDING or updated_at <= cutoff)
+            and not _is_locked(session.connection(), run_id)
+        ]
     enqueued = []
     for run_id in stalled:
         if _job_waiting(run_id):

@@ -112,3 +112,31 @@ def publish_district_catalogue(platform) -> None:
             for raw in standard_catalogue("district"):
                 standard.put_procedure(session, draft, {**raw, AUDIENCE: []})
             standard.publish_version(session, draft, actor_id=None, offer=False)
+
+
+def pause_key(run_id: int) -> str:
+    """While this key exists, the "admin" step of a "test-provision-pause" run waits after its work."""
+    return f"provisioning-test:{run_id}:pause"
+
+
+def _admin_then_pause(ctx: StepContext) -> None:
+    from provisioning import provision_steps
+
+    provision_steps.invite_admin(ctx)  # the invitation is committed (and its mail queued) here
+    redis = redis_connection()
+    redis.rpush(trace_key(ctx.run_id), "paused:admin")
+    deadline = time.monotonic() + 120
+    while redis.exists(pause_key(ctx.run_id)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a test kills this worker here, before the step is recorded as done
+
+
+def _provision_pausing_in_admin() -> list[Step]:
+    from provisioning import provision_steps
+
+    return [
+        Step(s.name, s.label, _admin_then_pause, s.undo) if s.name == "admin" else s
+        for s in provision_steps.STEPS
+    ]
+
+
+register_pipeline("test-provision-pause", _provision_pausing_in_admin())

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
+import signal
+import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -27,7 +31,7 @@ from provisioning.spec import ProvisionSpec
 from tenants.models import Hostname, Tenant
 from tests import provisioning_fixtures as fx
 from tests.factories import next_unit_code
-from tests.jobs_fixtures import run_worker
+from tests.jobs_fixtures import ROOT, run_worker
 from tests.test_auth_support import csrf_from, unique_email
 
 
@@ -497,3 +501,78 @@ def test_bad_provision_input_is_refused_and_creates_nothing(
     with platform.shards.platform_session() as session:
         assert session.scalar(select(func.count()).select_from(ProvisioningRun)) == runs_before
         assert session.scalar(select(func.count()).select_from(Tenant)) == tenants_before
+
+
+def start_worker(services, *options: str) -> subprocess.Popen:
+    """``flask jobs worker`` as a process of its own (not burst), to be killed by the test."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": services["database_url"],
+        "SHARD_URLS": f"s2={services['shard2_url']}",
+        "REDIS_URL": services["redis_url"],
+        "FLASK_APP": "wsgi.py",
+        "LOG_FORMAT": "plain",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [
+        str(ROOT / ".venv/bin/flask"),
+        "jobs",
+        "worker",
+        "--import",
+        "tests.provisioning_fixtures",
+        *options,
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_for(predicate, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_run_leaves_a_run_the_next_worker_completes_once(
+    app, platform, services, city, catalogues, mailbox, client_for
+):
+    spec = make_spec(city)
+    run_id = new_run(app, platform, kind="test-provision-pause", spec=spec)
+    with app.app_context():
+        redis_connection().set(fx.pause_key(run_id), 1)
+        assert pipeline.enqueue_run(run_id)
+    worker = start_worker(services, "--queue", "default")  # mails stay queued for the next worker
+    try:
+        wait_for(lambda: "paused:admin" in trace(app, run_id), "the worker to reach the admin step")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    info = summary(app, platform, run_id)
+    assert info["status"] == "running" and info["current_step"] == "admin"
+    assert next(s for s in info["steps"] if s["name"] == "admin")["status"] == "running"
+    with app.app_context():
+        redis_connection().delete(fx.pause_key(run_id))
+
+    # A new worker with the scheduler: the sweep finds the run nobody holds and enqueues it.
+    run_worker(services, "--import", "tests.provisioning_fixtures", "--with-scheduler")
+
+    info = summary(app, platform, run_id)
+    assert info["status"] == "done", info
+    admin = next(s for s in info["steps"] if s["name"] == "admin")
+    assert admin["attempts"] == 2  # the interrupted attempt and the one that finished it
+    tenant = tenant_row(platform, spec.slug)
+    with platform.shards.primary.connect() as conn:
+        schemas = conn.scalar(
+            text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
+            {"s": tenant.schema_name},
+        )
+    assert schemas == 1
+    invitations = [
+        m for m in mails(mailbox) if m["To"] == spec.admin_email and "Mời quản trị" in m["Subject"]
+    ]
+    assert len(invitations) == 1
+    assert audit_actions(platform, run_id).count("invitation_sent") == 1
+    platform.resolver.clear()
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200
