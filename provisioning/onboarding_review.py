@@ -155,13 +155,25 @@ def _must_be(request: OnboardingRequest, *statuses: RequestStatus) -> None:
         )
 
 
+def _previous_run_rolled_back(session: Session, request: OnboardingRequest) -> None:
+    """A failed request is approved again only once its run was rolled back (nothing half-made left)."""
+    run = session.get(ProvisioningRun, request.run_id) if request.run_id else None
+    if run is not None and run.status != RunStatus.ROLLED_BACK:
+        raise ReviewRefused(
+            f"Lần chạy #{run.id} của đăng ký này chưa được hoàn tác: hãy chạy tiếp hoặc hoàn tác nó trước.",
+            f"Run #{run.id} of this request was not rolled back: resume it or roll it back first.",
+        )
+
+
 def approve_request(
     session: Session, request_id: int, *, actor_account_id: int | None, actor_label: str
 ) -> ProvisioningRun:
     """Re-check everything, then create the provisioning run; refuse (409) when a check fails."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPROVAL_LOCK})
     request = get_request(session, request_id, lock=True)
-    _must_be(request, RequestStatus.SUBMITTED)
+    _must_be(request, RequestStatus.SUBMITTED, RequestStatus.FAILED)
+    if request.status == RequestStatus.FAILED:
+        _previous_run_rolled_back(session, request)
     failed = failed_checks(run_checks(session, request))
     if failed:
         raise _refusal(failed)
@@ -251,7 +263,9 @@ def reject_request(
 ) -> OnboardingRequest:
     reason = _clean_reason(reason)
     request = get_request(session, request_id, lock=True)
-    _must_be(request, RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED)
+    _must_be(request, RequestStatus.SUBMITTED, RequestStatus.CHANGES_REQUESTED, RequestStatus.FAILED)
+    if request.status == RequestStatus.FAILED:
+        _previous_run_rolled_back(session, request)
     request.status = RequestStatus.REJECTED
     request.review_reason = reason
     request.reviewer_account_id = actor_account_id

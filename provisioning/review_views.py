@@ -60,16 +60,19 @@ def queue(ops):
         query = query.where(OnboardingRequest.status != RequestStatus.UNCONFIRMED)
     else:
         query = query.where(OnboardingRequest.status == status)
+    kinds = onboarding.KIND_LABELS
+    rows = session.scalars(query).all()
+    for row in rows:  # approved ones follow their run (provisioning, live, failed)
+        onboarding_review.sync_status(session, row)
     counts = dict(
         session.execute(
             select(OnboardingRequest.status, func.count()).group_by(OnboardingRequest.status)
         ).all()
     )
-    kinds = onboarding.KIND_LABELS
     return render_template(
         "provisioning/review_queue.html",
         ops=ops,
-        requests=session.scalars(query).all(),
+        requests=rows,
         status=status,
         counts=counts,
         statuses=onboarding.STATUS_LABELS,

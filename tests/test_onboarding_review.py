@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from app.audit.platform_models import PlatformAuditEvent
 from app.auth.roles import UNIT_ADMIN
-from provisioning import onboarding_review
+from app.core.jobs import get_queue
+from provisioning import onboarding_review, pipeline
 from provisioning.onboarding_models import OnboardingRequest, OnboardingSettings, RequestStatus
 from provisioning.pipeline_models import ProvisioningRun
 from provisioning.seats import seats_left
@@ -206,6 +207,24 @@ def test_approval_is_refused_without_seats(app, platform, city, console, monkeyp
         )  # the approved one holds its seat before its tenant exists
 
 
+def test_a_failed_request_is_approved_again_only_after_its_run_was_rolled_back(
+    app, platform, district, console
+):
+    request = submitted_request(app, platform, district.slug)
+    assert decide(console, request.id, "approve").status_code == 303
+    (first,) = runs_of(platform, request.id)
+    with app.app_context(), platform.shards.platform_session() as session, session.begin():
+        pipeline.rollback_run(session, first.id, actor_label="test")
+    with app.app_context():
+        assert pipeline.execute_run(first.id).status == "rolled_back"
+    page = console.get(f"/onboarding/{request.id}")
+    assert reload_request(platform, request.id).status == RequestStatus.FAILED
+    assert "Approve again" in page.text or "Duyệt lại" in page.text
+    assert decide(console, request.id, "approve").status_code == 303
+    second = [run for run in runs_of(platform, request.id) if run.id != first.id]
+    assert len(second) == 1 and reload_request(platform, request.id).run_id == second[0].id
+
+
 # --- reject, ask for changes ------------------------------------------------------------------
 
 
@@ -393,6 +412,8 @@ def test_from_the_form_to_a_live_portal_with_a_real_worker(
     request_id = reload_request_by_slug(platform, form["slug"])
     assert client_for(host=f"{form['slug']}.localhost").get("/").status_code == 404  # nothing yet
 
+    with app.app_context():
+        get_queue("default").empty()  # runs approved by earlier tests are not this worker's business
     assert decide(console, request_id, "approve").status_code == 303
     run_worker(services)  # every queue: the provisioning run, then the mails
 
