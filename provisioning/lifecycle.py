@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.audit.platform import record
+from app.audit.platform_models import PlatformAuditEvent
 from app.core.errors import DomainError
 from app.core.outbox import TENANT_SUSPENDED, kick_relay
 from app.core.outbox_models import OutboxEvent
@@ -105,11 +106,37 @@ def _check_suspend(session: Session, spec, tenant_slug, params) -> None:
         raise TenantError(f"Không thể tạm ngừng đơn vị ở trạng thái {tenant.status} / cannot suspend it")
 
 
+def _remember_previous(ctx: StepContext, session: Session, tenant, action: str) -> None:
+    """Keep the status the unit had before this run changed it, for the undo.
+
+    An earlier attempt of this step may have changed it already (a worker killed after
+    the commit, before the run recorded the step): its audit row still says what it was.
+    """
+    if "previous_status" in ctx.data:
+        return
+    earlier = session.scalar(
+        select(PlatformAuditEvent.data)
+        .where(
+            PlatformAuditEvent.entity == "tenant",
+            PlatformAuditEvent.entity_id == str(tenant.id),
+            PlatformAuditEvent.action == action,
+            PlatformAuditEvent.actor_label == _actor(ctx),
+        )
+        .order_by(PlatformAuditEvent.id)
+        .limit(1)
+    )
+    if earlier is not None:
+        ctx.data["previous_status"] = earlier.get("previous_status")
+        ctx.data["previous_reason"] = earlier.get("previous_reason")
+    else:
+        ctx.data["previous_status"] = tenant.status
+        ctx.data["previous_reason"] = tenant.status_reason
+
+
 def suspend_do(ctx: StepContext) -> None:
     with _shards(ctx).platform_session() as session, session.begin():
         tenant = get_tenant(session, ctx.tenant_slug)
-        ctx.data.setdefault("previous_status", tenant.status)
-        ctx.data.setdefault("previous_reason", tenant.status_reason)
+        _remember_previous(ctx, session, tenant, "suspend")
         suspension.suspend_tenant(
             session, ctx.tenant_slug, reason=ctx.params["reason"], actor_label=_actor(ctx)
         )
@@ -238,9 +265,8 @@ def archive_status_do(ctx: StepContext) -> None:
     ctx.data.setdefault("decommissioned_at", datetime.now(UTC).isoformat())
     with _shards(ctx).platform_session() as session, session.begin():
         tenant = get_tenant(session, ctx.tenant_slug)
+        _remember_previous(ctx, session, tenant, "archive")
         if tenant.status != TenantStatus.ARCHIVED:
-            ctx.data["previous_status"] = tenant.status
-            ctx.data["previous_reason"] = tenant.status_reason
             suspension.set_status_audited(
                 session,
                 ctx.tenant_slug,
@@ -293,10 +319,19 @@ def rename_schema_undo(ctx: StepContext) -> None:
 
 
 def record_retention_do(ctx: StepContext) -> None:
-    if ctx.data.get("drop_after"):
-        return  # recorded by an earlier attempt
     with _shards(ctx).platform_session() as session, session.begin():
         tenant = get_tenant(session, ctx.tenant_slug)
+        earlier = session.scalar(
+            select(PlatformAuditEvent.data).where(
+                PlatformAuditEvent.entity == "tenant",
+                PlatformAuditEvent.entity_id == str(tenant.id),
+                PlatformAuditEvent.action == decommission.AUDIT_ACTION,
+                PlatformAuditEvent.data["run_id"].as_integer() == ctx.run_id,
+            )
+        )
+        if earlier is not None:  # recorded by an earlier attempt of this run
+            ctx.data["drop_after"] = earlier["drop_after"]
+            return
         drop_after = decommission.record_decommission(
             session,
             tenant,

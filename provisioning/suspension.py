@@ -44,7 +44,7 @@ def suspend_tenant(
         )
     if tenant.status == TenantStatus.SUSPENDED and tenant.status_reason == reason:
         return tenant
-    previous = tenant.status
+    previous, previous_reason = tenant.status, tenant.status_reason
     tenant.status = TenantStatus.SUSPENDED.value
     tenant.status_reason = reason
     record(
@@ -54,7 +54,12 @@ def suspend_tenant(
         action="suspend",
         actor_account_id=actor_account_id,
         actor_label=actor_label,
-        data={"slug": slug, "reason": reason, "previous_status": previous},
+        data={
+            "slug": slug,
+            "reason": reason,
+            "previous_status": previous,
+            "previous_reason": previous_reason,
+        },
     )
     return tenant
 
@@ -102,7 +107,7 @@ def set_status_audited(
 ) -> str:
     """Set any status (the pipelines' own switches, e.g. archived); returns the previous one."""
     tenant = get_tenant(session, slug)
-    previous = tenant.status
+    previous, previous_reason = tenant.status, tenant.status_reason
     tenant.status = TenantStatus(status).value
     tenant.status_reason = reason
     record(
@@ -111,6 +116,12 @@ def set_status_audited(
         entity_id=tenant.id,
         action=action,
         actor_label=actor_label,
-        data={"slug": slug, "status": status, "previous_status": previous, **(data or {})},
+        data={
+            "slug": slug,
+            "status": status,
+            "previous_status": previous,
+            "previous_reason": previous_reason,
+            **(data or {}),
+        },
     )
     return previous

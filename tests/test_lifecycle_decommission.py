@@ -141,3 +141,38 @@ def test_archive_names_stay_within_postgres_limits():
     long_name = decommission.archive_schema_name("t_" + "a" * 61, day)
     assert len(long_name) <= 63 and long_name.startswith("archived_") and long_name.endswith("_20261127")
     assert long_name != decommission.archive_schema_name("t_" + "a" * 60 + "b", day)
+
+
+def test_decommission_steps_run_twice_then_undone_leave_the_unit_as_it_was(
+    app, platform, client_for, make_tenant
+):
+    """Each step again after a lost record, then the rollback: the unit is live with its data."""
+    from provisioning import lifecycle
+
+    unit = make_tenant()
+    seed(app, platform, unit, sectors=2)
+    with app.app_context():
+        ctx = pipeline.StepContext(
+            run_id=800_000 + unit.id,
+            kind="decommission",
+            spec=None,
+            tenant_slug=unit.slug,
+            params={"settle_seconds": 0},
+            data={},
+            platform=platform,
+        )
+        for step in lifecycle.DECOMMISSION_STEPS:
+            lost = dict(ctx.data)
+            step.do(ctx)
+            ctx.data = lost  # the first attempt's values were never persisted
+            step.do(ctx)
+        assert client_for(unit).get("/").status_code == 404
+        assert len(_records(platform, unit, "decommission")) == 1
+        for step in reversed(lifecycle.DECOMMISSION_STEPS):
+            if step.undo is not None:
+                step.undo(ctx)
+                step.undo(ctx)
+    platform.resolver.clear()
+    assert schema_exists(platform, unit.shard, unit.schema_name)
+    assert len(sector_names(platform, unit)) == 2
+    assert client_for(unit).get("/").status_code == 200

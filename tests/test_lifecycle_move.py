@@ -173,3 +173,35 @@ def test_a_move_to_the_same_or_an_unknown_shard_is_refused_and_creates_no_run(ap
     with platform.shards.platform_session() as session:
         assert session.scalar(select(ProvisioningRun).where(ProvisioningRun.tenant_slug == unit.slug)) is None
     assert _registry(platform, unit.slug) == ("main", "active")
+
+
+def _context(app, kind: str, slug: str, params: dict, run_id: int) -> pipeline.StepContext:
+    return pipeline.StepContext(
+        run_id=run_id,
+        kind=kind,
+        spec=None,
+        tenant_slug=slug,
+        params=params,
+        data={},
+        platform=app.extensions["motcua"],
+    )
+
+
+def test_every_move_step_run_twice_does_what_once_does(app, platform, client_for, unit):
+    """A worker killed after a step's work but before the run recorded it runs the step again."""
+    from provisioning import lifecycle
+
+    before = _counts(platform, "main", unit.schema_name)
+    with app.app_context():
+        ctx = _context(app, "move", unit.slug, {"to": "s2", "settle_seconds": 0}, run_id=900_000 + unit.id)
+        for step in lifecycle.MOVE_STEPS:
+            lost = dict(ctx.data)
+            step.do(ctx)
+            ctx.data = lost  # the first attempt's values were never persisted
+            step.do(ctx)
+
+    assert _registry(platform, unit.slug) == ("s2", "active")
+    assert _counts(platform, "s2", unit.schema_name) == before
+    assert not schema_exists(platform, "main", unit.schema_name)
+    platform.resolver.clear()
+    assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]

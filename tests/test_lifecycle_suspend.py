@@ -179,3 +179,25 @@ def _event(platform, shard, event_id) -> OutboxEvent:
 
     with Session(platform.shards.engine(shard)) as session:
         return session.scalar(select(OutboxEvent).where(OutboxEvent.event_id == event_id))
+
+
+def test_suspend_run_twice_after_a_lost_record_is_still_undone_to_active(app, platform, unit):
+    from provisioning import lifecycle
+
+    with app.app_context():
+        ctx = pipeline.StepContext(
+            run_id=700_000 + unit.id,
+            kind="suspend",
+            spec=None,
+            tenant_slug=unit.slug,
+            params={"reason": REASON},
+            data={},
+            platform=platform,
+        )
+        lifecycle.suspend_do(ctx)
+        ctx.data = {}  # the worker died before the run recorded the step
+        lifecycle.suspend_do(ctx)
+        assert ctx.data["previous_status"] == "active"
+        lifecycle.suspend_undo(ctx)
+    assert _status(platform, unit.slug) == ("active", None)
+    assert _audit_actions(platform, unit).count("suspend") == 1  # the second attempt changed nothing
