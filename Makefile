@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal clean
+.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench-tenancy: install ## Tenancy benchmark: 1,000 tenants, migrate-all, backend
 
 bench-onestop: install ## One-stop benchmark: task queue and counter intake on 100,000 dossiers (prints JSON)
 	@$(BIN)/python bench/onestop.py
+
+bench-lifecycle: install ## Lifecycle benchmark: export and re-import of a unit with 10,000 dossiers, a whole move (prints JSON)
+	@$(BIN)/python bench/lifecycle.py
 
 bench-portal: install ## Portal benchmark: search over 200 units, status lookup vs the django-tenants peer (prints JSON)
 	@$(BIN)/python bench/portal.py
