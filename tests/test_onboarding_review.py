@@ -11,6 +11,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from app import create_app
 from app.audit.platform_models import PlatformAuditEvent
 from app.auth.roles import UNIT_ADMIN
 from app.core.jobs import get_queue
@@ -19,7 +20,8 @@ from provisioning.onboarding_models import OnboardingRequest, OnboardingSettings
 from provisioning.pipeline_models import ProvisioningRun
 from provisioning.seats import seats_left
 from tenants import registry
-from tests.jobs_fixtures import run_worker
+from tests.conftest import HostClient, app_config
+from tests.jobs_fixtures import PrivateRedis, run_worker
 from tests.onboarding_support import (
     audit_actions,
     form_of,
@@ -395,6 +397,37 @@ def test_decisions_need_the_csrf_token(app, platform, district, console):
     request = submitted_request(app, platform, district.slug)
     assert console.post(f"/onboarding/{request.id}/approve").status_code == 400
     assert runs_of(platform, request.id) == []
+
+
+def test_an_approval_while_redis_is_down_is_kept_and_runs_once_it_is_back(
+    platform, services, district, ops, tmp_path, app
+):
+    request = submitted_request(app, platform, district.slug)
+    redis = PrivateRedis(tmp_path)  # its port, with nothing listening yet
+    other = create_app(app_config(services, redis_url=redis.url))
+    other.testing = True
+    try:
+        console = HostClient(other, other.response_class, use_cookies=True)
+        console.host = CONSOLE
+        sign_in_directly(console, ops, site="console")
+        assert (
+            decide(console, request.id, "approve").status_code == 303
+        )  # neither the run nor the mail queued
+        (run,) = runs_of(platform, request.id)
+        assert (
+            run.status == "pending" and reload_request(platform, request.id).status == RequestStatus.APPROVED
+        )
+        redis.start()
+        with other.app_context():
+            assert pipeline.enqueue_run(run.id)  # what the pipeline's periodic sweep does for a lost run
+        run_worker(services, redis_url=redis.url)
+        (done,) = runs_of(platform, request.id)
+        assert done.status == "done"
+        page = console.get(f"/onboarding/{request.id}")
+        assert reload_request(platform, request.id).status == RequestStatus.LIVE and page.status_code == 200
+    finally:
+        redis.stop()
+        other.extensions["motcua"].shards.dispose()
 
 
 # --- end to end: a real worker builds the unit ----------------------------------------------
