@@ -55,7 +55,6 @@ AUDIT_ENTITY = "provisioning_run"
 LOCK_CLASS = 0x4D08  # first key of the two-key advisory lock; the second is the run id
 JOB_TIMEOUT_SECONDS = 3600
 SWEEP_INTERVAL_SECONDS = 60
-SWEEP_MIN_IDLE_SECONDS = 60
 
 RUN_STATUS_LABELS: dict[str, tuple[str, str]] = {
     RunStatus.PENDING: ("Đang chờ", "Pending"),
@@ -556,14 +555,16 @@ def _close_run(session: Session, run: ProvisioningRun, forward: bool) -> None:
 # -- the safety net --------------------------------------------------------------------------------
 
 
-def sweep_runs(min_idle_seconds: float = SWEEP_MIN_IDLE_SECONDS) -> list[int]:
+def sweep_runs(min_idle_seconds: float | None = None) -> list[int]:
     """Enqueue runs that should be moving but that no worker holds (a lost enqueue, a killed worker).
 
     A run that has started (running, retrying, rolling back) and whose lock nobody holds
     lost its worker: it is enqueued at once. A pending run is enqueued once it has been
-    idle ``min_idle_seconds`` (its job may still be on its way from the request that
-    created it). Runs whose job already waits in the queue are left alone.
+    idle ``min_idle_seconds`` (settings.provisioning_sweep_idle_seconds; its job may still be
+    on its way from the request that created it). Runs whose job already waits in the queue are left alone.
     """
+    if min_idle_seconds is None:
+        min_idle_seconds = _platform().settings.provisioning_sweep_idle_seconds
     cutoff = _now() - timedelta(seconds=min_idle_seconds)
     with _platform().shards.platform_session() as session:
         candidates = session.execute(

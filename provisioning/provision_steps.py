@@ -67,6 +67,11 @@ def portal_url(platform, slug: str) -> str:
     return f"{scheme}://{slug}.{domain}/"
 
 
+def back_office_url(platform, slug: str) -> str:
+    """The unit's sign-in (single sign-on at the platform's provider), coming back to the back office."""
+    return f"{portal_url(platform, slug)}dang-nhap?next=/backoffice/"
+
+
 def city_url(platform) -> str:
     domain = platform.settings.platform_domain
     scheme = "http" if domain == "localhost" or domain.endswith(".localhost") else "https"
@@ -292,8 +297,7 @@ def _already(session: Session, run_id: int, action: str) -> bool:
 
 
 def _invitation(ctx: StepContext, session: Session, account: Account, tenant: Tenant) -> mail.Mail:
-    portal = portal_url(ctx.platform, tenant.slug)
-    sign_in = f"{portal}dang-nhap"
+    sign_in = back_office_url(ctx.platform, tenant.slug)
     links = [sign_in]
     if account.password_hash is None:
         link = f"{city_url(ctx.platform)}dat-lai-mat-khau/{_password_token(session, account)}"
@@ -429,9 +433,9 @@ def notify(ctx: StepContext) -> None:
                 subject=(f"{tenant.name} đã hoạt động trên Motcua", f"{tenant.name} is live on Motcua"),
                 body=(
                     f"Cổng dịch vụ công của {tenant.name} đã hoạt động tại:\n{url}\n\n"
-                    f"Trang quản trị: {url}dang-nhap\n",
+                    f"Trang quản trị: {back_office_url(ctx.platform, spec.slug)}\n",
                     f"The public service portal of {tenant.name} is live at:\n{url}\n\n"
-                    f"Administration: {url}dang-nhap\n",
+                    f"Administration: {back_office_url(ctx.platform, spec.slug)}\n",
                 ),
                 links=[url],
             ),

@@ -95,6 +95,8 @@ class Settings:
     # Provisioning pipeline (provisioning/pipeline.py): seconds to wait before each retry of a
     # failed step; a step gets len(delays) + 1 attempts, then the run stops as failed.
     provisioning_retry_delays: tuple[float, ...] = (2.0, 8.0, 30.0)
+    # A pending run this long untouched (its enqueue lost: Redis was down) is enqueued by the sweep.
+    provisioning_sweep_idle_seconds: int = 60
     # Seats per unit kind for self-service onboarding (provisioning/seats.py); empty: unlimited.
     onboarding_seats: dict[str, int] = field(default_factory=dict)
     # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
@@ -147,6 +149,9 @@ class Settings:
             in ("1", "true", "yes"),
             provisioning_retry_delays=tuple(
                 float(x) for x in env.get("PROVISIONING_RETRY_DELAYS", "2,8,30").split(",") if x.strip()
+            ),
+            provisioning_sweep_idle_seconds=_int(
+                "PROVISIONING_SWEEP_IDLE_SECONDS", cls.provisioning_sweep_idle_seconds
             ),
             onboarding_seats=parse_seats(env.get("ONBOARDING_SEATS", "")),
         )
