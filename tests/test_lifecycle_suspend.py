@@ -19,7 +19,7 @@ from provisioning.pipeline_models import ProvisioningRun, RunStatus
 from tests.jobs_fixtures import record_tenant, run_worker
 from tests.lifecycle_support import run_pipeline
 from tests.test_auth_support import make_account, sign_in_directly
-from tests.test_sso import _authorize, _city_signed_in
+from tests.test_sso import _authorize, _city_signed_in, _tokens
 
 REASON = "Chưa thanh toán phí thuê bao quý III"
 
@@ -58,6 +58,9 @@ def test_suspended_unit_shows_a_notice_answers_503_and_refuses_sign_in(app, plat
     sign_in_directly(portal, citizen, unit)
     assert backoffice.get("/backoffice/").status_code == 200
     idp = _city_signed_in(client_for, official)
+    tokens = _tokens(client_for, official, unit, scope="openid offline_access dossiers:read")
+    access = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert client_for(unit).get("/api/v1/dossiers", headers=access).status_code == 200
 
     run = run_pipeline(app, "suspend", unit.slug, reason=REASON)
 
@@ -74,6 +77,17 @@ def test_suspended_unit_shows_a_notice_answers_503_and_refuses_sign_in(app, plat
     # Starting a sign-in on the unit's host is refused, and so is the provider's authorize for it.
     assert client_for(unit).get("/dang-nhap").status_code == 503
     assert _authorize(idp, unit)[0].status_code == 400
+    # Tokens issued before: the API refuses them, the provider will not refresh them.
+    assert client_for(unit).get("/api/v1/dossiers", headers=access).status_code == 503
+    refreshed = idp.post(
+        "/oidc/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": f"tenant:{unit.slug}",
+        },
+    )
+    assert refreshed.status_code in (400, 401) and "access_token" not in refreshed.get_json()
     assert _audit_actions(platform, unit)[-1] == "suspend"
 
 
