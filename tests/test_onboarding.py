@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.roles import UNIT_ADMIN
+from app.core.config import parse_seats
 from provisioning import onboarding
 from provisioning.onboarding_models import OnboardingRequest, RequestStatus
 from provisioning.onboarding_tokens import new_token, now
@@ -348,3 +349,15 @@ def test_the_pages_answer_on_the_city_host_only(platform, district, make_tenant,
         assert unit.get(path).status_code == 404, path
         assert console.get(path).status_code == 404, path
     assert client_for(host="localhost").get(FORM).status_code == 200
+
+
+def test_the_seat_limits_are_read_from_the_environment():
+    assert parse_seats("") == {}
+    assert parse_seats("department=40, district=20,commune=300") == {
+        "department": 40,
+        "district": 20,
+        "commune": 300,
+    }
+    for bad in ("department", "district=many", "=3"):
+        with pytest.raises(ValueError, match="ONBOARDING_SEATS"):
+            parse_seats(bad)

@@ -230,8 +230,21 @@ def test_a_failed_request_is_approved_again_only_after_its_run_was_rolled_back(
 # --- reject, ask for changes ------------------------------------------------------------------
 
 
-def test_reject_needs_a_reason_and_mails_it(app, platform, district, console, ops, mailbox):
-    request = submitted_request(app, platform, district.slug)
+def confirmed_via_form(client_for, mailbox, parent_slug: str) -> tuple[OnboardingRequest, str]:
+    """A request sent through the city form and confirmed by its mailed link: (request, status page path)."""
+    city = client_for(host="localhost")
+    form = form_of(parent_slug)
+    assert post_form(city, "/dang-ky-don-vi", form).status_code == 200
+    mailbox.deliver()
+    confirm_mail = mailbox.to(form["contact_email"])[-1]
+    status_path = post_form(city, link_in(confirm_mail, "xac-nhan"), {}).headers["Location"]
+    with city.application.extensions["motcua"].shards.platform_session() as session:
+        request = session.scalar(select(OnboardingRequest).where(OnboardingRequest.slug == form["slug"]))
+    return request, status_path
+
+
+def test_reject_needs_a_reason_and_mails_it(platform, district, console, ops, mailbox, client_for):
+    request, status_path = confirmed_via_form(client_for, mailbox, district.slug)
     empty = decide(console, request.id, "reject", reason="   ")
     assert empty.status_code == 422
     assert reload_request(platform, request.id).status == RequestStatus.SUBMITTED
@@ -246,12 +259,14 @@ def test_reject_needs_a_reason_and_mails_it(app, platform, district, console, op
     messages = mailbox.to(request.contact_email)
     assert reason in text_of(messages[-1]) and "bị từ chối" in messages[-1]["Subject"]
     assert audit_actions(platform, request.id)[-2] == ("rejected", ops.id, ops.email)
+    status_page = client_for(host="localhost").get(status_path)
+    assert "Bị từ chối" in status_page.text and reason in status_page.text
 
 
 def test_changes_requested_mails_a_link_to_edit_and_resubmit_the_same_request(
-    app, platform, district, console, client_for, mailbox
+    platform, district, console, client_for, mailbox
 ):
-    request = submitted_request(app, platform, district.slug)
+    request, status_path = confirmed_via_form(client_for, mailbox, district.slug)
     message = "Vui lòng ghi tên tiếng Anh chính thức."
     assert decide(console, request.id, "changes", message=message).status_code == 303
     assert reload_request(platform, request.id).status == RequestStatus.CHANGES_REQUESTED
@@ -259,6 +274,8 @@ def test_changes_requested_mails_a_link_to_edit_and_resubmit_the_same_request(
     mail = mailbox.to(request.contact_email)[-1]
     assert message in text_of(mail)
     edit_path = link_in(mail, "sua")
+    status_page = client_for(host="localhost").get(status_path)
+    assert "Cần bổ sung" in status_page.text and message in status_page.text
 
     city = client_for(host="localhost")
     page = city.get(edit_path)
