@@ -361,3 +361,32 @@ def test_the_seat_limits_are_read_from_the_environment():
     for bad in ("department", "district=many", "=3"):
         with pytest.raises(ValueError, match="ONBOARDING_SEATS"):
             parse_seats(bad)
+
+
+def _published_district_version(platform) -> int:
+    from app.catalog import standard
+    from app.catalog.specs import AUDIENCE
+    from app.demo.data import standard_catalogue
+
+    with platform.shards.platform_session() as session, session.begin():
+        catalog = standard.get_or_create_catalog(session, "district")
+        latest = standard.latest_published(session, catalog.id)
+        if latest is None:
+            draft = standard.create_draft(session, "district", actor_id=None, copy_latest=False)
+            for raw in standard_catalogue("district")[:3]:
+                standard.put_procedure(session, draft, {**raw, AUDIENCE: []})
+            standard.publish_version(session, draft, actor_id=None, offer=False)
+            latest = draft
+        return latest.number
+
+
+def test_a_published_standard_catalogue_can_be_chosen(platform, city, city_client):
+    number = _published_district_version(platform)
+    client = city_client()
+    assert f'<option value="district:{number}"' in client.get(FORM).text
+    form = form_of(
+        city.slug, kind="district", name=f"Huyện Thử {uuid.uuid4().hex[:6]}", catalog=f"district:{number}"
+    )
+    assert post_form(client, FORM, form).status_code == 200
+    (stored,) = requests_by_email(platform, form["contact_email"])
+    assert (stored.catalog_kind, stored.catalog_version) == ("district", number)
