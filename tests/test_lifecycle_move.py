@@ -4,6 +4,7 @@ a failure before the switch leaves the source in charge, and resume or rollback 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -200,6 +201,34 @@ def test_every_move_step_run_twice_does_what_once_does(app, platform, client_for
             ctx.data = lost  # the first attempt's values were never persisted
             step.do(ctx)
 
+    assert _registry(platform, unit.slug) == ("s2", "active")
+    assert _counts(platform, "s2", unit.schema_name) == before
+    assert not schema_exists(platform, "main", unit.schema_name)
+    platform.resolver.clear()
+    assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]
+
+
+def test_a_move_runs_on_a_real_worker(app, platform, services, client_for, unit, monkeypatch, tmp_path):
+    from tests.jobs_fixtures import run_worker
+
+    # The worker process reads its settings from the environment: the test's folders.
+    monkeypatch.setenv("ARCHIVE_DIR", str(tmp_path))
+    monkeypatch.setenv("STORAGE_DIR", platform.settings.storage_dir)
+    before = _counts(platform, "main", unit.schema_name)
+    with app.app_context():
+        with platform.shards.platform_session() as session, session.begin():
+            run = pipeline.create_run(
+                session, "move", tenant_slug=unit.slug, params={"to": "s2", "settle_seconds": 0}
+            )
+        assert pipeline.enqueue_run(run.id)
+
+    run_worker(services)
+
+    with platform.shards.platform_session() as session:
+        done = session.get(ProvisioningRun, run.id)
+        assert done.status == RunStatus.DONE, done.error
+        assert done.data["attachments"] == 2
+        assert Path(done.data["archive_path"]).parent == tmp_path
     assert _registry(platform, unit.slug) == ("s2", "active")
     assert _counts(platform, "s2", unit.schema_name) == before
     assert not schema_exists(platform, "main", unit.schema_name)
