@@ -6,7 +6,7 @@ run page with its live progress, resume and rollback belongs to provisioning/run
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 
 from app.auth.access import check_csrf, current_ops, login_required
 from app.core.db import get_platform, platform_db
@@ -19,8 +19,6 @@ blp = Blueprint("lifecycle", __name__, subdomain=CONSOLE)
 ops_required = login_required(CONSOLE, "console.login_form", current_ops)
 
 KINDS = ("suspend", "resume", "export", "decommission", "move")
-# The pipeline helper's run page; the tenant page is the fallback while it is absent.
-RUN_ENDPOINT = "runs.run_detail"
 
 
 def _params(kind: str, slug: str) -> dict:
@@ -55,13 +53,7 @@ def start(ops, slug: str, kind: str):
     )
     session.commit()
     pipeline.enqueue_run(run.id)  # Redis away: the sweep enqueues it later; the page says pending
-    return redirect(run_page(run.id, slug))
-
-
-def run_page(run_id: int, slug: str) -> str:
-    if RUN_ENDPOINT in current_app.view_functions:
-        return url_for(RUN_ENDPOINT, run_id=run_id)
-    return url_for("console.tenant_detail", slug=slug)
+    return redirect(url_for("runs.run_detail", run_id=run.id))  # provisioning/run_views.py
 
 
 @blp.app_context_processor
