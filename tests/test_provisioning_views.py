@@ -154,3 +154,31 @@ def test_run_pages_are_for_provider_ops_only(app, platform, client_for, make_ten
     assert on_tenant.get(f"/runs/{run_id}").status_code == 404
     assert on_tenant.post(f"/runs/{run_id}/rollback", data={"csrf_token": TEST_CSRF}).status_code == 404
     assert client_for().get(f"/runs/{run_id}").status_code == 404  # nor on the city portal
+
+
+def test_the_console_lists_a_unit_being_provisioned(app, platform, console, city, fast_retries):
+    from provisioning.spec import ProvisionSpec
+    from tests.factories import next_unit_code
+
+    slug = f"v{uuid.uuid4().hex[:10]}"
+    spec = ProvisionSpec(
+        name="Quận đang khởi tạo",
+        kind="district",
+        unit_code=next_unit_code(),
+        slug=slug,
+        parent_slug=city.slug,
+        admin_email=f"{slug}@example.vn",
+        admin_name="Quản Trị",
+    )
+    with app.app_context(), platform.shards.platform_session() as session, session.begin():
+        run_id = pipeline.create_run(session, "test-provision", spec=spec, actor_label="test").id
+    with app.app_context():
+        redis_connection().set(fx.broken_key(run_id), 1)
+        assert pipeline.execute_run(run_id).status == "failed"  # the unit stays "provisioning"
+
+    listed = console.get("/")
+    assert listed.status_code == 200 and "Đang khởi tạo" in listed.text and slug in listed.text
+    assert console.get("/?status=provisioning").status_code == 200
+    detail = console.get(f"/tenants/{slug}")
+    assert detail.status_code == 200 and "Đang khởi tạo" in detail.text
+    assert f'href="/runs/{run_id}"' in console.get("/runs/").text

@@ -30,6 +30,7 @@ KIND_LABELS = {
     "commune": ("Xã, phường, thị trấn", "Commune"),
 }
 STATUS_LABELS = {
+    "provisioning": ("Đang khởi tạo", "Being provisioned"),
     "active": ("Đang hoạt động", "Active"),
     "suspended": ("Tạm ngừng", "Suspended"),
     "archived": ("Đã lưu trữ", "Archived"),
