@@ -449,7 +449,6 @@ def _next_work(run_id: int) -> _Work | None:
         run = get_run(session, run_id, lock=True)
         if run.status not in MOVING:
             return None
-        pipeline = get_pipeline(run.kind)
         forward = run.status != RunStatus.ROLLING_BACK
         if forward:
             row = next((s for s in run.steps if s.status != StepStatus.DONE), None)
@@ -465,9 +464,11 @@ def _next_work(run_id: int) -> _Work | None:
         if row is None:
             _close_run(session, run, forward)
             return None
-        step = pipeline.step(row.name)
+        step = _known_step(run.kind, row.name)
         if step is None:
-            raise RuntimeError(f"run {run_id}: pipeline {run.kind!r} has no step {row.name!r} any more")
+            # This process does not know the step (an older or newer deployment): stop visibly.
+            _stop_unknown(session, run, row)
+            return None
         if forward:
             run.status = RunStatus.RUNNING.value
         run.current_step = row.name
@@ -484,6 +485,31 @@ def _next_work(run_id: int) -> _Work | None:
             step_name=row.name,
         )
         return _Work(step=step, step_id=row.id, forward=forward, context=context)
+
+
+def _known_step(kind: str, name: str) -> Step | None:
+    try:
+        return get_pipeline(kind).step(name)
+    except DomainError:
+        return None
+
+
+def _stop_unknown(session: Session, run: ProvisioningRun, row: ProvisioningStep) -> None:
+    error = (
+        f"Bước {row.name!r} của quy trình {run.kind!r} không có ở đây / "
+        f"unknown step {row.name!r} of {run.kind!r}"
+    )
+    run.status = RunStatus.FAILED.value
+    run.error = error
+    run.finished_at = _now()
+    record(
+        session,
+        entity=AUDIT_ENTITY,
+        entity_id=run.id,
+        action="failed",
+        actor_label="worker",
+        data={"step": row.name, "error": error},
+    )
 
 
 def _start_row(row: ProvisioningStep) -> None:

@@ -14,7 +14,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.audit.platform import record
@@ -148,6 +148,20 @@ def _catalog_version(session: Session, spec: ProvisionSpec):
 # -- the steps ---------------------------------------------------------------------------------
 
 
+def _ours(shards, spec: ProvisionSpec) -> Tenant | None:
+    """The registry row this run reserved: the slug's row with the spec's unit code (unique), or None.
+
+    Undo steps touch nothing else, so a rollback never removes a unit someone else registered
+    under the same slug (a reservation that failed because the slug was taken, say).
+    """
+    with shards.platform_session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.slug == spec.slug))
+        if tenant is None or tenant.unit_code != spec.unit_code:
+            return None
+        session.expunge(tenant)
+        return tenant
+
+
 def reserve(ctx: StepContext) -> None:
     """Register the unit as ``provisioning``, with its slug, codes and hostnames (unverified)."""
     spec = _spec(ctx)
@@ -178,7 +192,8 @@ def reserve(ctx: StepContext) -> None:
 
 
 def unreserve(ctx: StepContext) -> None:
-    registry.discard_provisional(ctx.platform.shards, _spec(ctx).slug)
+    if _ours(ctx.platform.shards, _spec(ctx)) is not None:
+        registry.discard_provisional(ctx.platform.shards, _spec(ctx).slug)
 
 
 def build_schema(ctx: StepContext) -> None:
@@ -187,7 +202,8 @@ def build_schema(ctx: StepContext) -> None:
 
 
 def drop_schema(ctx: StepContext) -> None:
-    registry.drop_provisional_schema(ctx.platform.shards, _spec(ctx).slug)
+    if _ours(ctx.platform.shards, _spec(ctx)) is not None:
+        registry.drop_provisional_schema(ctx.platform.shards, _spec(ctx).slug)
 
 
 def seed(ctx: StepContext) -> None:
@@ -264,9 +280,11 @@ def invite_admin(ctx: StepContext) -> None:
         if membership is None or UNIT_ADMIN not in membership.roles:
             auth_actions.grant_membership(session, account, tenant, [UNIT_ADMIN])
         ctx.data["admin_account_id"] = account.id
-        if created:
+        earlier = _audit_data(session, ctx.run_id, "invitation_sent")
+        # Made by this run now, or by an earlier attempt whose end was never recorded.
+        if created or (earlier or {}).get("created_account"):
             ctx.data["admin_account_created"] = True
-        if _already(session, ctx.run_id, "invitation_sent"):
+        if earlier is not None:
             return
         mail.send_after_commit(session, _invitation(ctx, session, account, tenant))
         record(
@@ -278,22 +296,24 @@ def invite_admin(ctx: StepContext) -> None:
             data={
                 "account_id": account.id,
                 "tenant_slug": tenant.slug,
-                "new_account": account.password_hash is None,
+                "created_account": created,
             },
         )
 
 
-def _already(session: Session, run_id: int, action: str) -> bool:
-    return (
-        session.scalar(
-            select(PlatformAuditEvent.id).where(
-                PlatformAuditEvent.entity == AUDIT_ENTITY,
-                PlatformAuditEvent.entity_id == str(run_id),
-                PlatformAuditEvent.action == action,
-            )
+def _audit_data(session: Session, run_id: int, action: str) -> dict | None:
+    """The data of this run's audit row ``action`` (None when there is none)."""
+    return session.scalar(
+        select(PlatformAuditEvent.data).where(
+            PlatformAuditEvent.entity == AUDIT_ENTITY,
+            PlatformAuditEvent.entity_id == str(run_id),
+            PlatformAuditEvent.action == action,
         )
-        is not None
     )
+
+
+def _already(session: Session, run_id: int, action: str) -> bool:
+    return _audit_data(session, run_id, action) is not None
 
 
 def _invitation(ctx: StepContext, session: Session, account: Account, tenant: Tenant) -> mail.Mail:
@@ -355,7 +375,8 @@ def remove_admin(ctx: StepContext) -> None:
             return
         others = [m for m in account.memberships if m.tenant_id != ctx.data.get("tenant_id")]
         if not others and not account.platform_roles:
-            session.delete(account)
+            # Its membership, tokens and sessions go with it (foreign keys ON DELETE CASCADE).
+            session.execute(delete(Account).where(Account.id == account.id))
 
 
 def activate_hostnames(ctx: StepContext) -> None:
@@ -375,7 +396,7 @@ def deactivate_hostnames(ctx: StepContext) -> None:
     spec = _spec(ctx)
     with ctx.platform.shards.platform_session() as session, session.begin():
         tenant = session.scalar(select(Tenant).where(Tenant.slug == spec.slug))
-        if tenant is None or tenant.status != TenantStatus.PROVISIONING:
+        if tenant is None or tenant.unit_code != spec.unit_code or tenant.status != TenantStatus.PROVISIONING:
             return
         for row in session.scalars(select(Hostname).where(Hostname.tenant_id == tenant.id)):
             row.is_verified = False
@@ -413,7 +434,7 @@ def deactivate(ctx: StepContext) -> None:
     spec = _spec(ctx)
     with ctx.platform.shards.platform_session() as session, session.begin():
         tenant = session.scalar(select(Tenant).where(Tenant.slug == spec.slug).with_for_update())
-        if tenant is not None and tenant.status == TenantStatus.ACTIVE:
+        if tenant is not None and tenant.unit_code == spec.unit_code and tenant.status == TenantStatus.ACTIVE:
             tenant.status = TenantStatus.PROVISIONING.value
     ctx.platform.resolver.clear()
 

@@ -140,3 +140,24 @@ def _provision_pausing_in_admin() -> list[Step]:
 
 
 register_pipeline("test-provision-pause", _provision_pausing_in_admin())
+
+
+def _breakable(step_do):
+    def do(ctx: StepContext) -> None:
+        step_do(ctx)
+        if redis_connection().exists(broken_key(ctx.run_id)):
+            raise RuntimeError(f"{ctx.step_name} failed on purpose")
+
+    return do
+
+
+def _provision_failing_at_notify() -> list[Step]:
+    from provisioning import provision_steps
+
+    return [
+        Step(s.name, s.label, _breakable(s.do), s.undo) if s.name == "notify" else s
+        for s in provision_steps.STEPS
+    ]
+
+
+register_pipeline("test-provision-late", _provision_failing_at_notify())

@@ -576,3 +576,81 @@ def test_a_worker_killed_mid_run_leaves_a_run_the_next_worker_completes_once(
     assert audit_actions(platform, run_id).count("invitation_sent") == 1
     platform.resolver.clear()
     assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200
+
+
+def test_a_run_failing_at_its_last_step_rolls_back_everything_it_built(
+    app, platform, city, catalogues, fast_retries, client_for
+):
+    spec = make_spec(city, hostnames=(f"{slug()}.example.vn",))
+    run_id = new_run(app, platform, kind="test-provision-late", spec=spec)
+    with app.app_context():
+        redis_connection().set(fx.broken_key(run_id), 1)
+        assert pipeline.execute_run(run_id).status == "failed"
+    platform.resolver.clear()
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200  # it was live already
+    tenant = tenant_row(platform, spec.slug)
+
+    with app.app_context():
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.rollback_run(session, run_id, actor_label="ops@test")
+        assert pipeline.execute_run(run_id).status == "rolled_back"
+
+    info = summary(app, platform, run_id)
+    assert [s["status"] for s in info["steps"]] == ["undone"] * len(provision_steps.STEPS)
+    platform.resolver.clear()
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 404
+    assert client_for(host=spec.hostnames[0]).get("/").status_code == 404
+    assert tenant_row(platform, spec.slug) is None and not schema_exists(platform, tenant.schema_name)
+    with platform.shards.platform_session() as session:
+        assert session.scalar(select(Account.id).where(Account.email == spec.admin_email)) is None
+        assert (
+            session.scalar(select(func.count()).select_from(Hostname).where(Hostname.tenant_id == tenant.id))
+            == 0
+        )
+
+
+def test_rolling_back_a_run_never_touches_a_unit_it_did_not_reserve(
+    app, platform, city, catalogues, make_tenant, monkeypatch
+):
+    other = make_tenant("district")
+    # A run for the same slug whose reservation failed (the slug was taken after it was created).
+    spec = make_spec(city)
+    run_id = new_run(app, platform, kind="provision", spec=spec)
+    with platform.shards.platform_session() as session, session.begin():
+        session.execute(
+            text("UPDATE platform.tenants SET slug = :s WHERE id = :i"), {"s": spec.slug, "i": other.id}
+        )
+    try:
+        with app.app_context():
+            monkeypatch.setattr(platform.settings, "provisioning_retry_delays", ())
+            assert pipeline.execute_run(run_id).status == "failed"
+            assert "already taken" in summary(app, platform, run_id)["error"]
+            with platform.shards.platform_session() as session, session.begin():
+                pipeline.rollback_run(session, run_id)
+            assert pipeline.execute_run(run_id).status == "rolled_back"
+        row = tenant_row(platform, spec.slug)
+        assert row is not None and row.id == other.id and row.status == "active"
+        assert schema_exists(platform, other.schema_name)
+    finally:
+        with platform.shards.platform_session() as session, session.begin():
+            session.execute(
+                text("UPDATE platform.tenants SET slug = :s WHERE id = :i"), {"s": other.slug, "i": other.id}
+            )
+
+
+def test_a_step_this_process_does_not_know_stops_the_run_visibly(app, platform):
+    run_id = new_run(app, platform)
+    with platform.shards.platform_session() as session, session.begin():
+        session.execute(
+            text("UPDATE platform.provisioning_steps SET name = 'gone' WHERE run_id = :r AND position = 1"),
+            {"r": run_id},
+        )
+    with app.app_context():
+        run = pipeline.execute_run(run_id)
+    assert run.status == "failed" and "unknown step 'gone'" in run.error
+    assert trace(app, run_id) == ["do:one"]
+    assert audit_actions(platform, run_id) == ["created", "failed"]
+    with app.app_context():
+        assert pipeline.sweep_runs(min_idle_seconds=0) == [] or run_id not in pipeline.sweep_runs(
+            min_idle_seconds=0
+        )
