@@ -31,3 +31,11 @@ def init_app(app) -> None:
     for command in cli.TENANT_COMMANDS:
         tenants_group.add_command(command)
     app.extensions.setdefault("motcua.job_modules", []).extend(JOB_MODULES)
+    # The console's menu (app/templates/console/_layout.html) lists these endpoints.
+    app.config.setdefault("CONSOLE_LINKS", []).extend(CONSOLE_LINKS)
+
+
+CONSOLE_LINKS = (
+    ("onboarding_review.queue", "Yêu cầu đăng ký", "Onboarding requests"),
+    ("runs.run_list", "Tiến trình", "Runs"),
+)

@@ -68,12 +68,26 @@ def split_host(host: str) -> str:
 
 
 class HostResolver:
-    """Resolves hosts against the registry, caching answers for ``ttl`` seconds."""
+    """Resolves hosts against the registry, caching answers for ``ttl`` seconds.
 
-    def __init__(self, shards: ShardEngines, platform_domain: str, ttl: float = 5.0) -> None:
+    An unknown host is remembered only ``unknown_ttl`` seconds: a unit going live is
+    reachable at once everywhere, while a burst for one bad host still costs one query.
+    The cache is emptied when it grows past ``max_entries`` (random Host headers).
+    """
+
+    def __init__(
+        self,
+        shards: ShardEngines,
+        platform_domain: str,
+        ttl: float = 5.0,
+        unknown_ttl: float = 0.5,
+        max_entries: int = 10_000,
+    ) -> None:
         self.shards = shards
         self.domain = platform_domain
         self.ttl = ttl
+        self.unknown_ttl = unknown_ttl
+        self.max_entries = max_entries
         self._cache: dict[str, tuple[float, Resolution]] = {}
         self._lock = threading.Lock()
 
@@ -89,8 +103,11 @@ class HostResolver:
         if hit and hit[0] > now:
             return hit[1]
         answer = self._lookup(host)
+        ttl = self.unknown_ttl if answer.kind == UNKNOWN else self.ttl
         with self._lock:
-            self._cache[host] = (now + self.ttl, answer)
+            if len(self._cache) >= self.max_entries:
+                self._cache.clear()
+            self._cache[host] = (now + ttl, answer)
         return answer
 
     def _lookup(self, host: str) -> Resolution:

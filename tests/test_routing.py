@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from tenants import registry
+from tenants.resolution import TENANT, UNKNOWN, HostResolver
 
 
 def test_city_portal_lists_units_and_links_to_them(make_tenant, client_for, city):
@@ -86,3 +89,24 @@ def test_language_switch(make_tenant, client_for):
     english = client.get("/?lang=en")
     assert 'lang="en"' in english.text and "Administrative procedures" in english.text
     assert 'lang="en"' in client.get("/").text  # remembered
+
+
+def test_an_unknown_host_is_forgotten_quickly_and_a_known_one_is_kept(make_tenant, platform):
+    """A unit going live answers at once; known hosts are cached; random hosts cannot grow the cache."""
+    tenant = make_tenant("district")
+    resolver = HostResolver(platform.shards, "localhost", ttl=60, unknown_ttl=0.2, max_entries=3)
+    host = f"{tenant.slug}.localhost"
+    registry.set_status(platform.shards, tenant.slug, "suspended")
+    assert resolver.resolve(host).tenant.status == "suspended"
+    registry.set_status(platform.shards, tenant.slug, "active")
+    assert resolver.resolve(host).tenant.status == "suspended"  # known: cached for ttl
+    other = make_tenant("district")
+    other_host = f"{other.slug}.localhost"
+    registry.set_status(platform.shards, other.slug, "provisioning")
+    assert resolver.resolve(other_host).kind == UNKNOWN  # being built: not routable
+    registry.set_status(platform.shards, other.slug, "active")
+    time.sleep(0.3)
+    assert resolver.resolve(other_host).kind == TENANT  # live: the unknown answer was not kept
+    for n in range(5):
+        resolver.resolve(f"ngau-nhien-{n}.localhost")
+    assert len(resolver._cache) <= 3
