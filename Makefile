@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle clean
+.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle bench-provisioning clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench-onestop: install ## One-stop benchmark: task queue and counter intake on 1
 
 bench-lifecycle: install ## Lifecycle benchmark: export and re-import of a unit with 10,000 dossiers, a whole move (prints JSON)
 	@$(BIN)/python bench/lifecycle.py
+
+bench-provisioning: install ## Provisioning benchmark: approval -> portal answering 200, 1,000 tenants present, 20 at once (prints JSON)
+	@$(BIN)/python bench/provisioning.py
 
 bench-portal: install ## Portal benchmark: search over 200 units, status lookup vs the django-tenants peer (prints JSON)
 	@$(BIN)/python bench/portal.py
