@@ -80,10 +80,11 @@ from tenancy import (  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.catalog import standard  # noqa: E402
+from app.catalog.specs import AUDIENCE  # noqa: E402
 from app.core import embedded  # noqa: E402
 from app.core.config import sqlalchemy_url  # noqa: E402
 from app.core.jobs import QUEUES, get_queue, redis_connection  # noqa: E402
-from app.demo.seed import seed_standard_catalogues  # noqa: E402
+from app.demo.data import standard_catalogue  # noqa: E402
 from provisioning import onboarding_review  # noqa: E402
 from provisioning.pipeline_models import ProvisioningRun  # noqa: E402
 from tenants.migrations import upgrade_platform  # noqa: E402
@@ -126,6 +127,20 @@ def fresh_database() -> tuple[str, str]:
 
 def drop_database(db_url: str) -> None:
     _admin(db_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def publish_commune_catalogue(platform) -> tuple[int, int]:
+    """The demo's commune catalogue published (offered to no one): what a new commune seeds from.
+
+    As tests/provisioning_fixtures.publish_district_catalogue; the audiences are cleared
+    because the demo's unit slugs do not exist here. Returns (version number, procedures).
+    """
+    with platform.shards.platform_session() as session, session.begin():
+        draft = standard.create_draft(session, "commune", actor_id=None, copy_latest=False)
+        for raw in standard_catalogue("commune"):
+            standard.put_procedure(session, draft, {**raw, AUDIENCE: []})
+        standard.publish_version(session, draft, actor_id=None, offer=False)
+        return draft.number, len(draft.procedures)
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -478,12 +493,8 @@ def one_run(args, run_no: int, redis_url: str) -> dict:
             upgrade_platform(platform.shards, platform.trees)
             plan = tenant_plan(args.tenants)
             create_tenants(platform, plan, None, server_pid)
-        with phases.phase("setup_catalogues"), app.app_context():
-            result["catalogues_published"] = seed_standard_catalogues(platform)
-            with platform.shards.platform_session() as session:
-                version = standard.latest_published(session, standard.find_catalog(session, "commune").id)
-                number = version.number
-                result["commune_catalogue_procedures"] = len(version.procedures)
+        with phases.phase("setup_catalogue"), app.app_context():
+            number, result["commune_catalogue_procedures"] = publish_commune_catalogue(platform)
         parents = [p["slug"] for p in plan if p["kind"] == "district"]
         with app.app_context():
             prepare_queues()
@@ -588,6 +599,28 @@ def lifecycle_figures() -> dict:
     }
 
 
+def build_report(runs: list[dict], args, redis_url: str, started: float) -> dict:
+    return {
+        "benchmark": "provisioning",
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "headline": headline(runs),
+        "export_reimport": lifecycle_figures(),
+        "setup": {
+            "tenants_present": runs[-1]["tenants_present"],
+            "web": f"gunicorn wsgi:app, {args.workers} sync workers, 127.0.0.1",
+            "worker": "one `flask jobs worker --with-scheduler` process (RQ, same machine)",
+            "redis_url": redis_url,
+            "platform_domain": DOMAIN,
+            "clock": "from the approval's commit() to the first 200 on GET / with Host: <slug>.<domain>",
+        },
+        "runs": runs,
+        "options": vars(args),
+        "machine": machine_info(),
+        "git": git_info(),
+        "wall_s": round(time.time() - started, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tenants", type=int, default=1000, help="tenants present before the approvals")
@@ -605,41 +638,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tenants must be at least 20 (the plan needs districts to hang communes under)")
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     started = time.time()
-    report: dict = {
-        "benchmark": "provisioning",
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-    }
-    runs = []
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = Path(args.out) if args.out else ROOT / "bench" / "results" / f"provisioning-{stamp}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    runs: list[dict] = []
     for n in range(1, args.repeat + 1):
         log(f"run {n}/{args.repeat}: {args.tenants} tenants, {args.approvals} approvals per phase")
         runs.append(one_run(args, n, redis_url))
         log(f"run {n}: {json.dumps(run_headline(runs[-1]), ensure_ascii=False)}")
-    report["headline"] = headline(runs)
-    report["export_reimport"] = lifecycle_figures()
-    report["setup"] = {
-        "tenants_present": runs[-1]["tenants_present"],
-        "web": f"gunicorn wsgi:app, {args.workers} sync workers, 127.0.0.1",
-        "worker": "one `flask jobs worker --with-scheduler` process (RQ, same machine)",
-        "redis_url": redis_url,
-        "platform_domain": DOMAIN,
-        "clock": "from the approval's commit() to the first 200 on GET / with Host: <slug>.<domain>",
-    }
-    report["runs"] = runs
-    report["options"] = vars(args)
-    report["git"] = git_info()
-    report["wall_s"] = round(time.time() - started, 1)
-    text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
-    target = (
-        Path(args.out)
-        if args.out
-        else ROOT
-        / "bench"
-        / "results"
-        / f"provisioning-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
-    )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text + "\n")
+        report = build_report(runs, args, redis_url, started)
+        report["complete"] = n == args.repeat  # the file is rewritten after every run
+        text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
+        target.write_text(text + "\n")
     log(f"results written to {target}")
     print(text)
     head = report["headline"]
