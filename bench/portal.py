@@ -642,6 +642,29 @@ def measure_http(args, db_url: str, units: list[dict], folder: Path) -> dict:
 # --------------------------------------------------------------------------- peer
 
 
+PEER_PG_PORT = 55432  # run.sh's private PostgreSQL; it refuses to start while the port is taken
+
+
+def wait_for_port(port: int, timeout: float = 120.0) -> None:
+    """Wait until ``port`` can be bound on 127.0.0.1.
+
+    Our load runs open a new TCP connection per request, so the ephemeral ports cycle and
+    one of them may be the peer's port, held in TIME-WAIT for up to a minute.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    return  # run.sh says what is wrong
+        log(f"port {port} is still held (TIME-WAIT of our load); waiting")
+        time.sleep(5)
+
+
 def peer_figures(args) -> dict | None:
     if args.peer == "skip":
         return None
@@ -656,6 +679,7 @@ def peer_figures(args) -> dict | None:
         for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
             env["PG_BIN"] = str(candidate)
             break
+    wait_for_port(PEER_PG_PORT)
     log(f"peer: {folder}/run.sh {args.peer_args} (PG_BIN={env.get('PG_BIN', '/usr/local/bin')})")
     started = time.time()
     proc = subprocess.run(

@@ -265,7 +265,8 @@ def invite_admin(ctx: StepContext) -> None:
     """The unit admin's account (made if missing), a unit-admin membership, and one invitation mail.
 
     The invitation is recorded in the platform audit in the same transaction as its
-    link, so a step run again after a crash never sends a second one.
+    link and sent just before that transaction commits: a mail server that is down fails
+    the step (retried with backoff), and a step run again after the commit sends nothing.
     """
     spec = _spec(ctx)
     with ctx.platform.shards.platform_session() as session, session.begin():
@@ -286,7 +287,6 @@ def invite_admin(ctx: StepContext) -> None:
             ctx.data["admin_account_created"] = True
         if earlier is not None:
             return
-        mail.send_after_commit(session, _invitation(ctx, session, account, tenant))
         record(
             session,
             entity=AUDIT_ENTITY,
@@ -299,6 +299,8 @@ def invite_admin(ctx: StepContext) -> None:
                 "created_account": created,
             },
         )
+        # Sent before the commit: a mail server that is down fails the step, which is retried.
+        mail.send_now(_invitation(ctx, session, account, tenant))
 
 
 def _audit_data(session: Session, run_id: int, action: str) -> dict | None:
@@ -447,19 +449,16 @@ def notify(ctx: StepContext) -> None:
         if _already(session, ctx.run_id, "notified"):
             return
         tenant = _tenant(session, spec.slug)
-        mail.send_after_commit(
-            session,
-            mail.compose(
-                spec.admin_email,
-                subject=(f"{tenant.name} đã hoạt động trên Motcua", f"{tenant.name} is live on Motcua"),
-                body=(
-                    f"Cổng dịch vụ công của {tenant.name} đã hoạt động tại:\n{url}\n\n"
-                    f"Trang quản trị: {back_office_url(ctx.platform, spec.slug)}\n",
-                    f"The public service portal of {tenant.name} is live at:\n{url}\n\n"
-                    f"Administration: {back_office_url(ctx.platform, spec.slug)}\n",
-                ),
-                links=[url],
+        message = mail.compose(
+            spec.admin_email,
+            subject=(f"{tenant.name} đã hoạt động trên Motcua", f"{tenant.name} is live on Motcua"),
+            body=(
+                f"Cổng dịch vụ công của {tenant.name} đã hoạt động tại:\n{url}\n\n"
+                f"Trang quản trị: {back_office_url(ctx.platform, spec.slug)}\n",
+                f"The public service portal of {tenant.name} is live at:\n{url}\n\n"
+                f"Administration: {back_office_url(ctx.platform, spec.slug)}\n",
             ),
+            links=[url],
         )
         record(
             session,
@@ -469,6 +468,7 @@ def notify(ctx: StepContext) -> None:
             actor_label="worker",
             data={"to": spec.admin_email, "url": url},
         )
+        mail.send_now(message)  # before the commit, as in invite_admin
 
 
 STEPS = [

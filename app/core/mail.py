@@ -63,6 +63,16 @@ def send_after_commit(session: Session, mail: Mail) -> None:
     session.info[_PENDING].append(mail)
 
 
+def send_now(mail: Mail) -> str:
+    """Deliver ``mail`` in this process, raising when it cannot (server down, refused).
+
+    For a background step whose mail must not be lost: call it as the last thing before
+    the step's commit, so a failure rolls the step back and the step is retried. A crash
+    between sending and committing sends it again (at least once, never zero times).
+    """
+    return deliver(asdict(mail))
+
+
 def _forget_pending(session: Session) -> None:
     session.info.get(_PENDING, []).clear()
 
