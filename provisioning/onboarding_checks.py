@@ -49,7 +49,7 @@ def slug_rule_problem(slug: str) -> Reason | None:
             f"Tên miền con “{slug}” được dành riêng cho hệ thống, vui lòng chọn tên khác.",
             f"The subdomain “{slug}” is reserved by the platform; choose another one.",
         )
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         return (
             "Tên miền con chỉ gồm chữ thường không dấu, chữ số và dấu gạch ngang, bắt đầu bằng chữ "
             "(ví dụ: ngo-quyen).",
@@ -124,7 +124,7 @@ def parent_problem(session: Session, kind: str, parent_slug: str) -> Reason | No
 
 def unit_code_problem(session: Session, code: str, *, exclude_id: int | None = None) -> Reason | None:
     """Well formed (QCVN 102), not a tenant's, not a unit another approved request is building."""
-    if not UNIT_CODE_RE.match(code):
+    if not UNIT_CODE_RE.fullmatch(code):
         return (
             "Mã đơn vị không đúng định dạng QCVN 102 (ví dụ: 000.00.04.H99).",
             "The unit code is not in the QCVN 102 form (e.g. 000.00.04.H99).",
@@ -150,7 +150,7 @@ def unit_code_problem(session: Session, code: str, *, exclude_id: int | None = N
 def gso_code_problem(session: Session, code: str | None) -> Reason | None:
     if not code:
         return None
-    if not GSO_CODE_RE.match(code):
+    if not GSO_CODE_RE.fullmatch(code):
         return "Mã GSO gồm 2 đến 5 chữ số.", "The GSO code has 2 to 5 digits."
     if session.scalar(select(Tenant.id).where(Tenant.gso_code == code)) is not None:
         return "Mã GSO này đã thuộc về một đơn vị khác.", "This GSO code belongs to another unit."

@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+# ASCII only and anchored with \Z: ``\d`` would take Arabic-Indic digits and ``$`` a trailing
+# newline. The anchors keep ``.match`` right for callers; this module uses ``fullmatch``.
+SLUG_RE = re.compile(r"\A[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z", re.ASCII)
 SLUG_MAX = 40
 # QCVN 102:2016 agency identifier V1V2V3.Z1Z2.Y1Y2.M1M2M3, e.g. 000.00.04.H99.
-UNIT_CODE_RE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
-GSO_CODE_RE = re.compile(r"^\d{2,5}$")
+UNIT_CODE_RE = re.compile(r"\A[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}\Z", re.ASCII)
+GSO_CODE_RE = re.compile(r"\A[0-9]{2,5}\Z", re.ASCII)
 HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+    r"\A(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\Z",
+    re.ASCII,
 )
 
 RESERVED_SLUGS = frozenset(
@@ -64,7 +67,7 @@ def slugify(name: str) -> str:
 def check_slug(slug: str) -> str:
     if slug.startswith("pg_") or slug == "information_schema":
         raise InvalidName(f"Slug {slug!r} được dành riêng / is reserved")
-    if not SLUG_RE.match(slug):
+    if not SLUG_RE.fullmatch(slug):
         raise InvalidName(
             f"Slug không hợp lệ / invalid slug {slug!r}: chỉ chữ thường không dấu, số và dấu gạch ngang "
             "(lower-case letters, digits and single hyphens, starting with a letter)"
@@ -82,7 +85,7 @@ def schema_for_slug(slug: str) -> str:
 
 
 def check_unit_code(code: str) -> str:
-    if not UNIT_CODE_RE.match(code):
+    if not UNIT_CODE_RE.fullmatch(code):
         raise InvalidName(
             f"Mã đơn vị không hợp lệ / invalid unit code {code!r}: "
             "expected the QCVN 102 form, e.g. 000.00.04.H99"
@@ -91,13 +94,13 @@ def check_unit_code(code: str) -> str:
 
 
 def check_gso_code(code: str) -> str:
-    if not GSO_CODE_RE.match(code):
+    if not GSO_CODE_RE.fullmatch(code):
         raise InvalidName(f"Mã GSO không hợp lệ / invalid GSO code {code!r}: 2 to 5 digits")
     return code
 
 
 def check_hostname(hostname: str) -> str:
     host = hostname.strip().lower().rstrip(".")
-    if not HOSTNAME_RE.match(host):
+    if not HOSTNAME_RE.fullmatch(host):
         raise InvalidName(f"Tên miền không hợp lệ / invalid hostname {hostname!r}")
     return host

@@ -6,6 +6,7 @@ import pytest
 
 from tenants.naming import (
     InvalidName,
+    check_gso_code,
     check_hostname,
     check_slug,
     check_unit_code,
@@ -57,3 +58,39 @@ def test_unit_codes_and_hosts():
     assert check_hostname("DichVuCong.HaiPhong.gov.vn.") == "dichvucong.haiphong.gov.vn"
     with pytest.raises(InvalidName):
         check_hostname("not a host")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "٠٠٠.٠٠.٠٤.H٩٩",  # Arabic-Indic digits are digits to ``\d``, not to QCVN 102
+        "000.00.04.H٩٩",
+        "۰۰۰.00.04.H99",  # extended Arabic-Indic
+        "000.00.04.H99\n",  # ``$`` accepted a trailing newline
+        "000.00.04.Ｈ99",  # full-width letter
+    ],
+)
+def test_unit_codes_are_ascii_only(code):
+    with pytest.raises(InvalidName):
+        check_unit_code(code)
+
+
+@pytest.mark.parametrize("code", ["٠٤", "12٣", "123\n", "１２３"])
+def test_gso_codes_are_ascii_only(code):
+    with pytest.raises(InvalidName):
+        check_gso_code(code)
+    assert check_gso_code("31") == "31"
+
+
+@pytest.mark.parametrize("slug", ["abc\n", "ngo-quyen\n", "a٣", "ngo\u0131"])
+def test_slugs_end_where_they_end_and_are_ascii(slug):
+    with pytest.raises(InvalidName):
+        check_slug(slug)
+    with pytest.raises(InvalidName):
+        schema_for_slug(slug)
+
+
+def test_hostnames_are_ascii_and_have_no_newline_inside():
+    for bad in ("portal.vn\nx", "cổng.vn", "a٣.vn"):
+        with pytest.raises(InvalidName):
+            check_hostname(bad)
