@@ -348,3 +348,13 @@ def sync_status(session: Session, request: OnboardingRequest) -> OnboardingReque
         )
         session.flush()
     return request
+
+
+@pipeline.on_status_change
+def follow_run(session: Session, run: ProvisioningRun) -> None:
+    """Keep the request of an onboarding run in step with it, in the run's own transaction."""
+    if run.onboarding_request_id is None:
+        return
+    request = session.get(OnboardingRequest, run.onboarding_request_id, with_for_update=True)
+    if request is not None and request.run_id == run.id:
+        sync_status(session, request)

@@ -119,6 +119,22 @@ class Pipeline:
 
 _PIPELINES: dict[str, Pipeline] = {}
 
+# Called as hook(session, run) in the transaction that changes a run's status, so what
+# follows a run (an onboarding request's status) never lags behind it.
+_STATUS_HOOKS: list[Callable[[Session, ProvisioningRun], None]] = []
+
+
+def on_status_change(hook: Callable[[Session, ProvisioningRun], None]):
+    """Register ``hook``; returns it, so it can decorate a module-level function."""
+    if hook not in _STATUS_HOOKS:
+        _STATUS_HOOKS.append(hook)
+    return hook
+
+
+def _status_changed(session: Session, run: ProvisioningRun) -> None:
+    for hook in _STATUS_HOOKS:
+        hook(session, run)
+
 
 def register_pipeline(
     kind: str,
@@ -280,6 +296,7 @@ def resume_run(
     for step in run.steps:
         if step.status in (StepStatus.FAILED, StepStatus.RUNNING):
             step.status = StepStatus.PENDING.value
+    _status_changed(session, run)
     record(
         session,
         entity=AUDIT_ENTITY,
@@ -308,6 +325,7 @@ def rollback_run(
         raise Conflict(f"Lần chạy #{run.id} đang được thực hiện", f"run #{run.id} is being executed")
     run.status = RunStatus.ROLLING_BACK.value
     run.finished_at = None
+    _status_changed(session, run)
     record(
         session,
         entity=AUDIT_ENTITY,
@@ -469,8 +487,9 @@ def _next_work(run_id: int) -> _Work | None:
             # This process does not know the step (an older or newer deployment): stop visibly.
             _stop_unknown(session, run, row)
             return None
-        if forward:
+        if forward and run.status != RunStatus.RUNNING:
             run.status = RunStatus.RUNNING.value
+            _status_changed(session, run)
         run.current_step = row.name
         run.started_at = run.started_at or _now()
         _start_row(row)
@@ -502,6 +521,7 @@ def _stop_unknown(session: Session, run: ProvisioningRun, row: ProvisioningStep)
     run.status = RunStatus.FAILED.value
     run.error = error
     run.finished_at = _now()
+    _status_changed(session, run)
     record(
         session,
         entity=AUDIT_ENTITY,
@@ -523,8 +543,9 @@ def _mark_step_started(work: _Work) -> None:
     with _platform().shards.platform_session() as session, session.begin():
         row = session.get(ProvisioningStep, work.step_id, with_for_update=True)
         _start_row(row)
-        if work.forward:
+        if work.forward and row.run.status != RunStatus.RUNNING:
             row.run.status = RunStatus.RUNNING.value
+            _status_changed(session, row.run)
 
 
 def _mark_step_finished(work: _Work) -> None:
@@ -553,6 +574,7 @@ def _mark_step_failed(work: _Work, error: str, *, final: bool) -> None:
             return
         run.status = RunStatus.FAILED.value
         run.finished_at = _now()
+        _status_changed(session, run)
         record(
             session,
             entity=AUDIT_ENTITY,
@@ -568,6 +590,7 @@ def _close_run(session: Session, run: ProvisioningRun, forward: bool) -> None:
     run.finished_at = _now()
     run.current_step = None
     run.error = None
+    _status_changed(session, run)
     record(
         session,
         entity=AUDIT_ENTITY,

@@ -13,6 +13,7 @@ JOB_MODULES: tuple[str, ...] = (
     "provisioning.pipeline",
     "provisioning.provision_steps",
     "provisioning.lifecycle",
+    "provisioning.onboarding_review",  # follows its runs' statuses (pipeline.on_status_change)
 )
 
 
