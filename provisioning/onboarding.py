@@ -34,7 +34,7 @@ from provisioning.onboarding_models import PENDING_STATUSES, OnboardingRequest, 
 from provisioning.onboarding_review import audit, auto_approve
 from provisioning.onboarding_tokens import looks_like_token, new_token, now, token_hash
 from provisioning.pipeline_models import ProvisioningRun
-from tenants.naming import slugify
+from tenants.naming import SLUG_RE, slugify
 
 FORM_PATH = "/dang-ky-don-vi"
 CONFIRM_LIFETIME = timedelta(hours=48)
@@ -164,7 +164,8 @@ def _catalog_choice(raw: str) -> tuple[str | None, int | None, bool]:
     if not raw:
         return None, None, True
     kind, _, number = raw.partition(":")
-    if kind in checks.REQUEST_KINDS and number.isdigit() and len(number) <= 6:
+    # ASCII digits only: str.isdigit() takes "²", which int() refuses (a 500), and "٣", which it reads.
+    if kind in checks.REQUEST_KINDS and re.fullmatch(r"[0-9]{1,6}", number):
         return kind, int(number), True
     return None, None, False
 
@@ -197,6 +198,8 @@ def validate_request(
     parent_slug = (form.get("parent_slug") or "").strip()[:61]
     if not parent_slug:
         add("parent_slug", ("Vui lòng chọn đơn vị cấp trên.", "Choose the parent unit."))
+    elif not SLUG_RE.fullmatch(parent_slug):  # not a slug: never looked up (a NUL fails in SQL)
+        add("parent_slug", checks.NO_PARENT)
     elif kind in checks.REQUEST_KINDS:
         add("parent_slug", checks.parent_problem(session, kind, parent_slug))
     unit_code = (form.get("unit_code") or "").strip().upper()[:40]
@@ -225,6 +228,8 @@ def validate_request(
         add("contact_email", email_problem)
     raw_phone = (form.get("contact_phone") or "").strip()
     phone = normalize_phone(raw_phone) if len(raw_phone) <= 30 else None
+    if phone is not None and not phone.isascii():  # normalize_phone's \d takes "٩" and other digits
+        phone = None
     if not raw_phone:
         add("contact_phone", ("Vui lòng nhập số điện thoại.", "Enter the phone number."))
     elif phone is None:

@@ -104,13 +104,16 @@ def find_parent(session: Session, parent_slug: str) -> Tenant | None:
     return session.scalar(select(Tenant).where(Tenant.slug == parent_slug)) if parent_slug else None
 
 
+NO_PARENT = (
+    "Không tìm thấy đơn vị cấp trên đang hoạt động với tên này.",
+    "There is no active parent unit by this name.",
+)
+
+
 def parent_problem(session: Session, kind: str, parent_slug: str) -> Reason | None:
     parent = find_parent(session, parent_slug)
     if parent is None or parent.status != TenantStatus.ACTIVE:
-        return (
-            "Không tìm thấy đơn vị cấp trên đang hoạt động với tên này.",
-            "There is no active parent unit by this name.",
-        )
+        return NO_PARENT
     allowed = ALLOWED_PARENT_KINDS.get(UnitKind(kind), ()) if kind in REQUEST_KINDS else ()
     if parent.kind not in allowed:
         return (

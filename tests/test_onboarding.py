@@ -106,6 +106,29 @@ def test_the_city_home_links_the_form_and_the_form_is_bilingual(city, district, 
         ({"theme": "khong-co"}, "theme", "chọn một giao diện", "Choose a theme"),
         ({"catalog": "commune:999"}, "catalog", "danh mục thủ tục chuẩn đã ban hành", "published standard"),
         ({"catalog": "bogus"}, "catalog", "danh mục thủ tục chuẩn đã ban hành", "published standard"),
+        ({"catalog": "commune:²"}, "catalog", "danh mục thủ tục chuẩn đã ban hành", "published standard"),
+        ({"catalog": "commune:٣"}, "catalog", "danh mục thủ tục chuẩn đã ban hành", "published standard"),
+        ({"catalog": "commune:"}, "catalog", "danh mục thủ tục chuẩn đã ban hành", "published standard"),
+        (
+            {"catalog": "commune:" + "9" * 7},
+            "catalog",
+            "danh mục thủ tục chuẩn đã ban hành",
+            "published standard",
+        ),
+        (
+            {"unit_code": "٠٠٠.00.04.H99"},
+            "unit_code",
+            "không đúng định dạng QCVN 102",
+            "not in the QCVN 102 form",
+        ),
+        ({"gso_code": "٠٤"}, "gso_code", "Mã GSO gồm 2 đến 5 chữ số", "GSO code has 2 to 5 digits"),
+        (
+            {"contact_phone": "09١٢٣٤٥٦٧٨"},
+            "contact_phone",
+            "Số điện thoại không hợp lệ",
+            "Invalid phone number",
+        ),
+        ({"parent_slug": "a\x00b"}, "parent_slug", "Không tìm thấy đơn vị cấp trên", "no active parent"),
         ({"accept_terms": ""}, "accept_terms", "đồng ý với điều khoản thuê", "accept the lease terms"),
     ],
 )
@@ -121,6 +144,45 @@ def test_a_mistake_is_a_bilingual_field_error_and_stores_nothing(
     assert english.status_code == 422 and en in html.unescape(english.text)
     assert count_requests(platform) == before
     assert requests_by_email(platform, form["contact_email"]) == []
+
+
+# Long, non-ASCII, control and empty values: every one is a field error (or, where the field
+# allows it, a valid form), never a 500.
+HOSTILE = ("x" * 5000, "\x00", "a\x00b", "²", "٣", "\u202e\ufeff", " ", "")
+
+
+def test_hostile_values_in_any_field_are_answered_never_a_500(platform, district, city_client):
+    client = city_client()
+    token = csrf_from(client, FORM)
+    for field in onboarding.FIELDS:
+        for value in HOSTILE:
+            client.environ_base["REMOTE_ADDR"] = f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+            page = client.post(FORM, data={**form_of(district.slug, **{field: value}), "csrf_token": token})
+            assert page.status_code in (200, 422), (field, value, page.status_code)
+            required = field not in ("name_en", "gso_code", "catalog")
+            if value in ("\x00", "a\x00b", "") and required:
+                assert page.status_code == 422 and f'id="{field}_error"' in page.text, (field, value)
+
+
+def test_hostile_values_on_the_edit_page_are_field_errors(app, platform, district, city_client):
+    request = submitted_request(app, platform, district.slug)
+    token, digest = new_token()
+    with platform.shards.platform_session() as session, session.begin():
+        row = session.get(OnboardingRequest, request.id)
+        row.status = RequestStatus.CHANGES_REQUESTED
+        row.edit_token_hash, row.edit_expires_at = digest, now() + timedelta(days=1)
+    client = city_client()
+    values = onboarding.form_values(request)
+    for field, value in (
+        ("catalog", "commune:²"),
+        ("parent_slug", "a\x00b"),
+        ("unit_code", "٠٠٠.00.04.H99"),
+        ("slug", "x" * 5000),
+        ("contact_phone", "\x00"),
+    ):
+        page = post_form(client, f"{FORM}/sua/{token}", {**values, field: value})
+        assert page.status_code == 422 and f'id="{field}_error"' in page.text, (field, value)
+    assert reload_request(platform, request.id).status == RequestStatus.CHANGES_REQUESTED
 
 
 def test_a_commune_under_a_department_is_refused(platform, make_tenant, city_client):
