@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import uuid
 
@@ -44,6 +45,24 @@ def configure_logging(level: str, fmt: str, stream=None) -> None:
     root.setLevel(level)
 
 
+# Link tokens travel in the path (a mailed link is a GET): the access log keeps the route, never the
+# token. Any view argument named ``token`` or ``*_token`` is redacted, and so are the segments after
+# the words that lead our token links, for requests no route matched (a 404 on another host).
+TOKEN_SEGMENT = re.compile(
+    r"(/(?:dang-ky-don-vi/(?:xac-nhan|trang-thai|sua)|xac-thuc-email|dat-lai-mat-khau)/)[^/]+"
+)
+REDACTED = "…"
+
+
+def loggable_path() -> str:
+    """``request.path`` with link tokens replaced by ``…``."""
+    path = request.path
+    for name, value in (request.view_args or {}).items():
+        if (name == "token" or name.endswith("_token")) and isinstance(value, str) and value:
+            path = path.replace(value, REDACTED)
+    return TOKEN_SEGMENT.sub(r"\1" + REDACTED, path)
+
+
 def init_app(app: Flask) -> None:
     log = logging.getLogger("motcua.request")
 
@@ -57,7 +76,7 @@ def init_app(app: Flask) -> None:
         log.info(
             "%s %s %s",
             request.method,
-            request.path,
+            loggable_path(),
             response.status_code,
             extra={"host": request.host, "status": response.status_code},
         )
