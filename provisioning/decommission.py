@@ -7,7 +7,9 @@ renames its schema to ``archived_<schema>_<yyyymmdd>``: nothing that builds
 period (``DECOMMISSION_RETENTION_DAYS``). The record of that is a platform audit event
 (entity ``tenant``, action ``decommission``) holding the archive schema's name, its
 shard, the export's path and the drop-after date; ``drop_expired_archives`` (a
-periodic job) drops schemas whose date has passed and records ``archive_dropped``.
+periodic job) drops schemas whose date has passed, deletes the unit's stored files
+(keys under ``<slug>/``) and the decommission export folder, and records
+``archive_dropped``.
 
 ``FINAL_INVOICE_HOOKS`` is where billing (#6) plugs in the unit's last invoice.
 """
@@ -15,15 +17,22 @@ periodic job) drops schemas whose date has passed and records ``archive_dropped`
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session
 
 from app.audit.platform import record
 from app.audit.platform_models import PlatformAuditEvent
+from app.core.storage import Storage
+from provisioning.export import MANIFEST, list_keys
+from provisioning.onboarding_models import OnboardingRequest, RequestStatus
+from provisioning.pipeline_models import ProvisioningRun, RunStatus
 from tenants.ddl import quote_schema
 from tenants.engines import ShardEngines
 from tenants.models import Tenant, TenantStatus
@@ -91,6 +100,31 @@ def check_can_decommission(session: Session, tenant: Tenant) -> None:
     if tenant.kind == "city":
         raise TenantError(
             "Không thể giải thể đơn vị cấp thành phố / the city itself cannot be decommissioned"
+        )
+    _check_no_child_on_the_way(session, tenant)
+
+
+def _check_no_child_on_the_way(session: Session, tenant: Tenant) -> None:
+    """No unit is being made under this one: an approved request or a provision run naming it parent."""
+    requests = session.scalars(
+        select(OnboardingRequest.id).where(
+            OnboardingRequest.parent_slug == tenant.slug,
+            OnboardingRequest.status.in_([RequestStatus.APPROVED, RequestStatus.PROVISIONING]),
+        )
+    ).all()
+    runs = session.scalars(
+        select(ProvisioningRun.id).where(
+            ProvisioningRun.kind == "provision",
+            ProvisioningRun.status.not_in([RunStatus.DONE, RunStatus.ROLLED_BACK]),
+            ProvisioningRun.spec["parent_slug"].astext == tenant.slug,
+        )
+    ).all()
+    if requests or runs:
+        what = [f"request #{i}" for i in requests] + [f"run #{i}" for i in runs]
+        raise TenantError(
+            f"Đang khởi tạo đơn vị trực thuộc {tenant.slug!r}; hãy hoàn tất hoặc hoàn tác trước / "
+            f"units are being provisioned under {tenant.slug!r} ({', '.join(what)}): finish or roll "
+            "them back first"
         )
 
 
@@ -163,12 +197,49 @@ def list_archives(session: Session) -> list[dict]:
     ]
 
 
-def drop_expired_archives(shards: ShardEngines, *, now: datetime | None = None) -> list[str]:
-    """Drop archived schemas whose retention has passed (audited); returns their names.
+def delete_files(storage: Storage, slug: str) -> int:
+    """Delete every stored object of ``slug`` (keys under ``<slug>/``); returns how many."""
+    keys = list_keys(storage, slug)
+    for key in keys:
+        storage.delete(key)
+    return len(keys)
+
+
+def delete_export(path: str | None, slug: str) -> bool:
+    """Delete the decommission export folder (and its .tar.gz) if it is this unit's export."""
+    if not path:
+        return False
+    folder = Path(path)
+    manifest = folder / MANIFEST
+    try:
+        ours = json.loads(manifest.read_text(encoding="utf-8")).get("tenant") == slug
+    except (OSError, ValueError):
+        ours = False
+    deleted = False
+    if ours:  # never remove a folder that is not this unit's export
+        shutil.rmtree(folder)
+        deleted = True
+    tarball = folder.with_name(folder.name + ".tar.gz")
+    if folder.name and tarball.is_file():
+        tarball.unlink()
+        deleted = True
+    return deleted
+
+
+def drop_expired_archives(
+    shards: ShardEngines, *, storage: Storage | None = None, now: datetime | None = None
+) -> list[str]:
+    """Drop archived schemas whose retention has passed, with the unit's stored files and its
+    decommission export (audited); returns the schemas' names.
 
     Only units still ``archived`` count, and only schemas named by their record, so a
     rolled-back decommission (schema renamed back, unit live again) is never touched.
+    Without ``storage`` the app's configured storage is used.
     """
+    if storage is None:
+        from app.core.storage import get_storage
+
+        storage = get_storage()
     now = now or datetime.now(UTC)
     with shards.platform_session() as session:
         due = [
@@ -186,6 +257,9 @@ def drop_expired_archives(shards: ShardEngines, *, now: datetime | None = None) 
             with shards.engine(shard).begin() as conn:
                 conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {quote_schema(name)} CASCADE")
             shards.forget_schema(name)
+        # Files first, the record last: a failure here leaves the archive due, so the next run retries.
+        files = delete_files(storage, archive["slug"])
+        export_deleted = delete_export(archive.get("archive_path"), archive["slug"])
         with shards.platform_session() as session, session.begin():
             record(
                 session,
@@ -199,6 +273,9 @@ def drop_expired_archives(shards: ShardEngines, *, now: datetime | None = None) 
                     "shard": shard,
                     "drop_after": archive["drop_after"],
                     "existed": existed,
+                    "files_deleted": files,
+                    "archive_path": archive.get("archive_path"),
+                    "export_deleted": export_deleted,
                 },
             )
         log.info("dropped archived schema %s of %s (shard %s)", name, archive["slug"], shard)

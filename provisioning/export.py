@@ -35,6 +35,7 @@ from app.auth.models import Membership
 from app.core.storage import LocalStorage, Storage
 from tenants.ddl import quote_schema
 from tenants.engines import ShardEngines
+from tenants.libpq import libpq_target
 from tenants.models import Hostname, Tenant
 from tenants.registry import TenantError, get_tenant
 
@@ -57,11 +58,6 @@ def pg_tool(pg_bin: str, name: str) -> str:
     if pg_bin:
         return str(Path(pg_bin) / name)
     return shutil.which(name) or name
-
-
-def libpq_dsn(shards: ShardEngines, shard: str) -> str:
-    url = shards.engine(shard).url.set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 def list_tables(conn, schema: str) -> list[str]:
@@ -148,6 +144,7 @@ def _dump_schema(
         tables = list_tables(conn, schema)
         total = len(tables) + 1
         progress("pg_dump", 0, total)
+        dsn, env = libpq_target(shards.engine(shard).url)
         proc = subprocess.run(
             [
                 pg_tool(pg_bin, "pg_dump"),
@@ -159,8 +156,9 @@ def _dump_schema(
                 snapshot,
                 "--file",
                 str(target / "schema.sql"),
-                libpq_dsn(shards, shard),
+                dsn,
             ],
+            env=env,
             capture_output=True,
             text=True,
             check=False,

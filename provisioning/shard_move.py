@@ -2,10 +2,12 @@
 
 The pipeline (provisioning/lifecycle.py) suspends the unit for the copy (its hosts show
 the suspension notice, its jobs are skipped, its outbox events wait), exports it, imports
-the export's ``schema.sql`` on the target with psql in one transaction, compares row
-counts table by table, switches ``Tenant.shard`` and only then drops the source schema.
-Every function here checks the directory first, so a rerun or an undo can never drop
-the copy the registry points at.
+the export's ``schema.sql`` on the target with psql in one transaction, compares every
+table's row count and content checksum on both sides, switches ``Tenant.shard`` and only
+then drops the source schema. Every function here checks the directory first, so a rerun
+or an undo can never drop the copy the registry points at; a target that is the source's
+own database (another shard name for the same URL) is refused, and a schema already on
+the target is only replaced or dropped when it carries this run's marker (its comment).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.audit.platform import record
-from provisioning.export import count_rows, libpq_dsn, pg_tool
+from provisioning.export import _ident, list_tables, pg_tool
 from tenants.ddl import quote_schema
 from tenants.engines import ShardEngines
+from tenants.libpq import libpq_target
 from tenants.models import Shard, Tenant, TenantStatus
 from tenants.registry import TenantError, get_tenant
 
@@ -40,7 +44,71 @@ def check_move(session: Session, shards: ShardEngines, slug: str, target: str) -
     row = session.get(Shard, target)
     if row is not None and not row.is_accepting:
         raise TenantError(f"Shard {target!r} không nhận thêm đơn vị / is not accepting tenants")
+    check_distinct_databases(shards, tenant.shard, target)
+    if _target_schema(shards, target, tenant.schema_name)[0]:
+        raise TenantError(
+            f"Shard {target!r} đã có schema {tenant.schema_name!r}; không ghi đè / "
+            f"shard {target!r} already holds a schema {tenant.schema_name!r}: not overwritten"
+        )
     return tenant
+
+
+def database_identity(shards: ShardEngines, shard: str) -> tuple:
+    """What the shard's URL really reaches: the cluster's system identifier and the database name.
+
+    Two shard names may point at one database (a typo in SHARD_URLS, an alias): a move between
+    them would import over the live schema and then drop it. Without the right to read
+    ``pg_control_system()`` the server's address and port stand in for the cluster.
+    """
+    with shards.engine(shard).connect() as conn:
+        try:
+            with conn.begin_nested():
+                return tuple(
+                    conn.exec_driver_sql(
+                        "SELECT (SELECT system_identifier FROM pg_control_system())::text, current_database()"
+                    ).one()
+                )
+        except DBAPIError:
+            return tuple(
+                conn.exec_driver_sql(
+                    "SELECT coalesce(host(inet_server_addr()), 'local'), inet_server_port()::text, "
+                    "current_database()"
+                ).one()
+            )
+
+
+def check_distinct_databases(shards: ShardEngines, source: str, target: str) -> None:
+    if database_identity(shards, source) == database_identity(shards, target):
+        raise TenantError(
+            f"Shard {target!r} và {source!r} là cùng một cơ sở dữ liệu, không thể chuyển / "
+            f"shards {target!r} and {source!r} are the same database: a move would destroy the unit"
+        )
+
+
+def copy_marker(run_id: int) -> str:
+    """The comment a move run puts on the copy it imports: the proof that the copy is its own."""
+    return f"motcua: copy imported by move run #{run_id}"
+
+
+def _target_schema(shards: ShardEngines, shard: str, schema: str) -> tuple[bool, str | None]:
+    """(the schema exists on ``shard``, its comment)."""
+    with shards.engine(shard).connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %(s)s",
+            {"s": schema},
+        ).first()
+    return (row is not None, row[0] if row is not None else None)
+
+
+def _check_ours(shards: ShardEngines, shard: str, schema: str, marker: str) -> bool:
+    """Whether a copy of ``schema`` is on ``shard``; refuses one this run did not import."""
+    exists, comment = _target_schema(shards, shard, schema)
+    if exists and comment != marker:
+        raise TenantError(
+            f"Shard {shard!r} đã có schema {schema!r} không do lần chạy này tạo; không ghi đè / "
+            f"shard {shard!r} already holds a schema {schema!r} this run did not create: not overwritten"
+        )
+    return exists
 
 
 def _drop(shards: ShardEngines, shard: str, schema: str) -> None:
@@ -54,15 +122,25 @@ def _current_shard(shards: ShardEngines, slug: str) -> str:
         return get_tenant(session, slug).shard
 
 
-def import_schema(shards: ShardEngines, slug: str, target: str, dump: Path, *, pg_bin: str = "") -> None:
-    """Load ``dump`` (a pg_dump of the unit's schema) into ``target``, replacing any half-made copy."""
-    if _current_shard(shards, slug) == target:
+def import_schema(
+    shards: ShardEngines, slug: str, target: str, dump: Path, *, marker: str, pg_bin: str = ""
+) -> None:
+    """Load ``dump`` (a pg_dump of the unit's schema) into ``target`` and mark the copy with ``marker``.
+
+    An earlier attempt's copy (same marker) is replaced; any other schema of that name is refused.
+    """
+    source = _current_shard(shards, slug)
+    if source == target:
         raise TenantError(
             f"Shard {target!r} đã là nơi lưu chính / is already the unit's shard: not overwritten"
         )
+    check_distinct_databases(shards, source, target)
     with shards.platform_session() as session:
         schema = get_tenant(session, slug).schema_name
-    _drop(shards, target, schema)  # a failed earlier attempt may have left part of a copy
+    if _check_ours(shards, target, schema, marker):
+        _drop(shards, target, schema)  # an earlier attempt of this run committed its copy
+    dsn, env = libpq_target(shards.engine(target).url)
+    literal = "'" + marker.replace("'", "''") + "'"
     proc = subprocess.run(
         [
             pg_tool(pg_bin, "psql"),
@@ -73,8 +151,12 @@ def import_schema(shards: ShardEngines, slug: str, target: str, dump: Path, *, p
             "ON_ERROR_STOP=1",
             "--file",
             str(dump),
-            libpq_dsn(shards, target),
+            # In the same transaction as the data: a committed copy always carries its marker.
+            "--command",
+            f"COMMENT ON SCHEMA {quote_schema(schema)} IS {literal}",
+            dsn,
         ],
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -83,8 +165,8 @@ def import_schema(shards: ShardEngines, slug: str, target: str, dump: Path, *, p
         raise TenantError(f"Nạp dữ liệu thất bại / psql import failed: {proc.stderr.strip()[:300]}")
 
 
-def drop_target_copy(shards: ShardEngines, slug: str, target: str) -> None:
-    """Undo of the import: drop the copy on ``target`` unless the directory already points there."""
+def drop_target_copy(shards: ShardEngines, slug: str, target: str, *, marker: str) -> None:
+    """Undo of the import: drop this run's copy on ``target`` unless the directory already points there."""
     if _current_shard(shards, slug) == target:
         raise TenantError(
             f"Đơn vị đã chuyển sang {target!r}; hoàn tác bước chuyển trước / the unit is on {target!r}: "
@@ -92,15 +174,32 @@ def drop_target_copy(shards: ShardEngines, slug: str, target: str) -> None:
         )
     with shards.platform_session() as session:
         schema = get_tenant(session, slug).schema_name
-    _drop(shards, target, schema)
+    exists, comment = _target_schema(shards, target, schema)
+    if exists and comment == marker:  # never a schema this run did not import
+        _drop(shards, target, schema)
 
 
-def compare_counts(shards: ShardEngines, schema: str, source: str, target: str) -> dict[str, tuple]:
-    """Tables whose row counts differ (or that exist on one side only): table -> (source, target)."""
+def table_checksums(conn, schema: str) -> dict[str, tuple[int, str]]:
+    """Per table of ``schema``: (rows, md5 over the sorted md5s of every row's text); '' when empty."""
+    sums = {}
+    for table in list_tables(conn, schema):
+        count, digest = conn.exec_driver_sql(
+            # ROW(r.*) and not r: a column named like the alias would win over the whole row.
+            "SELECT count(*), coalesce(md5(string_agg(md5(ROW(r.*)::text), '' "
+            "ORDER BY md5(ROW(r.*)::text))), '') "
+            f"FROM {quote_schema(schema)}.{_ident(table)} r"
+        ).one()
+        sums[table] = (count, digest)
+    return sums
+
+
+def compare_tables(shards: ShardEngines, schema: str, source: str, target: str) -> dict[str, tuple]:
+    """Tables whose rows differ in count or content (or that exist on one side only):
+    table -> ((rows, checksum) on the source, on the target)."""
     with shards.engine(source).connect() as conn:
-        before = count_rows(conn, schema)
+        before = table_checksums(conn, schema)
     with shards.engine(target).connect() as conn:
-        after = count_rows(conn, schema)
+        after = table_checksums(conn, schema)
     return {
         t: (before.get(t), after.get(t))
         for t in sorted(set(before) | set(after))

@@ -10,6 +10,8 @@ leaves its events waiting. Resuming lifts all of it. Nothing here deletes data.
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy.orm import Session
 
 from app.audit.platform import record
@@ -17,6 +19,25 @@ from tenants.models import Tenant, TenantStatus
 from tenants.registry import TenantError, get_tenant
 
 REASON_MAX_CHARS = 500
+
+
+def clean_reason(reason: str | None) -> str:
+    """The reason as shown on the unit's notice: one line, no control characters, not too long."""
+    text = "".join(
+        " " if ch in "\t\r\n" else ch for ch in (reason or "") if ch in "\t\r\n" or not _is_control(ch)
+    ).strip()
+    if not text:
+        raise TenantError("Cần nêu lý do tạm ngừng / a reason for the suspension is required")
+    if len(text) > REASON_MAX_CHARS:
+        raise TenantError(
+            f"Lý do quá dài (tối đa {REASON_MAX_CHARS} ký tự) / the reason is too long "
+            f"(at most {REASON_MAX_CHARS} characters)"
+        )
+    return text
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\u200c\u200d"
 
 
 def suspend_tenant(
@@ -28,14 +49,7 @@ def suspend_tenant(
     actor_label: str | None = None,
 ) -> Tenant:
     """Mark ``slug`` suspended with ``reason``; idempotent (suspending again updates the reason)."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise TenantError("Cần nêu lý do tạm ngừng / a reason for the suspension is required")
-    if len(reason) > REASON_MAX_CHARS:
-        raise TenantError(
-            f"Lý do quá dài (tối đa {REASON_MAX_CHARS} ký tự) / the reason is too long "
-            f"(at most {REASON_MAX_CHARS} characters)"
-        )
+    reason = clean_reason(reason)
     tenant = get_tenant(session, slug)
     if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
         raise TenantError(

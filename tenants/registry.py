@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tenants.ddl import create_schema_at_head, quote_schema
 from tenants.engines import PRIMARY_SHARD, ShardEngines
+from tenants.libpq import libpq_target
 from tenants.models import ALLOWED_PARENT_KINDS, Hostname, Shard, Tenant, TenantStatus, UnitKind
 from tenants.naming import (
     InvalidName,
@@ -90,6 +91,12 @@ def _check_parent(session: Session, kind: UnitKind, parent_slug: str | None) -> 
         raise TenantError(
             f"Đơn vị cấp trên {parent_slug!r} là {parent.kind}, không hợp lệ / "
             f"a {kind.value} cannot sit under a {parent.kind}"
+        )
+    if parent.status != TenantStatus.ACTIVE:
+        # A unit under a suspended, archived or half-made parent would be born orphaned.
+        raise TenantError(
+            f"Đơn vị cấp trên {parent_slug!r} đang ở trạng thái {parent.status}, không thể thêm đơn vị "
+            f"trực thuộc / the parent {parent_slug!r} is {parent.status}: new units need an active parent"
         )
     return parent
 
@@ -420,10 +427,10 @@ def archive_schema(shards: ShardEngines, tenant: Tenant, archive_dir: Path, pg_d
     archive_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     target = archive_dir / f"{tenant.slug}-{stamp}.sql"
-    url = shards.engine(tenant.shard).url.set(drivername="postgresql")
-    dsn = url.render_as_string(hide_password=False)
+    dsn, env = libpq_target(shards.engine(tenant.shard).url)
     proc = subprocess.run(
         [pg_dump, "--no-owner", "--schema", tenant.schema_name, "--file", str(target), dsn],
+        env=env,
         capture_output=True,
         text=True,
         check=False,

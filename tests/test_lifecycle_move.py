@@ -103,7 +103,7 @@ def _break_verify(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure before the switch")
 
-    monkeypatch.setattr(shard_move, "compare_counts", broken)
+    monkeypatch.setattr(shard_move, "compare_tables", broken)
 
 
 def test_a_failure_before_the_switch_leaves_the_source_in_charge_and_resume_completes(
@@ -160,7 +160,7 @@ def test_rolling_back_before_the_switch_drops_the_half_made_copy(
 
 def test_the_import_never_overwrites_the_live_copy(app, platform, unit, tmp_path):
     with pytest.raises(ValueError, match="not overwritten"):
-        shard_move.import_schema(platform.shards, unit.slug, "main", tmp_path / "schema.sql")
+        shard_move.import_schema(platform.shards, unit.slug, "main", tmp_path / "schema.sql", marker="m")
     with pytest.raises(ValueError, match="not dropped"):
         shard_move.drop_source(platform.shards, unit.slug, "main")
     assert schema_exists(platform, "main", unit.schema_name)
