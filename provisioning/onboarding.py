@@ -3,8 +3,10 @@
 1. ``validate_request`` reads the form: every mistake is a field error in both
    languages and nothing is stored.
 2. ``submit_request`` stores it *unconfirmed* and mails a confirmation link. The
-   same requester sending the same unit again gets no second request: a fresh
-   link (still unconfirmed) or the status link (already confirmed) by mail.
+   same e-mail sending the same unit again makes no second request and changes
+   nothing stored (whoever fills the form has proven nothing): the same
+   confirmation link (still unconfirmed) or the same status link (confirmed) is
+   mailed again, at most once per request every 10 minutes.
 3. ``confirm_request`` (the link) puts it in the ops queue, flags other open
    requests for the same unit as duplicates (linked, never merged), issues the
    status page's token, and approves it at once when auto-approval is on and
@@ -17,22 +19,26 @@ Verbs flush and queue mail for after the commit; the request (the edge) commits.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.citizens import check_email, normalize_phone
 from app.core import mail, ratelimit
+from app.core.db import get_platform
 from app.core.errors import DomainError
+from app.core.jobs import redis_connection
 from provisioning import onboarding_checks as checks
 from provisioning import onboarding_mails
 from provisioning.onboarding_models import PENDING_STATUSES, OnboardingRequest, RequestStatus
 from provisioning.onboarding_review import audit, auto_approve
-from provisioning.onboarding_tokens import looks_like_token, new_token, now, token_hash
+from provisioning.onboarding_tokens import derived_token, looks_like_token, now, token_hash
 from provisioning.pipeline_models import ProvisioningRun
 from tenants.naming import SLUG_RE, slugify
 
@@ -43,6 +49,10 @@ MAX_TEXT = 200
 SUBMIT_LIMIT_PER_IP = 10  # submissions per client address per hour
 CHECK_LIMIT_PER_IP = 300  # live availability checks per client address per hour
 WINDOW_SECONDS = 3600
+RESEND_SECONDS = 600  # a request's links are mailed again at most this often
+RESEND_KEY = "onboarding:resend:{}"
+
+log = logging.getLogger(__name__)
 
 FIELDS = (
     "name",
@@ -308,18 +318,27 @@ def find_own_pending(session: Session, data: RequestInput) -> OnboardingRequest 
     )
 
 
-def _mail_confirmation(session: Session, request: OnboardingRequest, base_url: str, at: datetime) -> None:
-    token, digest = new_token()
+def _secret() -> str:
+    return get_platform().settings.secret_key
+
+
+def _mail_confirmation(
+    session: Session, request: OnboardingRequest, base_url: str, at: datetime, *, again: bool = False
+) -> None:
+    """Mail the confirmation link: the same link again while it is valid, a new one once it expired."""
+    if request.confirm_expires_at is None or request.confirm_expires_at <= at:
+        request.confirm_expires_at = at + CONFIRM_LIFETIME
+    token, digest = derived_token(_secret(), "confirm", request.id, request.confirm_expires_at)
     request.confirm_token_hash = digest
-    request.confirm_expires_at = at + CONFIRM_LIFETIME
     link = f"{base_url}dang-ky-don-vi/xac-nhan/{token}"
     hours = int(CONFIRM_LIFETIME.total_seconds() // 3600)
-    mail.send_after_commit(session, onboarding_mails.confirm_mail(request, link, hours))
+    mail.send_after_commit(session, onboarding_mails.confirm_mail(request, link, hours, again=again))
 
 
-def _issue_status_token(session: Session, request: OnboardingRequest, base_url: str, *, again: bool) -> str:
-    token, digest = new_token()
-    request.status_token_hash = digest
+def _mail_status_link(session: Session, request: OnboardingRequest, base_url: str, *, again: bool) -> str:
+    """Mail the status link; it is derived from the confirmation time, so mailing it again keeps it valid."""
+    token, digest = derived_token(_secret(), "status", request.id, request.confirmed_at)
+    request.status_token_hash = digest  # unchanged, unless SECRET_KEY changed since it was issued
     mail.send_after_commit(
         session, onboarding_mails.status_mail(request, status_link(base_url, token), again=again)
     )
@@ -330,21 +349,42 @@ def status_link(base_url: str, token: str) -> str:
     return f"{base_url}dang-ky-don-vi/trang-thai/{token}"
 
 
+def resend_allowed(request_id: int) -> bool:
+    """At most one mail again per request every RESEND_SECONDS (fails open without Redis)."""
+    try:
+        return bool(redis_connection().set(RESEND_KEY.format(request_id), 1, nx=True, ex=RESEND_SECONDS))
+    except RedisError as exc:
+        log.warning("onboarding re-send of request %s not counted, Redis unavailable: %s", request_id, exc)
+        return True
+
+
 def submit_request(
     session: Session, data: RequestInput, *, base_url: str, at: datetime | None = None
 ) -> OnboardingRequest:
     """Store the request unconfirmed and mail the confirmation link; see the module's docstring."""
     at = at or now()
     own = find_own_pending(session, data)
-    if own is not None and own.status == RequestStatus.UNCONFIRMED:
-        _apply(own, data, at)  # nothing was proven yet: the latest form wins
+    if own is not None and own.status == RequestStatus.UNCONFIRMED and (own.confirm_expires_at or at) <= at:
+        # Its link expired unused: nothing waits on it, so the form counts as a new request would.
+        _apply(own, data, at)
         _mail_confirmation(session, own, base_url, at)
-        audit(session, own, "submitted_again", actor_label=data.contact_email)
+        audit(session, own, "submitted_again", actor_label=data.contact_email, data={"replaced": True})
         session.flush()
         return own
     if own is not None:
-        _issue_status_token(session, own, base_url, again=True)
-        audit(session, own, "submitted_again", actor_label=data.contact_email, data={"status": own.status})
+        # Anyone may type an e-mail address: the stored values stay, the owner's links are mailed again.
+        mailed = resend_allowed(own.id)
+        if mailed and own.status == RequestStatus.UNCONFIRMED:
+            _mail_confirmation(session, own, base_url, at, again=True)
+        elif mailed:
+            _mail_status_link(session, own, base_url, again=True)
+        audit(
+            session,
+            own,
+            "submitted_again",
+            actor_label=data.contact_email,
+            data={"status": own.status, "mailed": mailed},
+        )
         session.flush()
         return own
     request = OnboardingRequest(status=RequestStatus.UNCONFIRMED)
@@ -394,7 +434,7 @@ def confirm_request(session: Session, token: str, *, base_url: str, at: datetime
     request.confirm_token_hash = request.confirm_expires_at = None
     duplicates = checks.list_duplicates(session, request)
     request.duplicate_of_id = duplicates[0].id if duplicates else None
-    status_token = _issue_status_token(session, request, base_url, again=False)
+    status_token = _mail_status_link(session, request, base_url, again=False)
     audit(
         session,
         request,

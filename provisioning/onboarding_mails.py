@@ -10,18 +10,30 @@ from app.core.mail import Mail, compose
 from provisioning.onboarding_models import OnboardingRequest
 
 
-def confirm_mail(request: OnboardingRequest, link: str, hours: int) -> Mail:
+def confirm_mail(request: OnboardingRequest, link: str, hours: int, *, again: bool = False) -> Mail:
+    note_vi = note_en = ""
+    if again:
+        note_vi = (
+            "Đăng ký này đã được gửi trước đó và đang chờ xác nhận; đây là liên kết đã gửi lần trước. "
+            "Nội dung gửi lần đầu được giữ nguyên (trang xác nhận hiển thị nội dung đó); muốn sửa, hãy để "
+            "liên kết hết hạn rồi gửi lại đăng ký.\n\n"
+        )
+        note_en = (
+            "This registration was sent before and waits for confirmation; this is the link sent then. "
+            "The details sent first are kept (the confirmation page shows them); to change them, let the "
+            "link expire and send the registration again.\n\n"
+        )
     return compose(
         request.contact_email,
         subject=("Xác nhận đăng ký đơn vị", "Confirm the unit's registration"),
         body=(
             "Xin chào,\n\nĐịa chỉ email này vừa được dùng để đăng ký một đơn vị mới trên cổng dịch vụ công "
-            "của thành phố. Để gửi đăng ký tới bộ phận vận hành, hãy mở liên kết sau "
-            f"(có hiệu lực trong {hours} giờ):\n\n{link}\n\n"
+            f"của thành phố. {note_vi}Để gửi đăng ký tới bộ phận vận hành, hãy mở liên kết sau "
+            f"(có hiệu lực trong {hours} giờ kể từ lần gửi đầu):\n\n{link}\n\n"
             "Nếu bạn không đăng ký, hãy bỏ qua thư này: đăng ký sẽ không được xem xét.",
             "Hello,\n\nThis address was just used to register a new unit on the city's public service "
-            "portal. To send the registration to the platform's operators, open this link "
-            f"(valid for {hours} hours):\n\n{link}\n\n"
+            f"portal. {note_en}To send the registration to the platform's operators, open this link "
+            f"(valid for {hours} hours from when it was first sent):\n\n{link}\n\n"
             "If you did not register, ignore this message: nothing will be reviewed.",
         ),
         links=[link],

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from app.auth.roles import UNIT_ADMIN
 from app.core.config import parse_seats
+from app.core.jobs import redis_connection
 from provisioning import onboarding
 from provisioning.onboarding_models import OnboardingRequest, RequestStatus
 from provisioning.onboarding_tokens import new_token, now
@@ -336,29 +337,114 @@ def test_unknown_and_expired_confirmation_links_are_refused(app, platform, distr
 # --- the same requester again, and duplicates -------------------------------------------------
 
 
-def test_the_same_requester_sending_again_makes_no_second_request(platform, district, city_client, mailbox):
+def forget_resends(app, request_id: int) -> None:
+    """As if the 10 minutes between two re-sent mails of a request had passed."""
+    with app.app_context():
+        redis_connection().delete(onboarding.RESEND_KEY.format(request_id))
+
+
+def test_the_same_requester_sending_again_makes_no_second_request(
+    app, platform, district, city_client, mailbox
+):
     client = city_client()
     form = form_of(district.slug)
     assert post_form(client, FORM, form).status_code == 200
     again = {**form, "contact_position": "Phó Chủ tịch"}
     assert post_form(client, FORM, again).status_code == 200
     (stored,) = requests_by_email(platform, form["contact_email"])
-    assert stored.contact_position == "Phó Chủ tịch"  # unconfirmed: the latest form wins
+    assert stored.contact_position == form["contact_position"]  # the first form stays
 
     mailbox.deliver()
     first, second = mailbox.to(form["contact_email"])
-    assert client.get(link_in(first, "xac-nhan")).status_code == 410  # replaced by the second link
-    assert post_form(client, link_in(second, "xac-nhan"), {}).status_code == 303
+    assert link_in(first, "xac-nhan") == link_in(second, "xac-nhan")  # the same link, mailed again
+    assert "đã được gửi trước đó" in text_of(second) and "đã được gửi trước đó" not in text_of(first)
+    assert post_form(client, FORM, again).status_code == 200  # a third time within 10 minutes: no mail
+    mailbox.deliver()
+    assert len(mailbox.to(form["contact_email"])) == 2
+    done = post_form(client, link_in(first, "xac-nhan"), {})
+    assert done.status_code == 303
+    status_path = done.headers["Location"]
 
+    forget_resends(app, stored.id)
     assert post_form(client, FORM, form).status_code == 200  # once more, now confirmed
     (still,) = requests_by_email(platform, form["contact_email"])
     assert still.id == stored.id and still.status == RequestStatus.SUBMITTED
     mailbox.deliver()
     last = mailbox.to(form["contact_email"])[-1]
     assert "không tạo đăng ký thứ hai" in text_of(last)
-    assert client.get(link_in(last, "trang-thai")).status_code == 200
+    assert link_in(last, "trang-thai") == status_path  # the same status link: the first one still works
+    assert client.get(status_path).status_code == 200
+    assert reload_request(platform, stored.id).status_token_hash == still.status_token_hash
     actions = [a for a, _, _ in audit_actions(platform, stored.id)]
-    assert actions == ["submitted", "submitted_again", "confirmed", "submitted_again"]
+    assert actions == ["submitted", "submitted_again", "submitted_again", "confirmed", "submitted_again"]
+
+
+def test_a_resubmission_by_anyone_changes_nothing_stored(app, platform, district, city_client, mailbox):
+    form = form_of(district.slug)
+    assert post_form(city_client(), FORM, form).status_code == 200
+    (stored,) = requests_by_email(platform, form["contact_email"])
+    forged = {
+        **form,
+        "contact_name": "Kẻ Giả Mạo",
+        "contact_phone": "0987654321",
+        "contact_position": "Không có",
+        "theme": "hien-dai",
+        "name_en": "Forged",
+    }
+    assert post_form(city_client(), FORM, forged).status_code == 200
+    kept = reload_request(platform, stored.id)
+    assert (kept.contact_name, kept.contact_phone, kept.theme, kept.name_en) == (
+        form["contact_name"],
+        "0912345678",
+        form["theme"],
+        form["name_en"],
+    )
+    assert kept.confirm_token_hash == stored.confirm_token_hash  # the link already sent still works
+    assert kept.confirm_expires_at == stored.confirm_expires_at
+
+    mailbox.deliver()
+    confirm_path = link_in(mailbox.to(form["contact_email"])[0], "xac-nhan")
+    client = city_client()
+    done = post_form(client, confirm_path, {})
+    assert done.status_code == 303
+    confirmed = reload_request(platform, stored.id)
+
+    forget_resends(app, stored.id)
+    assert post_form(city_client(), FORM, forged).status_code == 200  # confirmed: still nothing changes
+    after = reload_request(platform, stored.id)
+    assert after.contact_name == form["contact_name"] and after.theme == form["theme"]
+    assert after.status_token_hash == confirmed.status_token_hash  # not rotated
+    assert client.get(done.headers["Location"]).status_code == 200
+
+
+def test_an_expired_unconfirmed_request_is_replaced_by_the_next_form(
+    app, platform, district, city_client, mailbox
+):
+    form = form_of(district.slug)
+    with (
+        app.test_request_context(base_url="http://localhost"),
+        platform.shards.platform_session() as session,
+        session.begin(),
+    ):
+        data, _ = onboarding.validate_request(session, form)
+        old = onboarding.submit_request(
+            session, data, base_url="http://localhost/", at=now() - timedelta(hours=49)
+        )
+        old_id, old_hash = old.id, old.confirm_token_hash
+    mailbox.deliver()
+    (expired_mail,) = mailbox.to(form["contact_email"])
+    assert city_client().get(link_in(expired_mail, "xac-nhan")).status_code == 410
+
+    fixed = {**form, "contact_position": "Phó Chủ tịch"}
+    assert post_form(city_client(), FORM, fixed).status_code == 200
+    (stored,) = requests_by_email(platform, form["contact_email"])
+    assert stored.id == old_id and stored.contact_position == "Phó Chủ tịch"  # nothing waited on it
+    assert stored.confirm_token_hash != old_hash and stored.confirm_expires_at > now()
+    mailbox.deliver()
+    fresh = mailbox.to(form["contact_email"])[-1]
+    assert post_form(city_client(), link_in(fresh, "xac-nhan"), {}).status_code == 303
+    actions = [a for a, _, _ in audit_actions(platform, old_id)]
+    assert actions == ["submitted", "submitted_again", "confirmed"]
 
 
 def test_other_requests_for_the_same_unit_are_flagged_and_linked(app, platform, district, client_for):
