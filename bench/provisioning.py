@@ -599,7 +599,7 @@ def lifecycle_figures() -> dict:
     }
 
 
-def build_report(runs: list[dict], args, redis_url: str, started: float) -> dict:
+def build_report(runs: list[dict], args, redis_url: str, started: float, git: dict) -> dict:
     return {
         "benchmark": "provisioning",
         "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
@@ -616,7 +616,7 @@ def build_report(runs: list[dict], args, redis_url: str, started: float) -> dict
         "runs": runs,
         "options": vars(args),
         "machine": machine_info(),
-        "git": git_info(),
+        "git": git,  # at the start: the shared checkout may move during a long sitting
         "wall_s": round(time.time() - started, 1),
     }
 
@@ -637,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tenants < 20:
         parser.error("--tenants must be at least 20 (the plan needs districts to hang communes under)")
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-    started = time.time()
+    started, git = time.time(), git_info()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     target = Path(args.out) if args.out else ROOT / "bench" / "results" / f"provisioning-{stamp}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -646,7 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"run {n}/{args.repeat}: {args.tenants} tenants, {args.approvals} approvals per phase")
         runs.append(one_run(args, n, redis_url))
         log(f"run {n}: {json.dumps(run_headline(runs[-1]), ensure_ascii=False)}")
-        report = build_report(runs, args, redis_url, started)
+        report = build_report(runs, args, redis_url, started, git)
         report["complete"] = n == args.repeat  # the file is rewritten after every run
         text = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         target.write_text(text + "\n")
