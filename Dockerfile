@@ -54,4 +54,4 @@ USER motcua
 EXPOSE 8000
 
 # Shell form so PORT and WEB_CONCURRENCY apply; exec so gunicorn gets SIGTERM itself.
-CMD exec gunicorn wsgi:app --bind "0.0.0.0:${PORT}" --workers "${WEB_CONCURRENCY:-2}" --threads 4 --graceful-timeout 30 --access-logfile -
+CMD exec gunicorn wsgi:app --bind "0.0.0.0:${PORT}" --workers "${WEB_CONCURRENCY:-2}" --threads 4 --graceful-timeout 30 --access-logfile - --logger-class app.core.gunicorn_logger.RedactingLogger

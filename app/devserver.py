@@ -208,6 +208,8 @@ def main() -> int:
                 "5",
                 "--access-logfile",
                 "-",
+                "--logger-class",
+                "app.core.gunicorn_logger.RedactingLogger",
             ],
         )
         wait_ready(port, web)

@@ -48,3 +48,39 @@ def test_link_tokens_do_not_reach_the_access_log(make_tenant, client_for, caplog
     assert "GET /dang-ky-don-vi/trang-thai/… 410" in access
     assert any(line.startswith("GET /dat-lai-mat-khau/… ") for line in access)
     assert "GET /dang-ky-don-vi/kiem-tra 200" in access  # other paths are kept as they are
+
+
+def test_gunicorns_access_log_line_has_no_link_token():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from app.core.gunicorn_logger import RedactingLogger
+
+    token = "Tok3n_" + "x" * 37
+    path = f"/dang-ky-don-vi/trang-thai/{token}"
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": path + "?lang=en",
+        "PATH_INFO": path,
+        "QUERY_STRING": "lang=en",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.1",
+    }
+    response = SimpleNamespace(status="410 GONE", headers=[], sent=10)
+    request = SimpleNamespace(headers=[("Referer", f"http://localhost{path}")])
+    logger = RedactingLogger(Config())
+    atoms = logger.atoms(response, request, environ, timedelta(milliseconds=5))
+    line = logger.cfg.access_log_format % atoms
+    assert token not in line and "Tok3n" not in str(atoms)
+    assert '"GET /dang-ky-don-vi/trang-thai/…?lang=en HTTP/1.1" 410' in line
+
+
+def test_every_way_of_starting_gunicorn_uses_the_redacting_logger():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Procfile", "Dockerfile", "infra/terraform/services.tf", "app/devserver.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "--access-logfile" in text and "app.core.gunicorn_logger.RedactingLogger" in text, name

@@ -49,9 +49,14 @@ def configure_logging(level: str, fmt: str, stream=None) -> None:
 # token. Any view argument named ``token`` or ``*_token`` is redacted, and so are the segments after
 # the words that lead our token links, for requests no route matched (a 404 on another host).
 TOKEN_SEGMENT = re.compile(
-    r"(/(?:dang-ky-don-vi/(?:xac-nhan|trang-thai|sua)|xac-thuc-email|dat-lai-mat-khau)/)[^/]+"
+    r"(/(?:dang-ky-don-vi/(?:xac-nhan|trang-thai|sua)|xac-thuc-email|dat-lai-mat-khau)/)[^/?#\s\"]+"
 )
 REDACTED = "…"
+
+
+def redact_path(path: str) -> str:
+    """Any path or URL with the segments after our token links' words replaced by ``…``."""
+    return TOKEN_SEGMENT.sub(r"\1" + REDACTED, path)
 
 
 def loggable_path() -> str:
@@ -60,7 +65,7 @@ def loggable_path() -> str:
     for name, value in (request.view_args or {}).items():
         if (name == "token" or name.endswith("_token")) and isinstance(value, str) and value:
             path = path.replace(value, REDACTED)
-    return TOKEN_SEGMENT.sub(r"\1" + REDACTED, path)
+    return redact_path(path)
 
 
 def init_app(app: Flask) -> None:

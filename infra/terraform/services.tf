@@ -130,6 +130,7 @@ locals {
         "--threads", tostring(var.web_gunicorn_threads),
         "--graceful-timeout", "30",
         "--access-logfile", "-",
+        "--logger-class", "app.core.gunicorn_logger.RedactingLogger",
       ]
       cpu    = var.web_cpu
       memory = var.web_memory
