@@ -49,7 +49,7 @@ bench-lifecycle: install ## Lifecycle benchmark: export and re-import of a unit 
 	@$(BIN)/python bench/lifecycle.py
 
 bench-provisioning: install ## Provisioning benchmark: approval -> portal answering 200, 1,000 tenants present, 20 at once (prints JSON)
-	@$(BIN)/python bench/provisioning.py
+	@$(BIN)/python bench/go_live.py
 
 bench-portal: install ## Portal benchmark: search over 200 units, status lookup vs the django-tenants peer (prints JSON)
 	@$(BIN)/python bench/portal.py

@@ -1,8 +1,8 @@
 """Provisioning benchmark (issue #5): from an approval to the new portal answering 200 on its host.
 
     make -s bench-provisioning                                   # 1,000 tenants, one run
-    .venv/bin/python bench/provisioning.py --tenants 50          # quick check
-    .venv/bin/python bench/provisioning.py --repeat 3            # medians of 3 runs (fresh database each)
+    .venv/bin/python bench/go_live.py --tenants 50          # quick check
+    .venv/bin/python bench/go_live.py --repeat 3            # medians of 3 runs (fresh database each)
 
 Setup, in a fresh database ``motcua_bench_provisioning`` on DATABASE_URL's server (else the
 embedded one; dropped at the start and the end unless ``--keep-db``): the platform migrated,
@@ -57,11 +57,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file shares its name with the ``provisioning`` package: the project root must come first,
-# and bench/ (where tenancy.py and portal.py are) only after it.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() not in (ROOT, ROOT / "bench")]
-sys.path[:0] = [str(ROOT)]
-sys.path.append(str(ROOT / "bench"))
+for path in (ROOT / "bench", ROOT):  # the project, and bench/ (tenancy.py, portal.py)
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 from portal import Gunicorn  # noqa: E402
 from redis import Redis  # noqa: E402
