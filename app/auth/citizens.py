@@ -56,8 +56,8 @@ FORGOT_PATH = "/quen-mat-khau"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
-_VN_PHONE = re.compile(r"^0(?:[35789]\d{8}|2\d{9})$")  # mobile 0[35789]xxxxxxxx, landline 02xxxxxxxxx
-_PERSONAL_ID = re.compile(r"^\d{12}$")
+_VN_PHONE = re.compile(r"0(?:[35789][0-9]{8}|2[0-9]{9})")  # mobile 0[35789]xxxxxxxx, landline 02xxxxxxxxx
+_PERSONAL_ID = re.compile(r"[0-9]{12}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 FieldErrors = dict[str, tuple[str, str]]
@@ -135,7 +135,7 @@ def normalize_phone(raw: str) -> str | None:
         number = "0" + number[3:]
     elif number.startswith("84") and len(number) in (11, 12):
         number = "0" + number[2:]
-    return number if _VN_PHONE.match(number) else None
+    return number if _VN_PHONE.fullmatch(number) else None
 
 
 def check_email(raw: str) -> tuple[str, tuple[str, str] | None]:
@@ -191,7 +191,7 @@ def validate_registration(form: Mapping[str, str]) -> tuple[Registration | None,
             "Invalid phone number: a Vietnamese number of 10 digits (e.g. 0912345678) or +84….",
         )
     personal_id = (form.get("personal_id") or "").replace(" ", "") or None
-    if personal_id is not None and not _PERSONAL_ID.match(personal_id):
+    if personal_id is not None and not _PERSONAL_ID.fullmatch(personal_id):
         errors["personal_id"] = (
             "Số định danh cá nhân (CCCD) gồm đúng 12 chữ số.",
             "The personal identification number has exactly 12 digits.",

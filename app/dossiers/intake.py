@@ -32,20 +32,20 @@ DELIVERY_NAMES = {
     "postal": ("Qua dịch vụ bưu chính", "By post"),
 }
 ID_FORMATS = {
-    "cccd": (re.compile(r"\d{12}"), "12 chữ số", "12 digits"),
-    "cmnd": (re.compile(r"\d{9}"), "9 chữ số", "9 digits"),
+    "cccd": (re.compile(r"[0-9]{12}"), "12 chữ số", "12 digits"),
+    "cmnd": (re.compile(r"[0-9]{9}"), "9 chữ số", "9 digits"),
     "passport": (
         re.compile(r"[A-Z0-9]{6,9}"),
         "6–9 chữ cái in hoa hoặc chữ số",
         "6-9 capital letters or digits",
     ),
     "tax": (
-        re.compile(r"\d{10}(-\d{3})?"),
+        re.compile(r"[0-9]{10}(-[0-9]{3})?"),
         "10 chữ số (hoặc 13 với chi nhánh)",
         "10 digits (13 for a branch)",
     ),
 }
-PHONE = re.compile(r"(\+84|0)\d{9,10}")
+PHONE = re.compile(r"(\+84|0)[0-9]{9,10}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
