@@ -53,6 +53,9 @@ log = logging.getLogger("motcua.provisioning")
 
 AUDIT_ENTITY = "provisioning_run"
 LOCK_CLASS = 0x4D08  # first key of the two-key advisory lock; the second is the run id
+SLUG_LOCK_CLASS = 0x4D09  # creating runs for one tenant slug (second key: hashtext(slug))
+# Kinds that may start while the unit has a failed run waiting for a person.
+ALONGSIDE_FAILED = ("suspend", "resume")
 JOB_TIMEOUT_SECONDS = 3600
 SWEEP_INTERVAL_SECONDS = 60
 
@@ -104,6 +107,9 @@ class Step:
     label: tuple[str, str]  # (vi, en)
     do: Callable[[StepContext], None]
     undo: Callable[[StepContext], None] | None = None
+    # Once this step is done the run can no longer be rolled back (e.g. the unit is live and
+    # people use it: a later failure is resumed; removing the unit is a decommission).
+    no_rollback_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,11 +196,14 @@ def create_run(
     if tenant_slug:
         # Serialise run creation per slug until the caller commits, then look for a live run.
         session.execute(
-            text("SELECT pg_advisory_xact_lock(:k, hashtext(:s))"), {"k": LOCK_CLASS, "s": tenant_slug}
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:s))"), {"k": SLUG_LOCK_CLASS, "s": tenant_slug}
         )
+        # Suspending (and resuming) is the emergency action: a failed run waiting for a
+        # person does not block it; one that is moving does.
+        blocking = MOVING if kind in ALONGSIDE_FAILED else UNFINISHED
         busy = session.scalar(
             select(ProvisioningRun).where(
-                ProvisioningRun.tenant_slug == tenant_slug, ProvisioningRun.status.in_(list(UNFINISHED))
+                ProvisioningRun.tenant_slug == tenant_slug, ProvisioningRun.status.in_(list(blocking))
             )
         )
         if busy is not None:
@@ -323,6 +332,14 @@ def rollback_run(
         )
     if run.status == RunStatus.PENDING and _is_locked(session.connection(), run.id):
         raise Conflict(f"Lần chạy #{run.id} đang được thực hiện", f"run #{run.id} is being executed")
+    past = _past_no_return(run)
+    if past is not None:
+        raise Conflict(
+            f"Bước {past.label[0]!r} đã xong nên không hoàn tác được lần chạy #{run.id}: hãy cho chạy "
+            "tiếp; muốn gỡ đơn vị thì dùng giải thể (có xuất dữ liệu trước).",
+            f"step {past.label[1]!r} is done, so run #{run.id} cannot be rolled back: resume it; "
+            "to remove the unit, decommission it (its data is exported first).",
+        )
     run.status = RunStatus.ROLLING_BACK.value
     run.finished_at = None
     _status_changed(session, run)
@@ -336,6 +353,15 @@ def rollback_run(
         data={"at_step": run.current_step},
     )
     return run
+
+
+def _past_no_return(run: ProvisioningRun) -> Step | None:
+    """The done step after which ``run`` may not be rolled back, if there is one."""
+    for row in run.steps:
+        step = _known_step(run.kind, row.name)
+        if step is not None and step.no_rollback_after and row.status == StepStatus.DONE:
+            return step
+    return None
 
 
 # -- executing -----------------------------------------------------------------------------------
@@ -355,6 +381,7 @@ def _is_locked(conn: Connection, run_id: int) -> bool:
         conn.scalar(
             text(
                 "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 " AND classid::bigint = :c AND objid::bigint = :o AND objsubid = 2 AND granted)"
             ),
             {"c": LOCK_CLASS, "o": run_id},
@@ -704,7 +731,7 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "is_finished": run.status in (RunStatus.DONE, RunStatus.ROLLED_BACK),
         "is_moving": run.status in MOVING,
         "can_resume": run.status == RunStatus.FAILED,
-        "can_rollback": run.status in (RunStatus.FAILED, RunStatus.PENDING),
+        "can_rollback": run.status in (RunStatus.FAILED, RunStatus.PENDING) and _past_no_return(run) is None,
         "steps": steps,
     }
 

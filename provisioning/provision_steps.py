@@ -483,7 +483,13 @@ STEPS = [
         remove_admin,
     ),
     Step("hostnames", ("Kích hoạt tên miền", "Activate hostnames"), activate_hostnames, deactivate_hostnames),
-    Step("activate", ("Đưa đơn vị vào hoạt động", "Mark the unit active"), activate, deactivate),
+    Step(
+        "activate",
+        ("Đưa đơn vị vào hoạt động", "Mark the unit active"),
+        activate,
+        deactivate,
+        no_rollback_after=True,  # live: people may already use it
+    ),
     Step("notify", ("Thông báo", "Notify"), notify),
 ]
 

@@ -578,10 +578,13 @@ def test_a_worker_killed_mid_run_leaves_a_run_the_next_worker_completes_once(
     assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200
 
 
-def test_a_run_failing_at_its_last_step_rolls_back_everything_it_built(
-    app, platform, city, catalogues, fast_retries, client_for
+def test_a_run_failing_after_the_unit_went_live_is_resumed_not_rolled_back(
+    app, platform, city, catalogues, fast_retries, client_for, make_tenant
 ):
-    spec = make_spec(city, hostnames=(f"{slug()}.example.vn",))
+    """Past "activate" people may use the unit: rolling back would destroy their work (and a
+    child unit registered under it would stop the undo halfway). Ops resume; removal is a
+    decommission, which exports first."""
+    spec = make_spec(city)
     run_id = new_run(app, platform, kind="test-provision-late", spec=spec)
     with app.app_context():
         redis_connection().set(fx.broken_key(run_id), 1)
@@ -590,23 +593,56 @@ def test_a_run_failing_at_its_last_step_rolls_back_everything_it_built(
     assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200  # it was live already
     tenant = tenant_row(platform, spec.slug)
 
-    with app.app_context():
-        with platform.shards.platform_session() as session, session.begin():
-            pipeline.rollback_run(session, run_id, actor_label="ops@test")
-        assert pipeline.execute_run(run_id).status == "rolled_back"
+    with (
+        app.app_context(),
+        platform.shards.platform_session() as session,
+        session.begin(),
+        pytest.raises(DomainError) as refused,
+    ):
+        pipeline.rollback_run(session, run_id, actor_label="ops@test")
+    assert refused.value.status == 409 and "decommission" in refused.value.en
+    assert summary(app, platform, run_id)["status"] == "failed"
+    assert schema_exists(platform, tenant.schema_name)
 
-    info = summary(app, platform, run_id)
-    assert [s["status"] for s in info["steps"]] == ["undone"] * len(provision_steps.STEPS)
-    platform.resolver.clear()
-    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 404
-    assert client_for(host=spec.hostnames[0]).get("/").status_code == 404
-    assert tenant_row(platform, spec.slug) is None and not schema_exists(platform, tenant.schema_name)
-    with platform.shards.platform_session() as session:
-        assert session.scalar(select(Account.id).where(Account.email == spec.admin_email)) is None
-        assert (
-            session.scalar(select(func.count()).select_from(Hostname).where(Hostname.tenant_id == tenant.id))
-            == 0
-        )
+    with app.app_context():
+        redis_connection().delete(fx.broken_key(run_id))
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.resume_run(session, run_id, actor_label="ops@test")
+        assert pipeline.execute_run(run_id).status == "done"
+    assert client_for(host=f"{spec.slug}.localhost").get("/").status_code == 200
+
+
+def test_a_failed_run_does_not_block_suspending_the_unit(app, platform, city, catalogues, fast_retries):
+    spec = make_spec(city)
+    run_id = new_run(app, platform, kind="test-provision-late", spec=spec, tenant_slug=spec.slug)
+    with app.app_context():
+        redis_connection().set(fx.broken_key(run_id), 1)
+        assert pipeline.execute_run(run_id).status == "failed"
+        redis_connection().delete(fx.broken_key(run_id))
+        # Another ordinary run still waits for the failed one.
+        with platform.shards.platform_session() as session, session.begin(), pytest.raises(DomainError):
+            pipeline.create_run(session, "export", tenant_slug=spec.slug, actor_label="ops@test")
+        with platform.shards.platform_session() as session, session.begin():
+            suspend = pipeline.create_run(
+                session,
+                "suspend",
+                tenant_slug=spec.slug,
+                params={"reason": "Bảo trì"},
+                actor_label="ops@test",
+            ).id
+        assert pipeline.execute_run(suspend).status == "done"
+    assert tenant_row(platform, spec.slug).status == "suspended"
+
+
+def test_a_lock_with_the_same_keys_in_another_database_does_not_hold_a_run(app, platform, services):
+    run_id = new_run(app, platform)
+    other_db = platform.shards.engine("s2").execution_options(isolation_level="AUTOCOMMIT")
+    with other_db.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:c, :o)"), {"c": pipeline.LOCK_CLASS, "o": run_id})
+        with platform.shards.platform_session() as session:
+            assert not pipeline._is_locked(session.connection(), run_id)
+        with app.app_context(), platform.shards.platform_session() as session, session.begin():
+            pipeline.rollback_run(session, run_id, actor_label="ops@test")  # not "being executed"
 
 
 def test_rolling_back_a_run_never_touches_a_unit_it_did_not_reserve(
