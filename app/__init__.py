@@ -19,6 +19,11 @@ def create_app(config: dict[str, Any] | None = None):
 
     load_models()
     app = sites.MotcuaFlask(__name__, subdomain_matching=True, static_folder=None)
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     app.url_map.default_subdomain = sites.TENANT  # routes are tenant routes unless they say otherwise
     app.config.update(
         SECRET_KEY=settings.secret_key,

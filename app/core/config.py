@@ -99,6 +99,10 @@ class Settings:
     provisioning_sweep_idle_seconds: int = 60
     # Seats per unit kind for self-service onboarding (provisioning/seats.py); empty: unlimited.
     onboarding_seats: dict[str, int] = field(default_factory=dict)
+    # Proxies (load balancers) in front of the app whose X-Forwarded-For/-Proto/-Host/-Port
+    # headers are trusted: client IPs for the rate limits and audit, https in mailed links.
+    # 0 (the default) trusts none: the headers are ignored, as anyone can send them.
+    proxy_hops: int = 0
     # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
     # blueprints, commands and job modules in through ``init_app(app)``; imported by name so
     # ``app`` never imports them statically.
@@ -154,4 +158,5 @@ class Settings:
                 "PROVISIONING_SWEEP_IDLE_SECONDS", cls.provisioning_sweep_idle_seconds
             ),
             onboarding_seats=parse_seats(env.get("ONBOARDING_SEATS", "")),
+            proxy_hops=_int("PROXY_HOPS", cls.proxy_hops),
         )

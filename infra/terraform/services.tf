@@ -103,6 +103,7 @@ locals {
     {
       PLATFORM_DOMAIN       = var.platform_domain
       SESSION_COOKIE_SECURE = "1"
+      PROXY_HOPS            = "1" # the load balancer
       LOG_LEVEL             = var.log_level
       LOG_FORMAT            = "json"
       STORAGE_DIR           = "/data/storage"
