@@ -6,6 +6,7 @@ message in Vietnamese and English, and leaves nothing half-made.
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 from dataclasses import dataclass
@@ -106,6 +107,25 @@ def _check_unique(session: Session, column, value, label: str) -> None:
         raise TenantError(f"{label} {value!r} đã được dùng / is already taken")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+MAX_UNIT_NAME = 200  # Tenant.name
+
+
+def check_unit_name(name: str | None, *, required: bool = True) -> str | None:
+    """A unit name as stored: trimmed, one line (it goes into mail subjects and page titles)."""
+    name = (name or "").strip()
+    if not name:
+        if required:
+            raise TenantError("Tên đơn vị không được để trống / the unit name is required")
+        return None
+    if _CONTROL.search(name) or len(name) > MAX_UNIT_NAME:
+        raise TenantError(
+            f"Tên đơn vị phải trên một dòng, không quá {MAX_UNIT_NAME} ký tự / "
+            f"the unit name must be one line of at most {MAX_UNIT_NAME} characters"
+        )
+    return name
+
+
 def create_tenant(
     shards: ShardEngines,
     head: str,
@@ -188,9 +208,8 @@ def check_new_tenant(
     hostnames: tuple[str, ...] = (),
 ) -> NewTenant:
     """Check a new unit's names, codes, kind and shard; raise ``TenantError`` on the first problem."""
-    name = (name or "").strip()
-    if not name:
-        raise TenantError("Tên đơn vị không được để trống / the unit name is required")
+    name = check_unit_name(name)
+    name_en = check_unit_name(name_en, required=False)
     try:
         slug = check_slug(slug or slugify(name))
         schema = schema_for_slug(slug)
@@ -362,14 +381,14 @@ def _check_hostname_free(session: Session, host: str) -> None:
 
 def rename_tenant(shards: ShardEngines, slug: str, name: str, *, name_en: str | None = None) -> Tenant:
     """Change the display name only; slug, schema and hostnames stay."""
-    name = (name or "").strip()
-    if not name:
-        raise TenantError("Tên đơn vị không được để trống / the unit name is required")
+    name = check_unit_name(name)
+    set_en = name_en is not None  # "" clears the English name
+    name_en = check_unit_name(name_en, required=False) if set_en else None
     with shards.platform_session() as session, session.begin():
         tenant = get_tenant(session, slug)
         tenant.name = name
-        if name_en is not None:
-            tenant.name_en = name_en.strip() or None
+        if set_en:
+            tenant.name_en = name_en
     return tenant
 
 

@@ -264,3 +264,13 @@ def test_existing_schema_on_target_shard_is_refused_and_kept(cli, city, platform
     assert _state(platform) == before
     with platform.shards.engine("s2").connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM t_so_con_sot.keep_me")) == 0  # untouched
+
+
+def test_a_unit_name_must_be_one_line(platform, city):
+    """Names go into mail subjects and page titles: a line break would break the mail (header)."""
+    from tenants import registry
+
+    for bad in ("Quận\nMới", "Quận\u2028Mới", "Q" * 201):
+        with pytest.raises(registry.TenantError, match="one line"):
+            registry.check_unit_name(bad)
+    assert registry.check_unit_name("  Quận Mới  ") == "Quận Mới"
