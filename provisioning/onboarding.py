@@ -29,10 +29,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.citizens import check_email, normalize_phone
+from app.auth.citizens import LinkInvalid, check_email, normalize_phone
 from app.core import mail, ratelimit
 from app.core.db import get_platform
-from app.core.errors import DomainError
 from app.core.jobs import redis_connection
 from provisioning import onboarding_checks as checks
 from provisioning import onboarding_mails
@@ -88,23 +87,6 @@ STATUS_LABELS = {
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FieldErrors = dict[str, tuple[str, str]]
-
-
-class LinkInvalid(DomainError):
-    """A confirmation, status or edit link that is unknown, expired or used (one answer for all)."""
-
-    status = 410
-
-
-class TooManyRequests(DomainError):
-    status = 429
-
-
-def too_many() -> TooManyRequests:
-    return TooManyRequests(
-        "Bạn đã gửi quá nhiều yêu cầu trong thời gian ngắn. Vui lòng thử lại sau.",
-        "Too many requests in a short time. Please try again later.",
-    )
 
 
 def link_invalid() -> LinkInvalid:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from sqlalchemy import select
 
 from app.auth.access import check_csrf, csrf_token
+from app.auth.citizens import too_many
 from app.core.db import get_platform, platform_db
 from app.core.sites import CITY
 from app.themes.manifest import all_themes
@@ -78,7 +79,7 @@ def submit():
     check_csrf()
     values = _kept()
     if not onboarding.submission_allowed(request.remote_addr):
-        return _form_page(429, values=values, message=onboarding.too_many())
+        return _form_page(429, values=values, message=too_many())
     session = platform_db()
     data, errors = onboarding.validate_request(session, request.form)
     if errors:
@@ -91,7 +92,7 @@ def submit():
 def check_slug():
     """Is this subdomain free? JSON for the form's script (the form re-checks on submit)."""
     if not onboarding.check_allowed(request.remote_addr):
-        exc = onboarding.too_many()
+        exc = too_many()
         return jsonify(available=None, message_vi=exc.vi, message_en=exc.en), 429
     slug = (request.args.get("slug") or "").strip().lower()[:100]
     problem = checks.slug_problem(platform_db(), slug)
