@@ -56,6 +56,7 @@ LOCK_CLASS = 0x4D08  # first key of the two-key advisory lock; the second is the
 SLUG_LOCK_CLASS = 0x4D09  # creating runs for one tenant slug (second key: hashtext(slug))
 # Kinds that may start while the unit has a failed run waiting for a person.
 ALONGSIDE_FAILED = ("suspend", "resume")
+UNDO_PREFIX = "hoàn tác / undo: "  # starts the error of a run that failed while being rolled back
 JOB_TIMEOUT_SECONDS = 3600
 SWEEP_INTERVAL_SECONDS = 60
 
@@ -299,6 +300,13 @@ def resume_run(
             f"Chỉ tiếp tục được lần chạy thất bại (trạng thái hiện tại: {RUN_STATUS_LABELS[run.status][0]})",
             f"only a failed run can be resumed (it is {run.status})",
         )
+    if _failed_undoing(run):
+        raise Conflict(
+            f"Lần chạy #{run.id} thất bại khi đang hoàn tác: hãy hoàn tác lại để làm tiếp, "
+            "không chạy tiếp theo chiều xuôi.",
+            f"run #{run.id} failed while being rolled back: roll it back again to finish, "
+            "rather than running it forward.",
+        )
     run.status = RunStatus.PENDING.value
     run.error = None
     run.finished_at = None
@@ -353,6 +361,11 @@ def rollback_run(
         data={"at_step": run.current_step},
     )
     return run
+
+
+def _failed_undoing(run: ProvisioningRun) -> bool:
+    """True when ``run`` failed while being rolled back (some steps may already be undone)."""
+    return (run.error or "").startswith(UNDO_PREFIX) or any(s.status == StepStatus.UNDONE for s in run.steps)
 
 
 def _past_no_return(run: ProvisioningRun) -> Step | None:
@@ -593,7 +606,7 @@ def _mark_step_failed(work: _Work, error: str, *, final: bool) -> None:
         row.finished_at = _now()
         row.error = error
         run.data = dict(work.context.data)
-        direction = "" if work.forward else "hoàn tác / undo: "
+        direction = "" if work.forward else UNDO_PREFIX
         run.error = f"{direction}{row.name}: {error}"
         if not final:
             if work.forward:
@@ -730,7 +743,7 @@ def run_summary(session: Session, run_id: int) -> dict[str, Any]:
         "finished_at": run.finished_at,
         "is_finished": run.status in (RunStatus.DONE, RunStatus.ROLLED_BACK),
         "is_moving": run.status in MOVING,
-        "can_resume": run.status == RunStatus.FAILED,
+        "can_resume": run.status == RunStatus.FAILED and not _failed_undoing(run),
         "can_rollback": run.status in (RunStatus.FAILED, RunStatus.PENDING) and _past_no_return(run) is None,
         "steps": steps,
     }

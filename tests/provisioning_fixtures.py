@@ -161,3 +161,18 @@ def _provision_failing_at_notify() -> list[Step]:
 
 
 register_pipeline("test-provision-late", _provision_failing_at_notify())
+
+
+def _undo_breakable(ctx: StepContext) -> None:
+    _trace(ctx, "undo:one")
+    if redis_connection().exists(broken_key(ctx.run_id)):
+        raise RuntimeError("undo of one is broken")
+
+
+register_pipeline(
+    "test-undo-fails",
+    [
+        Step("one", ("Bước một", "Step one"), _do("one"), _undo_breakable),
+        Step("flaky", ("Bước chập chờn", "Flaky step"), _flaky, _undo("flaky")),
+    ],
+)

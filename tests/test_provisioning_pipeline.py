@@ -182,6 +182,28 @@ def test_rollback_undoes_the_steps_that_ran_in_reverse(app, platform, fast_retri
     assert audit_actions(platform, run_id) == ["created", "failed", "rollback", "rolled_back"]
 
 
+def test_a_run_that_failed_while_rolling_back_is_rolled_back_again_not_resumed(app, platform, fast_retries):
+    run_id = new_run(app, platform, kind="test-undo-fails")
+    with app.app_context():
+        redis_connection().set(fx.broken_key(run_id), 1)
+        assert pipeline.execute_run(run_id).status == "failed"  # forward: the flaky step
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.rollback_run(session, run_id, actor_label="ops@test")
+        assert pipeline.execute_run(run_id).status == "failed"  # backward: the undo of "one"
+        assert not summary(app, platform, run_id)["can_resume"]
+        with (
+            platform.shards.platform_session() as session,
+            session.begin(),
+            pytest.raises(DomainError, match="roll it back again"),
+        ):
+            pipeline.resume_run(session, run_id, actor_label="ops@test")
+        redis_connection().delete(fx.broken_key(run_id))
+        with platform.shards.platform_session() as session, session.begin():
+            pipeline.rollback_run(session, run_id, actor_label="ops@test")
+        assert pipeline.execute_run(run_id).status == "rolled_back"
+    assert "do:one" not in trace(app, run_id)[1:]  # "one" never ran forward again
+
+
 def test_two_executions_of_one_run_at_once_run_each_step_once(app, platform):
     run_id = new_run(app, platform, params={"sleep": 0.3})
     results = []
