@@ -58,44 +58,15 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 }
 
-resource "aws_db_instance" "primary" {
-  count                           = local.rds_enabled ? 1 : 0
-  identifier                      = "${local.name}-main"
-  engine                          = "postgres"
-  engine_version                  = var.db_engine_major_version
-  auto_minor_version_upgrade      = true
-  instance_class                  = var.db_instance_class
-  allocated_storage               = var.db_allocated_storage_gb
-  max_allocated_storage           = var.db_max_allocated_storage_gb
-  storage_type                    = "gp3"
-  storage_encrypted               = true
-  db_name                         = var.db_name
-  username                        = var.db_username
-  password                        = random_password.database.result
-  port                            = 5432
-  multi_az                        = var.db_multi_az
-  db_subnet_group_name            = aws_db_subnet_group.main.name
-  vpc_security_group_ids          = [aws_security_group.database.id]
-  parameter_group_name            = aws_db_parameter_group.main.name
-  publicly_accessible             = false
-  backup_retention_period         = var.db_backup_retention_days
-  backup_window                   = var.db_backup_window
-  maintenance_window              = var.db_maintenance_window
-  copy_tags_to_snapshot           = true
-  deletion_protection             = var.deletion_protection
-  skip_final_snapshot             = false
-  final_snapshot_identifier       = "${local.name}-main-final"
-  performance_insights_enabled    = true
-  monitoring_interval             = 60
-  monitoring_role_arn             = aws_iam_role.rds_monitoring.arn
-  enabled_cloudwatch_logs_exports = ["postgresql", "upgrade"]
+# The primary (shard `main`, which also holds the platform schema) and the extra shards
+# s2, s3, ... as SHARD_URLS expects: one instance each, all with the same settings.
+locals {
+  rds_instances = local.rds_enabled ? concat(["main"], [for i in range(var.shard_count) : "s${i + 2}"]) : []
 }
 
-# More shards, each its own instance with the same settings; named s2, s3, ... as
-# SHARD_URLS expects (shard `main` is the primary).
-resource "aws_db_instance" "shard" {
-  count                           = local.rds_enabled ? var.shard_count : 0
-  identifier                      = "${local.name}-s${count.index + 2}"
+resource "aws_db_instance" "postgres" {
+  for_each                        = toset(local.rds_instances)
+  identifier                      = "${local.name}-${each.key}"
   engine                          = "postgres"
   engine_version                  = var.db_engine_major_version
   auto_minor_version_upgrade      = true
@@ -119,7 +90,7 @@ resource "aws_db_instance" "shard" {
   copy_tags_to_snapshot           = true
   deletion_protection             = var.deletion_protection
   skip_final_snapshot             = false
-  final_snapshot_identifier       = "${local.name}-s${count.index + 2}-final"
+  final_snapshot_identifier       = "${local.name}-${each.key}-final"
   performance_insights_enabled    = true
   monitoring_interval             = 60
   monitoring_role_arn             = aws_iam_role.rds_monitoring.arn
@@ -127,7 +98,7 @@ resource "aws_db_instance" "shard" {
 }
 
 locals {
-  database_host = var.citus_enabled ? aws_instance.citus_coordinator[0].private_ip : aws_db_instance.primary[0].address
+  database_host = var.citus_enabled ? aws_instance.citus_coordinator[0].private_ip : aws_db_instance.postgres["main"].address
   # sslmode=require: RDS is set to refuse plain connections (rds.force_ssl).
   database_url = format(
     "postgresql://%s:%s@%s:5432/%s?sslmode=%s",
@@ -135,7 +106,8 @@ locals {
     var.citus_enabled ? "prefer" : "require",
   )
   shard_urls = join(",", [
-    for i, shard in aws_db_instance.shard :
-    format("s%d=postgresql://%s:%s@%s:5432/%s?sslmode=require", i + 2, var.db_username, random_password.database.result, shard.address, var.db_name)
+    for name, db in aws_db_instance.postgres :
+    format("%s=postgresql://%s:%s@%s:5432/%s?sslmode=require", name, var.db_username, random_password.database.result, db.address, var.db_name)
+    if name != "main"
   ])
 }

@@ -39,10 +39,7 @@ resource "aws_cloudwatch_log_metric_filter" "errors" {
 }
 
 locals {
-  rds_alarm_instances = var.citus_enabled ? {} : merge(
-    { main = aws_db_instance.primary[0].identifier },
-    { for i, s in aws_db_instance.shard : "s${i + 2}" => s.identifier },
-  )
+  rds_alarm_instances = { for name, db in aws_db_instance.postgres : name => db.identifier }
 
   alarms = merge(
     {

@@ -57,7 +57,7 @@ output "database_endpoint" {
 
 output "shard_endpoints" {
   description = "Hosts of the extra RDS shards, by shard name (s2, s3, ...)."
-  value       = { for i, s in aws_db_instance.shard : "s${i + 2}" => s.address }
+  value       = { for name, db in aws_db_instance.postgres : name => db.address if name != "main" }
 }
 
 output "redis_endpoint" {
