@@ -231,11 +231,10 @@ def create_run(
     ]
     session.add(run)
     session.flush()
-    record(
+    _audit(
         session,
-        entity=AUDIT_ENTITY,
-        entity_id=run.id,
-        action="created",
+        run,
+        "created",
         actor_account_id=actor_account_id,
         actor_label=actor_label,
         data={"kind": kind, "tenant_slug": tenant_slug, "onboarding_request_id": onboarding_request_id},
@@ -314,11 +313,10 @@ def resume_run(
         if step.status in (StepStatus.FAILED, StepStatus.RUNNING):
             step.status = StepStatus.PENDING.value
     _status_changed(session, run)
-    record(
+    _audit(
         session,
-        entity=AUDIT_ENTITY,
-        entity_id=run.id,
-        action="resume",
+        run,
+        "resume",
         actor_account_id=actor_account_id,
         actor_label=actor_label,
         data={"from_step": run.current_step},
@@ -351,16 +349,21 @@ def rollback_run(
     run.status = RunStatus.ROLLING_BACK.value
     run.finished_at = None
     _status_changed(session, run)
-    record(
+    _audit(
         session,
-        entity=AUDIT_ENTITY,
-        entity_id=run.id,
-        action="rollback",
+        run,
+        "rollback",
         actor_account_id=actor_account_id,
         actor_label=actor_label,
         data={"at_step": run.current_step},
     )
     return run
+
+
+def _audit(session: Session, run: ProvisioningRun, action: str, **fields: Any) -> None:
+    """The run's line in the platform audit trail; written by the worker unless an actor is named."""
+    fields.setdefault("actor_label", "worker")
+    record(session, entity=AUDIT_ENTITY, entity_id=run.id, action=action, **fields)
 
 
 def _failed_undoing(run: ProvisioningRun) -> bool:
@@ -562,14 +565,7 @@ def _stop_unknown(session: Session, run: ProvisioningRun, row: ProvisioningStep)
     run.error = error
     run.finished_at = _now()
     _status_changed(session, run)
-    record(
-        session,
-        entity=AUDIT_ENTITY,
-        entity_id=run.id,
-        action="failed",
-        actor_label="worker",
-        data={"step": row.name, "error": error},
-    )
+    _audit(session, run, "failed", data={"step": row.name, "error": error})
 
 
 def _start_row(row: ProvisioningStep) -> None:
@@ -615,12 +611,10 @@ def _mark_step_failed(work: _Work, error: str, *, final: bool) -> None:
         run.status = RunStatus.FAILED.value
         run.finished_at = _now()
         _status_changed(session, run)
-        record(
+        _audit(
             session,
-            entity=AUDIT_ENTITY,
-            entity_id=run.id,
-            action="failed" if work.forward else "rollback_failed",
-            actor_label="worker",
+            run,
+            "failed" if work.forward else "rollback_failed",
             data={"step": row.name, "error": error[:500]},
         )
 
@@ -631,12 +625,10 @@ def _close_run(session: Session, run: ProvisioningRun, forward: bool) -> None:
     run.current_step = None
     run.error = None
     _status_changed(session, run)
-    record(
+    _audit(
         session,
-        entity=AUDIT_ENTITY,
-        entity_id=run.id,
-        action="done" if forward else "rolled_back",
-        actor_label="worker",
+        run,
+        "done" if forward else "rolled_back",
         data={"kind": run.kind, "tenant_slug": run.tenant_slug},
     )
 
