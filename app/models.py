@@ -27,6 +27,8 @@ MODEL_MODULES = (
     "app.federation.models",
     "app.auth.citizen_models",
     "app.core.outbox_models",
+    "app.core.usage_models",
+    "billing.models",
     "provisioning.pipeline_models",
     "provisioning.onboarding_models",
 )

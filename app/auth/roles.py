@@ -17,6 +17,7 @@ UNIT_ADMIN = "unit_admin"
 
 # Platform roles.
 PROVIDER_OPS = "provider_ops"
+CITY_AUDITOR = "city_auditor"  # reads usage, contracts and invoices of every unit; changes nothing
 
 # role -> (Vietnamese, English); the order is the order shown to people.
 TENANT_ROLES: dict[str, tuple[str, str]] = {
@@ -30,6 +31,7 @@ TENANT_ROLES: dict[str, tuple[str, str]] = {
 }
 PLATFORM_ROLES: dict[str, tuple[str, str]] = {
     PROVIDER_OPS: ("Vận hành nhà cung cấp", "Provider operations"),
+    CITY_AUDITOR: ("Kiểm toán viên thành phố", "City auditor"),
 }
 
 

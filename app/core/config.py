@@ -106,7 +106,7 @@ class Settings:
     # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
     # blueprints, commands and job modules in through ``init_app(app)``; imported by name so
     # ``app`` never imports them statically.
-    extensions: tuple[str, ...] = ("provisioning.web",)
+    extensions: tuple[str, ...] = ("billing.web", "provisioning.web")
 
     @classmethod
     def from_env(cls) -> Settings:

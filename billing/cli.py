@@ -1,0 +1,21 @@
+"""`flask billing ...`: aggregation, recount, verify, contracts and invoices (issue #6).
+
+Each feature module adds its commands to ``billing_group`` here, so ``flask billing --help``
+lists them all.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+billing_group = AppGroup("billing", help="Đo đếm, hợp đồng, hóa đơn / Metering, contracts and invoices.")
+
+
+@billing_group.command("metrics")
+def metrics_command() -> None:
+    """List the metered quantities (chỉ số đo đếm)."""
+    from app.core.usage import METRICS
+
+    for name, (vi, en, unit, measure) in METRICS.items():
+        click.echo(f"{name:22} {measure:9} {unit:9} {vi} / {en}")

@@ -1,0 +1,24 @@
+"""Plugs billing into the application: blueprints, CLI commands, job modules, console links.
+
+``create_app`` imports this module by name (settings.extensions), so the dependency
+direction of ARCHITECTURE.md holds: billing imports app, never the reverse.
+"""
+
+from __future__ import annotations
+
+# Modules whose import registers periodic jobs and outbox handlers for workers.
+JOB_MODULES: tuple[str, ...] = ()
+
+# The console's menu (app/templates/console/_layout.html) lists these endpoints.
+CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = ()
+
+
+def init_app(app) -> None:
+    from billing import cli
+
+    blueprints: list = []
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    app.cli.add_command(cli.billing_group)
+    app.extensions.setdefault("motcua.job_modules", []).extend(JOB_MODULES)
+    app.config.setdefault("CONSOLE_LINKS", []).extend(CONSOLE_LINKS)
