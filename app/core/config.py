@@ -103,6 +103,8 @@ class Settings:
     # headers are trusted: client IPs for the rate limits and audit, https in mailed links.
     # 0 (the default) trusts none: the headers are ignored, as anyone can send them.
     proxy_hops: int = 0
+    # Billing aggregation re-counts this many past days each run, for late events (billing/aggregate.py).
+    billing_late_window_days: int = 10
     # Packages above ``app`` in the dependency direction (ARCHITECTURE.md) that plug their
     # blueprints, commands and job modules in through ``init_app(app)``; imported by name so
     # ``app`` never imports them statically.
@@ -159,4 +161,5 @@ class Settings:
             ),
             onboarding_seats=parse_seats(env.get("ONBOARDING_SEATS", "")),
             proxy_hops=_int("PROXY_HOPS", cls.proxy_hops),
+            billing_late_window_days=_int("BILLING_LATE_WINDOW_DAYS", cls.billing_late_window_days),
         )
