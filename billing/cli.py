@@ -19,3 +19,13 @@ def metrics_command() -> None:
 
     for name, (vi, en, unit, measure) in METRICS.items():
         click.echo(f"{name:22} {measure:9} {unit:9} {vi} / {en}")
+
+
+def _register(commands) -> None:
+    for command in commands:
+        billing_group.add_command(command)
+
+
+# Each feature module lists its commands here (one line each).
+from billing import metering_cli  # noqa: E402  (aggregate, recount, verify)
+

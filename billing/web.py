@@ -7,7 +7,7 @@ direction of ARCHITECTURE.md holds: billing imports app, never the reverse.
 from __future__ import annotations
 
 # Modules whose import registers periodic jobs and outbox handlers for workers.
-JOB_MODULES: tuple[str, ...] = ()
+JOB_MODULES: tuple[str, ...] = ("billing.aggregate",)
 
 # The console's menu (app/templates/console/_layout.html) lists these endpoints.
 CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = ()
