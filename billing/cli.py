@@ -29,3 +29,4 @@ def _register(commands) -> None:
 # Each feature module lists its commands here (one line each).
 from billing import metering_cli  # noqa: E402  (aggregate, recount, verify)
 
+_register(metering_cli.COMMANDS)
