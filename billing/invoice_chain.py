@@ -1,0 +1,276 @@
+"""The invoices' hash chain (issue #6): each final document seals its content and its predecessor.
+
+``invoice_hash(invoice)`` is the SHA-256 (hex) of the UTF-8 bytes of this canonical JSON
+(keys sorted, no spaces, non-ASCII kept, ``json.dumps(..., sort_keys=True,
+separators=(",", ":"), ensure_ascii=False)``)::
+
+    {"document": {"contract_id", "kind", "number", "sequence_no", "period_start", "period_end",
+                  "currency", "subtotal", "discount", "total", "credits_invoice_id", "reason",
+                  "finalized_at", "finalized_by_label"},
+     "previous_hash": <content_hash of the contract's previous final document, or null>,
+     "lines": [{"position", "kind", "tenant_id", "metric", "description_vi", "description_en",
+                "quantity", "unit_price", "amount", "computation", "reason", "is_late_adjustment",
+                "facts": [{"fact_id", "day", "quantity_sum", "distinct_subjects", "fact_hash"}, ...]}]}
+
+Lines are in ``position`` order, their facts in ``fact_id`` order; days are ``YYYY-MM-DD``,
+``finalized_at`` is UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``, the currency its ISO code.
+``previous_hash`` of document n is ``content_hash`` of document n-1 of the same contract
+(``sequence_no`` order, invoices and credit notes alike), so removing or editing any
+document breaks the link after it.
+
+Where: at finalizing, the audit event (entity ``billing_invoice``) keeps a *locator*: the
+digest of the header and of every line's fields and snapshots. The chain says *that* a
+document was altered; the locator lets ``verify_invoices`` say *which* line or snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.platform_models import PlatformAuditEvent
+from billing.models import FINAL, Contract, DailyFact, Invoice, InvoiceLine, InvoiceLineFact, InvoiceSequence
+
+HEADER_FIELDS = (
+    "contract_id",
+    "kind",
+    "number",
+    "sequence_no",
+    "period_start",
+    "period_end",
+    "currency",
+    "subtotal",
+    "discount",
+    "total",
+    "credits_invoice_id",
+    "reason",
+    "finalized_at",
+    "finalized_by_label",
+)
+LINE_FIELDS = (
+    "position",
+    "kind",
+    "tenant_id",
+    "metric",
+    "description_vi",
+    "description_en",
+    "quantity",
+    "unit_price",
+    "amount",
+    "computation",
+    "reason",
+    "is_late_adjustment",
+)
+FACT_FIELDS = ("fact_id", "day", "quantity_sum", "distinct_subjects", "fact_hash")
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "code"):  # sqlalchemy_utils Currency
+        return value.code
+    return value
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sha256(obj: Any) -> str:
+    return hashlib.sha256(canonical(obj)).hexdigest()
+
+
+def _pick(row: Any, fields: tuple[str, ...]) -> dict:
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return {name: _value(get(name)) for name in fields}
+
+
+def payload(header: Any, lines: list[tuple[Any, list[Any]]]) -> dict:
+    """The canonical document from a header row and ``[(line row, [fact rows])]``."""
+    ordered = sorted(
+        lines,
+        key=lambda pair: _value(pair[0].position if not isinstance(pair[0], dict) else pair[0]["position"]),
+    )
+    return {
+        "document": _pick(header, HEADER_FIELDS),
+        "previous_hash": header["previous_hash"] if isinstance(header, dict) else header.previous_hash,
+        "lines": [
+            {
+                **_pick(line, LINE_FIELDS),
+                "facts": sorted((_pick(f, FACT_FIELDS) for f in facts), key=lambda f: f["fact_id"]),
+            }
+            for line, facts in ordered
+        ],
+    }
+
+
+def locator(document: dict) -> dict:
+    """Digests of the header and of each line's fields and snapshots (kept in the audit trail)."""
+    return {
+        "header": sha256(document["document"]),
+        "lines": [
+            [
+                line["position"],
+                sha256({k: v for k, v in line.items() if k != "facts"}),
+                sha256(line["facts"]),
+            ]
+            for line in document["lines"]
+        ],
+    }
+
+
+def invoice_hash(invoice: Invoice) -> str:
+    """The content hash of an ORM invoice with its lines and their snapshots (see the module doc)."""
+    return sha256(payload(invoice, [(line, list(line.facts)) for line in invoice.lines]))
+
+
+@dataclass(frozen=True)
+class Sealed:
+    content_hash: str
+    locator: dict
+
+
+def _load_lines(session: Session, invoice_id: int) -> list[tuple[Any, list[Any]]]:
+    lines = (
+        session.execute(
+            select(InvoiceLine.id, *(getattr(InvoiceLine, f) for f in LINE_FIELDS)).where(
+                InvoiceLine.invoice_id == invoice_id
+            )
+        )
+        .mappings()
+        .all()
+    )
+    facts: dict[int, list] = defaultdict(list)
+    rows = session.execute(
+        select(InvoiceLineFact.line_id, *(getattr(InvoiceLineFact, f) for f in FACT_FIELDS))
+        .join(InvoiceLine, InvoiceLine.id == InvoiceLineFact.line_id)
+        .where(InvoiceLine.invoice_id == invoice_id)
+    ).mappings()
+    for row in rows:
+        facts[row["line_id"]].append(row)
+    return [(dict(line), facts.get(line["id"], [])) for line in lines]
+
+
+def seal(session: Session, invoice: Invoice) -> Sealed:
+    """Hash a document about to become final: header from the object, lines as stored (flushed)."""
+    session.flush()
+    document = payload(invoice, _load_lines(session, invoice.id))
+    return Sealed(sha256(document), locator(document))
+
+
+# -- verification ---------------------------------------------------------------------------------
+
+
+def _locator_of(session: Session, invoice_id: int) -> dict | None:
+    event = session.scalar(
+        select(PlatformAuditEvent)
+        .where(
+            PlatformAuditEvent.entity == "billing_invoice",
+            PlatformAuditEvent.entity_id == str(invoice_id),
+            PlatformAuditEvent.action.in_(("finalize", "credit_note")),
+        )
+        .order_by(PlatformAuditEvent.id.desc())
+        .limit(1)
+    )
+    return (event.data or {}).get("locator") if event is not None else None
+
+
+def _where(session: Session, name: str, document: dict, lines: list, recorded: dict | None) -> str:
+    """Name the altered part of a document whose hash no longer matches."""
+    if recorded is None:
+        return f"{name}: nội dung đã bị sửa / its content was altered (content_hash mismatch)"
+    now = locator(document)
+    if now["header"] != recorded.get("header"):
+        return (
+            f"{name}: phần đầu (tổng tiền, kỳ, số...) đã bị sửa / "
+            "its header (totals, period, number...) was altered"
+        )
+    before = {pos: (fields, facts) for pos, fields, facts in recorded.get("lines", [])}
+    after = {pos: (fields, facts) for pos, fields, facts in now["lines"]}
+    for position in sorted(set(before) | set(after)):
+        if position not in after:
+            return f"{name}, dòng {position}: đã bị xóa / line {position} was deleted"
+        if position not in before:
+            return f"{name}, dòng {position}: dòng lạ được thêm / line {position} was added"
+        if before[position][0] != after[position][0]:
+            return f"{name}, dòng {position}: đã bị sửa / line {position} was altered"
+        if before[position][1] != after[position][1]:
+            line = next(line for line in document["lines"] if line["position"] == position)
+            return f"{name}, dòng {position}: {_which_snapshot(session, line['facts'])}"
+    return f"{name}: nội dung đã bị sửa / its content was altered (content_hash mismatch)"
+
+
+def _which_snapshot(session: Session, facts: list[dict]) -> str:
+    """The first snapshot that disagrees with its fact, when that fact has not changed since."""
+    current = {
+        row.id: row
+        for row in session.execute(
+            select(
+                DailyFact.id, DailyFact.content_hash, DailyFact.quantity_sum, DailyFact.distinct_subjects
+            ).where(DailyFact.id.in_([f["fact_id"] for f in facts]))
+        )
+    }
+    for snap in facts:
+        fact = current.get(snap["fact_id"])
+        if fact is None or fact.content_hash != snap["fact_hash"]:
+            continue  # the fact changed since (late events) or vanished: it cannot tell
+        if (fact.quantity_sum, fact.distinct_subjects) != (snap["quantity_sum"], snap["distinct_subjects"]):
+            return (
+                f"bản chụp số liệu ngày {snap['fact_id']} ({snap['day']}) đã bị sửa / "
+                f"the snapshot of daily fact {snap['fact_id']} ({snap['day']}) was altered"
+            )
+    return "bản chụp số liệu ngày đã bị sửa / a daily fact snapshot was altered"
+
+
+def verify_invoices(platform_session: Session) -> str | None:
+    """Recompute every final document's hash and link; the first problem found, or None."""
+    session = platform_session
+    for contract in session.scalars(select(Contract).order_by(Contract.id)):
+        documents = session.scalars(
+            select(Invoice)
+            .where(Invoice.contract_id == contract.id, Invoice.status == FINAL)
+            .order_by(Invoice.sequence_no)
+        ).all()
+        previous: Invoice | None = None
+        expected = 1
+        for invoice in documents:
+            name = f"hóa đơn / invoice {invoice.number}"
+            if invoice.sequence_no != expected:
+                missing = f"{contract.number}-{expected:06d}"
+                return (
+                    f"{name}: thiếu chứng từ số {missing} trước nó (dãy số nhảy từ {expected - 1} lên "
+                    f"{invoice.sequence_no}) / document {missing} before it is missing"
+                )
+            if invoice.number != f"{contract.number}-{invoice.sequence_no:06d}":
+                return f"{name}: số hiệu không khớp số thứ tự / its number does not match its sequence"
+            lines = _load_lines(session, invoice.id)
+            document = payload(invoice, lines)
+            if sha256(document) != invoice.content_hash:
+                return _where(session, name, document, lines, _locator_of(session, invoice.id))
+            want = previous.content_hash if previous is not None else None
+            if invoice.previous_hash != want:
+                before = previous.number if previous is not None else "—"
+                return (
+                    f"{name}: mã băm trước không khớp chứng từ {before} / its previous_hash does not match "
+                    f"document {before}"
+                )
+            previous, expected = invoice, expected + 1
+        next_number = session.scalar(
+            select(InvoiceSequence.next_number).where(InvoiceSequence.contract_id == contract.id)
+        )
+        if documents and next_number != expected:
+            last = f"{contract.number}-{next_number - 1:06d}"
+            return (
+                f"hợp đồng / contract {contract.number}: chứng từ cuối {last} bị thiếu / the last document "
+                f"{last} is missing (sequence at {next_number}, chain ends at {expected - 1})"
+            )
+    return None

@@ -1,0 +1,1117 @@
+"""Invoices (hóa đơn) and credit notes (hóa đơn điều chỉnh giảm) of a lease contract (issue #6).
+
+A period's **draft** is computed from the service periods (active days), the price plan
+and the daily facts, and recomputed by a periodic job until ``period_end + grace_days``.
+**Finalizing** takes the next number of the contract's gap-free sequence under a row lock,
+freezes the lines and their fact snapshots and seals them with a hash chained to the
+previous final document (billing/invoice_chain.py). A final document never changes:
+corrections are credit notes, manual adjustment lines on the next draft, and late
+adjustments (usage of a finalized period counted after it was finalized). The rules, with
+worked examples, are in docs/invoices.md.
+
+Computing the same draft twice gives the same lines and totals: lines are ordered by
+unit slug, kind, metric and month, never by insertion time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, event, func, insert, inspect, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from app.audit.platform import record
+from app.core.errors import Conflict, DomainError, NotFound
+from app.core.usage import METRICS
+from billing import money
+from billing.models import (
+    CREDIT_NOTE,
+    DRAFT,
+    FINAL,
+    INVOICE,
+    Contract,
+    DailyFact,
+    Invoice,
+    InvoiceLine,
+    InvoiceLineFact,
+    InvoiceSequence,
+    PlanMetric,
+    PricePlan,
+    ServicePeriod,
+)
+from tenants.models import Tenant
+
+log = logging.getLogger("motcua.billing")
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+AUDIT_ENTITY = "billing_invoice"
+# The snapshot of a fact that was counted once and has since disappeared (its events were
+# removed): it keeps the fact's id and day with zero quantities, so the line stays traceable.
+VANISHED_FACT_HASH = "0" * 64
+LATE_REASON = "Sự kiện đến sau khi hóa đơn kỳ trước đã chốt / events recorded after that period was finalized"
+
+
+class InvoiceRefused(Conflict):
+    """A change to an invoice the rules do not allow (409)."""
+
+
+class InvoiceInputError(DomainError):
+    status = 422
+
+
+class FinalInvoiceChanged(RuntimeError):
+    """Raised by the ORM guard: a final invoice, its lines or snapshots were about to change."""
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def dong(amount: int) -> str:
+    """``2129032`` -> ``2.129.032 đ`` (Vietnamese digit grouping)."""
+    sign = "−" if amount < 0 else ""
+    return f"{sign}{abs(amount):,}".replace(",", ".") + " đ"
+
+
+def number(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def local_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(LOCAL_TZ).date()
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def months(period_start: date, period_end: date) -> list[tuple[date, date]]:
+    """The calendar months of ``[period_start, period_end)``, cut to the period."""
+    out, start = [], period_start
+    while start < period_end:
+        end = min(next_month(start), period_end)
+        out.append((start, end))
+        start = end
+    return out
+
+
+def days_in_month(day: date) -> int:
+    return (next_month(day) - month_start(day)).days
+
+
+def month_label(day: date) -> str:
+    return f"{day:%m/%Y}"
+
+
+def contract_periods(contract: Contract) -> list[tuple[date, date]]:
+    """The contract's billing periods ``(start, end_exclusive)`` (billing/contracts.py decides)."""
+    from billing.contracts import periods
+
+    return periods(contract)
+
+
+def period_of(contract: Contract, day: date) -> tuple[date, date] | None:
+    from billing.contracts import period_of as contract_period_of
+
+    return contract_period_of(contract, day)
+
+
+# -- what a line is -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FactSnap:
+    fact_id: int
+    day: date
+    quantity_sum: int
+    distinct_subjects: int
+    fact_hash: str
+
+
+@dataclass
+class LineSpec:
+    kind: str
+    description_vi: str
+    description_en: str
+    amount: int
+    tenant_id: int | None = None
+    metric: str | None = None
+    quantity: int = 0
+    unit_price: int = 0
+    computation: str = ""
+    reason: str | None = None
+    is_late_adjustment: bool = False
+    facts: list[FactSnap] = field(default_factory=list)
+
+    def row(self) -> dict:
+        return {
+            "kind": self.kind,
+            "tenant_id": self.tenant_id,
+            "metric": self.metric,
+            "description_vi": self.description_vi,
+            "description_en": self.description_en,
+            "quantity": self.quantity,
+            "unit_price": self.unit_price,
+            "amount": self.amount,
+            "computation": self.computation,
+            "reason": self.reason,
+            "is_late_adjustment": self.is_late_adjustment,
+        }
+
+
+@dataclass
+class Statement:
+    lines: list[LineSpec]
+    subtotal: int
+    discount: int
+    total: int
+
+
+@dataclass(frozen=True)
+class _Fact:
+    id: int
+    tenant_id: int
+    day: date
+    metric: str
+    dimension: str
+    quantity_sum: int
+    distinct_subjects: int
+    content_hash: str
+
+    def snap(self) -> FactSnap:
+        return FactSnap(self.id, self.day, self.quantity_sum, self.distinct_subjects, self.content_hash)
+
+
+# -- reading the inputs ---------------------------------------------------------------------------
+
+
+def contract_unit_ids(session: Session, contract: Contract) -> list[int]:
+    """The city's units under the contract: its city tenant and everything below it."""
+    if contract.city_tenant_id is None:
+        return list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    rows = session.execute(
+        text(
+            "WITH RECURSIVE tree AS (SELECT id FROM platform.tenants WHERE id = :root "
+            "UNION ALL SELECT t.id FROM platform.tenants t JOIN tree ON t.parent_id = tree.id) "
+            "SELECT id FROM tree ORDER BY id"
+        ),
+        {"root": contract.city_tenant_id},
+    )
+    return [row[0] for row in rows]
+
+
+def _facts(session: Session, unit_ids: Sequence[int], first: date, end: date) -> list[_Fact]:
+    if not unit_ids:
+        return []
+    rows = session.execute(
+        select(
+            DailyFact.id,
+            DailyFact.tenant_id,
+            DailyFact.day,
+            DailyFact.metric,
+            DailyFact.dimension,
+            DailyFact.quantity_sum,
+            DailyFact.distinct_subjects,
+            DailyFact.content_hash,
+        )
+        .where(DailyFact.tenant_id.in_(unit_ids), DailyFact.day >= first, DailyFact.day < end)
+        .order_by(DailyFact.id)
+    )
+    return [_Fact(*row) for row in rows]
+
+
+def _period_quantity(tenant_id: int, metric: str, first: date, end: date) -> int:
+    """A distinct metric's quantity over ``[first, end)``, from raw events (H2's definition)."""
+    from billing.aggregate import period_quantity
+
+    return period_quantity(tenant_id, metric, first, end)
+
+
+def _is_distinct(metric: str) -> bool:
+    return METRICS.get(metric, ("", "", "", "sum"))[3] == "distinct"
+
+
+def _quantity(facts: Sequence[_Fact], metric: str, tenant_id: int, first: date, end: date) -> int:
+    """Sum metrics: the sum of the facts' quantities (the very facts the line snapshots);
+    distinct metrics: distinct subjects over the raw events of the month."""
+    if _is_distinct(metric):
+        return _period_quantity(tenant_id, metric, first, end)
+    return sum(f.quantity_sum for f in facts)
+
+
+def _tiers(plan_metric: PlanMetric | None) -> list[money.Tier]:
+    if plan_metric is None or not plan_metric.tiers:
+        return []
+    return [money.Tier(t.get("up_to"), int(t["unit_price"])) for t in plan_metric.tiers]
+
+
+def price(quantity: int, plan_metric: PlanMetric | None) -> tuple[int, list[money.TierCharge]]:
+    """The overage amount of one unit's month of ``quantity`` (0 when the plan does not price it)."""
+    tiers = _tiers(plan_metric)
+    if not tiers:
+        return 0, []
+    charges = money.overage(max(quantity, 0), plan_metric.included, tiers)
+    return sum(c.amount for c in charges), charges
+
+
+def _tier_text(charges: Sequence[money.TierCharge]) -> str:
+    parts = [f"{number(c.quantity)} × {dong(c.unit_price)} = {dong(c.amount)}" for c in charges]
+    return " + ".join(parts)
+
+
+# -- computing a statement ------------------------------------------------------------------------
+
+
+def compute_statement(
+    session: Session,
+    contract: Contract,
+    period_start: date,
+    period_end: date,
+    *,
+    invoice_id: int | None = None,
+    manual: Sequence[LineSpec] = (),
+) -> Statement:
+    """The priced lines of the contract's period, in a stable order, with their totals."""
+    plan = contract.plan
+    if plan is None:
+        raise InvoiceRefused(
+            f"Hợp đồng {contract.number} chưa có bảng giá", f"contract {contract.number} has no price plan"
+        )
+    unit_ids = contract_unit_ids(session, contract)
+    tenants = {t.id: t for t in session.scalars(select(Tenant).where(Tenant.id.in_(unit_ids)))}
+    services = {
+        sp.tenant_id: sp
+        for sp in session.scalars(select(ServicePeriod).where(ServicePeriod.tenant_id.in_(unit_ids)))
+    }
+    facts = _facts(session, unit_ids, period_start, period_end)
+    fees = {f.unit_kind: f.monthly_fee for f in plan.unit_fees}
+    plan_metrics = {m.metric: m for m in plan.metrics}
+    month_list = months(period_start, period_end)
+
+    grouped: dict[tuple[int, str, date], list[_Fact]] = defaultdict(list)
+    for fact in facts:
+        grouped[(fact.tenant_id, fact.metric, month_start(fact.day))].append(fact)
+
+    per_unit: list[tuple[str, list[LineSpec]]] = []
+    for tenant_id in sorted(set(services) | {k[0] for k in grouped}, key=lambda i: tenants[i].slug):
+        tenant = tenants[tenant_id]
+        lines: list[LineSpec] = []
+        service = services.get(tenant_id)
+        if service is not None:
+            lines += _fee_lines(tenant, service, fees, plan, month_list, period_start, period_end, invoice_id)
+        for metric in sorted({k[1] for k in grouped if k[0] == tenant_id}):
+            for first, end in month_list:
+                month_facts = grouped.get((tenant_id, metric, month_start(first)), [])
+                if month_facts:
+                    line = _usage_line(tenant, metric, first, end, month_facts, plan_metrics.get(metric))
+                    if line is not None:
+                        lines.append(line)
+        per_unit.append((tenant.slug, lines))
+
+    lines = [line for _, unit_lines in per_unit for line in unit_lines]
+    lines += late_adjustments(session, contract, period_start, unit_ids, tenants, plan_metrics)
+    subtotal = sum(line.amount for line in lines)
+    discount_amount = money.discount(subtotal, plan.discount_bp) if subtotal > 0 else 0
+    if discount_amount:
+        pct = f"{plan.discount_bp / 100:g}"
+        lines.append(
+            LineSpec(
+                kind="discount",
+                description_vi=f"Chiết khấu {pct} %",
+                description_en=f"Discount {pct} %",
+                amount=-discount_amount,
+                quantity=1,
+                unit_price=-discount_amount,
+                computation=(
+                    f"{dong(subtotal)} × {number(plan.discount_bp)}/10.000 = {dong(discount_amount)} "
+                    f"(làm tròn đến đồng / rounded to the đồng)"
+                ),
+            )
+        )
+    lines += list(manual)
+    total = subtotal - discount_amount + sum(line.amount for line in manual)
+    return Statement(lines=lines, subtotal=subtotal, discount=discount_amount, total=total)
+
+
+def _fee_lines(
+    tenant: Tenant,
+    service: ServicePeriod,
+    fees: dict[str, int],
+    plan: PricePlan,
+    month_list: list[tuple[date, date]],
+    period_start: date,
+    period_end: date,
+    invoice_id: int | None,
+) -> list[LineSpec]:
+    lines = []
+    fee = fees.get(tenant.kind)
+    if fee is not None:
+        parts, amount, days_total = [], 0, 0
+        for first, end in month_list:
+            days = money.active_days(first, end, service.active_from, service.active_until)
+            if days == 0:
+                continue
+            month_days = days_in_month(first)
+            part = money.prorate(fee, days, month_days)
+            amount += part
+            days_total += days
+            parts.append(f"T{month_label(first)}: {dong(fee)} × {days}/{month_days} ngày = {dong(part)}")
+        if days_total:
+            computation = "; ".join(parts)
+            if len(parts) > 1:
+                computation += f"; cộng / total {dong(amount)}"
+            lines.append(
+                LineSpec(
+                    kind="unit_fee",
+                    tenant_id=tenant.id,
+                    description_vi=f"Phí thuê bao hằng tháng — {tenant.name}",
+                    description_en=f"Monthly fee — {tenant.name_en or tenant.name}",
+                    quantity=days_total,
+                    unit_price=fee,
+                    amount=amount,
+                    computation=computation,
+                )
+            )
+    activated_here = period_start <= service.active_from < period_end
+    if plan.setup_fee and activated_here and service.setup_invoice_id in (None, invoice_id):
+        lines.append(
+            LineSpec(
+                kind="setup_fee",
+                tenant_id=tenant.id,
+                description_vi=f"Phí khởi tạo đơn vị — {tenant.name}",
+                description_en=f"Setup fee — {tenant.name_en or tenant.name}",
+                quantity=1,
+                unit_price=plan.setup_fee,
+                amount=plan.setup_fee,
+                computation=(
+                    f"1 × {dong(plan.setup_fee)} "
+                    f"(kích hoạt ngày / activated on {service.active_from:%d/%m/%Y})"
+                ),
+            )
+        )
+    return lines
+
+
+def _usage_line(
+    tenant: Tenant,
+    metric: str,
+    first: date,
+    end: date,
+    facts: list[_Fact],
+    plan_metric: PlanMetric | None,
+) -> LineSpec | None:
+    quantity = _quantity(facts, metric, tenant.id, first, end)
+    vi, en, unit, measure = METRICS.get(metric, (metric, metric, "", "sum"))
+    amount, charges = price(quantity, plan_metric)
+    by_dimension: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        by_dimension[fact.dimension] += fact.quantity_sum
+    how = (
+        f"{number(quantity)} {unit} "
+        "(đếm không trùng trên sự kiện gốc của tháng / distinct over the month's events)"
+        if measure == "distinct"
+        else f"{number(quantity)} {unit} = tổng {len(facts)} số liệu ngày / sum of {len(facts)} daily facts"
+    )
+    if measure != "distinct" and len(by_dimension) > 1:
+        how += " (" + ", ".join(f"{d or '—'}: {number(q)}" for d, q in sorted(by_dimension.items())) + ")"
+    if plan_metric is None or not plan_metric.tiers:
+        computation = f"T{month_label(first)}: {how}; không tính phí / not priced"
+    elif charges:
+        over = quantity - plan_metric.included
+        computation = (
+            f"T{month_label(first)}: {how}; hạn mức / included {number(plan_metric.included)} → vượt / over "
+            f"{number(over)}: {_tier_text(charges)}; cộng / total {dong(amount)}"
+        )
+    else:
+        computation = (
+            f"T{month_label(first)}: {how} ≤ hạn mức / included {number(plan_metric.included)} → 0 đ"
+        )
+    return LineSpec(
+        kind="overage" if amount else "usage",
+        tenant_id=tenant.id,
+        metric=metric,
+        description_vi=f"{vi} T{month_label(first)} — {tenant.name}",
+        description_en=f"{en} {month_label(first)} — {tenant.name_en or tenant.name}",
+        quantity=quantity,
+        unit_price=0,
+        amount=amount,
+        computation=computation,
+        facts=[f.snap() for f in facts],
+    )
+
+
+# -- late adjustments -----------------------------------------------------------------------------
+
+_CHANGED_FACTS = text(
+    """
+    WITH billed AS (
+        SELECT DISTINCT ON (s.fact_id) s.fact_id, s.fact_hash, s.day, l.tenant_id, l.metric
+        FROM platform.billing_invoice_line_facts s
+        JOIN platform.billing_invoice_lines l ON l.id = s.line_id
+        JOIN platform.billing_invoices i ON i.id = l.invoice_id
+        WHERE i.contract_id = :contract AND i.status = 'final' AND i.kind = 'invoice'
+        ORDER BY s.fact_id, i.sequence_no DESC
+    ), finals AS (
+        SELECT period_start, period_end FROM platform.billing_invoices
+        WHERE contract_id = :contract AND status = 'final' AND kind = 'invoice' AND period_start < :before
+    )
+    SELECT f.tenant_id, f.metric, f.day FROM platform.billing_daily_facts f
+    LEFT JOIN billed b ON b.fact_id = f.id
+    WHERE f.tenant_id = ANY(:units) AND f.day < :before
+      AND EXISTS (SELECT 1 FROM finals WHERE f.day >= finals.period_start AND f.day < finals.period_end)
+      AND (b.fact_id IS NULL OR b.fact_hash <> f.content_hash)
+    UNION
+    SELECT b.tenant_id, b.metric, b.day FROM billed b
+    LEFT JOIN platform.billing_daily_facts f ON f.id = b.fact_id
+    WHERE f.id IS NULL AND b.fact_hash <> :vanished AND b.day < :before
+    """
+)
+
+_BILLED = text(
+    """
+    SELECT l.tenant_id, l.metric, l.quantity, l.id,
+           (SELECT min(s.day) FROM platform.billing_invoice_line_facts s WHERE s.line_id = l.id) AS day
+    FROM platform.billing_invoice_lines l
+    JOIN platform.billing_invoices i ON i.id = l.invoice_id
+    WHERE i.contract_id = :contract AND i.status = 'final' AND i.kind = 'invoice'
+      AND l.metric IS NOT NULL AND l.tenant_id = :tenant AND l.metric = :metric
+    """
+)
+
+_BILLED_SNAPS = text(
+    """
+    SELECT DISTINCT ON (s.fact_id) s.fact_id, s.day FROM platform.billing_invoice_line_facts s
+    JOIN platform.billing_invoice_lines l ON l.id = s.line_id
+    JOIN platform.billing_invoices i ON i.id = l.invoice_id
+    WHERE i.contract_id = :contract AND i.status = 'final' AND i.kind = 'invoice'
+      AND l.tenant_id = :tenant AND l.metric = :metric AND s.day >= :first AND s.day < :end
+    ORDER BY s.fact_id, i.sequence_no DESC
+    """
+)
+
+
+def late_adjustments(
+    session: Session,
+    contract: Contract,
+    before: date,
+    unit_ids: Sequence[int],
+    tenants: dict[int, Tenant],
+    plan_metrics: dict[str, PlanMetric],
+) -> list[LineSpec]:
+    """Lines for usage of finalized months that changed after they were frozen:
+    (quantity from today's facts) − (quantity billed so far), priced as
+    price(now) − price(billed) with the month's quota."""
+    changed = session.execute(
+        _CHANGED_FACTS,
+        {"contract": contract.id, "units": list(unit_ids), "before": before, "vanished": VANISHED_FACT_HASH},
+    ).all()
+    keys = sorted({(month_start(day), tenant_id, metric) for tenant_id, metric, day in changed})
+    lines = []
+    for first, tenant_id, metric in keys:
+        tenant = tenants.get(tenant_id) or session.get(Tenant, tenant_id)
+        end = next_month(first)
+        params = {"contract": contract.id, "tenant": tenant_id, "metric": metric}
+        billed = sum(
+            quantity
+            for _, _, quantity, _, day in session.execute(_BILLED, params)
+            if day is not None and month_start(day) == first
+        )
+        current = [f for f in _facts(session, [tenant_id], first, end) if f.metric == metric]
+        now_quantity = _quantity(current, metric, tenant_id, first, end) if current else 0
+        delta = now_quantity - billed
+        plan_metric = plan_metrics.get(metric)
+        now_amount, _ = price(now_quantity, plan_metric)
+        billed_amount, _ = price(billed, plan_metric)
+        amount = now_amount - billed_amount
+        if delta == 0 and amount == 0:
+            continue
+        current_ids = {f.id for f in current}
+        vanished = [
+            FactSnap(fact_id, day, 0, 0, VANISHED_FACT_HASH)
+            for fact_id, day in session.execute(_BILLED_SNAPS, {**params, "first": first, "end": end})
+            if fact_id not in current_ids
+        ]
+        vi, en, unit, _ = METRICS.get(metric, (metric, metric, "", "sum"))
+        lines.append(
+            LineSpec(
+                kind="adjustment",
+                tenant_id=tenant_id,
+                metric=metric,
+                description_vi=f"Điều chỉnh số liệu đến muộn: {vi} T{month_label(first)} — {tenant.name}",
+                description_en=(
+                    f"Late usage adjustment: {en} {month_label(first)} — {tenant.name_en or tenant.name}"
+                ),
+                quantity=delta,
+                unit_price=0,
+                amount=amount,
+                computation=(
+                    f"T{month_label(first)}: hiện nay / now {number(now_quantity)} {unit} − đã tính / billed "
+                    f"{number(billed)} = {number(delta)}; "
+                    f"giá / price({number(now_quantity)}) {dong(now_amount)} "
+                    f"− giá / price({number(billed)}) {dong(billed_amount)} = {dong(amount)}"
+                ),
+                reason=LATE_REASON,
+                is_late_adjustment=True,
+                facts=sorted([f.snap() for f in current] + vanished, key=lambda s: s.fact_id),
+            )
+        )
+    return lines
+
+
+# -- drafts ---------------------------------------------------------------------------------------
+
+
+def _manual_lines(session: Session, invoice_id: int) -> list[LineSpec]:
+    rows = session.scalars(
+        select(InvoiceLine)
+        .where(
+            InvoiceLine.invoice_id == invoice_id,
+            InvoiceLine.kind == "adjustment",
+            InvoiceLine.is_late_adjustment.is_(False),
+        )
+        .order_by(InvoiceLine.position)
+    )
+    return [
+        LineSpec(
+            kind="adjustment",
+            tenant_id=line.tenant_id,
+            description_vi=line.description_vi,
+            description_en=line.description_en,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            computation=line.computation,
+            reason=line.reason,
+        )
+        for line in rows
+    ]
+
+
+def _write_lines(session: Session, invoice: Invoice, lines: Sequence[LineSpec]) -> None:
+    """Replace a draft's lines and snapshots (bulk statements: a month of 250 units is ~70,000 rows)."""
+    if invoice.status != DRAFT:
+        raise InvoiceRefused("Hóa đơn đã chốt, không thể sửa", "a final invoice cannot be changed")
+    session.flush()
+    session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+    if lines:
+        ids = session.scalars(
+            insert(InvoiceLine).returning(InvoiceLine.id, sort_by_parameter_order=True),
+            [{"invoice_id": invoice.id, "position": n, **line.row()} for n, line in enumerate(lines, 1)],
+        ).all()
+        snaps = [
+            {
+                "line_id": line_id,
+                "fact_id": s.fact_id,
+                "day": s.day,
+                "quantity_sum": s.quantity_sum,
+                "distinct_subjects": s.distinct_subjects,
+                "fact_hash": s.fact_hash,
+            }
+            for line_id, line in zip(ids, lines, strict=True)
+            for s in line.facts
+        ]
+        if snaps:
+            session.execute(insert(InvoiceLineFact), snaps)
+    session.expire(invoice, ["lines"])
+
+
+def find_invoice(session: Session, contract_id: int, period_start: date) -> Invoice | None:
+    return session.scalar(
+        select(Invoice).where(
+            Invoice.contract_id == contract_id, Invoice.kind == INVOICE, Invoice.period_start == period_start
+        )
+    )
+
+
+def refresh_draft(
+    session: Session,
+    contract: Contract,
+    period_start: date,
+    period_end: date,
+    *,
+    now: datetime | None = None,
+    extra: Sequence[LineSpec] = (),
+) -> Invoice:
+    """Create or recompute the period's draft (manual adjustments are kept); refused once final."""
+    invoice = session.scalar(
+        select(Invoice)
+        .where(
+            Invoice.contract_id == contract.id,
+            Invoice.kind == INVOICE,
+            Invoice.period_start == period_start,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if invoice is None:
+        invoice = Invoice(
+            contract_id=contract.id,
+            kind=INVOICE,
+            status=DRAFT,
+            period_start=period_start,
+            period_end=period_end,
+            currency=contract.currency,
+        )
+        session.add(invoice)
+        session.flush()
+    if invoice.status == FINAL:
+        raise InvoiceRefused(
+            f"Hóa đơn {invoice.number} đã chốt, không tính lại được; hãy lập hóa đơn điều chỉnh giảm "
+            "hoặc điều chỉnh ở kỳ sau",
+            f"invoice {invoice.number} is final and cannot be recomputed; issue a credit note or "
+            "adjust the next invoice",
+        )
+    manual = _manual_lines(session, invoice.id) + list(extra)
+    statement = compute_statement(
+        session, contract, invoice.period_start, invoice.period_end, invoice_id=invoice.id, manual=manual
+    )
+    _write_lines(session, invoice, statement.lines)
+    invoice.subtotal, invoice.discount, invoice.total = (
+        statement.subtotal,
+        statement.discount,
+        statement.total,
+    )
+    invoice.refreshed_at = now or datetime.now(UTC)
+    session.flush()
+    return invoice
+
+
+def get_invoice(session: Session, invoice_id: int, *, lock: bool = False) -> Invoice:
+    query = select(Invoice).where(Invoice.id == invoice_id).execution_options(populate_existing=True)
+    invoice = session.scalar(query.with_for_update() if lock else query)
+    if invoice is None:
+        raise NotFound("Không tìm thấy hóa đơn", "invoice not found")
+    return invoice
+
+
+def add_adjustment(
+    session: Session,
+    invoice_id: int,
+    *,
+    amount: int,
+    description: str,
+    reason: str,
+    tenant_id: int | None = None,
+    actor_label: str | None = None,
+    actor_account_id: int | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """A manual line (positive or negative, with a reason) on a draft; the draft is recomputed."""
+    invoice = get_invoice(session, invoice_id, lock=True)
+    if invoice.status != DRAFT or invoice.kind != INVOICE:
+        raise InvoiceRefused(
+            "Chỉ thêm điều chỉnh vào hóa đơn nháp (kỳ tiếp theo)",
+            "adjustments go on a draft invoice (the next one)",
+        )
+    description, reason = (description or "").strip(), (reason or "").strip()
+    if not reason:
+        raise InvoiceInputError("Điều chỉnh phải có lý do", "an adjustment needs a reason")
+    if not description:
+        raise InvoiceInputError("Điều chỉnh phải có nội dung", "an adjustment needs a description")
+    if not isinstance(amount, int) or amount == 0:
+        raise InvoiceInputError("Số tiền điều chỉnh phải khác 0 đồng", "the adjustment amount must not be 0")
+    contract = session.get(Contract, invoice.contract_id)
+    line = LineSpec(
+        kind="adjustment",
+        tenant_id=tenant_id,
+        description_vi=f"Điều chỉnh: {description}",
+        description_en=f"Adjustment: {description}",
+        quantity=1,
+        unit_price=amount,
+        amount=amount,
+        computation=f"1 × {dong(amount)} (điều chỉnh thủ công / manual adjustment)",
+        reason=reason,
+    )
+    refresh_draft(session, contract, invoice.period_start, invoice.period_end, now=now, extra=[line])
+    record(
+        session,
+        entity=AUDIT_ENTITY,
+        entity_id=invoice.id,
+        action="adjust",
+        actor_account_id=actor_account_id,
+        actor_label=actor_label,
+        data={"amount": amount, "description": description, "reason": reason, "tenant_id": tenant_id},
+    )
+    return invoice
+
+
+# -- numbering and finalizing ---------------------------------------------------------------------
+
+
+def take_number(session: Session, contract_id: int) -> int:
+    """The contract's next number, under the sequence row's lock (created when absent)."""
+    session.execute(
+        pg_insert(InvoiceSequence)
+        .values(contract_id=contract_id, next_number=1)
+        .on_conflict_do_nothing(index_elements=["contract_id"])
+    )
+    current = session.execute(
+        select(InvoiceSequence.next_number)
+        .where(InvoiceSequence.contract_id == contract_id)
+        .with_for_update()
+    ).scalar_one()
+    session.execute(
+        update(InvoiceSequence)
+        .where(InvoiceSequence.contract_id == contract_id)
+        .values(next_number=current + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return current
+
+
+def document_number(contract: Contract, sequence_no: int) -> str:
+    return f"{contract.number}-{sequence_no:06d}"
+
+
+def _previous_hash(session: Session, contract_id: int, sequence_no: int) -> str | None:
+    if sequence_no == 1:
+        return None
+    return session.scalar(
+        select(Invoice.content_hash).where(
+            Invoice.contract_id == contract_id, Invoice.sequence_no == sequence_no - 1
+        )
+    )
+
+
+def finalize_invoice(
+    session: Session,
+    invoice_id: int,
+    *,
+    actor_label: str | None,
+    actor_account_id: int | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """Recompute the draft one last time, number it, freeze it and chain its hash."""
+    from billing import invoice_chain
+
+    now = now or datetime.now(UTC)
+    invoice = get_invoice(session, invoice_id, lock=True)
+    if invoice.kind != INVOICE:
+        raise InvoiceRefused("Hóa đơn điều chỉnh giảm đã chốt từ khi lập", "a credit note is final already")
+    if invoice.status == FINAL:
+        raise InvoiceRefused(
+            f"Hóa đơn {invoice.number} đã chốt rồi", f"invoice {invoice.number} is already final"
+        )
+    if local_today(now) < invoice.period_end:
+        last = invoice.period_end - timedelta(days=1)
+        raise InvoiceRefused(
+            f"Kỳ hóa đơn chưa kết thúc (đến hết ngày {last:%d/%m/%Y})",
+            f"the invoice's period has not ended yet (it runs to {last:%Y-%m-%d})",
+        )
+    contract = session.get(Contract, invoice.contract_id)
+    refresh_draft(session, contract, invoice.period_start, invoice.period_end, now=now)
+    if invoice.total < 0:
+        raise InvoiceRefused(
+            f"Tổng hóa đơn âm ({dong(invoice.total)}): hãy lập hóa đơn điều chỉnh giảm thay vì điều chỉnh",
+            f"the invoice total is negative ({invoice.total} VND): issue a credit note instead",
+        )
+    sequence_no = take_number(session, contract.id)
+    invoice.sequence_no = sequence_no
+    invoice.number = document_number(contract, sequence_no)
+    invoice.previous_hash = _previous_hash(session, contract.id, sequence_no)
+    invoice.finalized_at = now
+    invoice.finalized_by_label = actor_label
+    sealed = invoice_chain.seal(session, invoice)
+    invoice.content_hash = sealed.content_hash
+    invoice.status = FINAL
+    session.execute(
+        update(ServicePeriod)
+        .where(
+            ServicePeriod.setup_invoice_id.is_(None),
+            ServicePeriod.tenant_id.in_(
+                select(InvoiceLine.tenant_id).where(
+                    InvoiceLine.invoice_id == invoice.id, InvoiceLine.kind == "setup_fee"
+                )
+            ),
+        )
+        .values(setup_invoice_id=invoice.id)
+        .execution_options(synchronize_session=False)
+    )
+    record(
+        session,
+        entity=AUDIT_ENTITY,
+        entity_id=invoice.id,
+        action="finalize",
+        actor_account_id=actor_account_id,
+        actor_label=actor_label,
+        data={
+            "number": invoice.number,
+            "total": invoice.total,
+            "content_hash": invoice.content_hash,
+            "previous_hash": invoice.previous_hash,
+            "locator": sealed.locator,
+        },
+    )
+    session.flush()
+    return invoice
+
+
+def credited_so_far(session: Session, invoice_id: int) -> int:
+    """The positive sum of the credit notes already issued against an invoice."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(
+            Invoice.credits_invoice_id == invoice_id, Invoice.kind == CREDIT_NOTE
+        )
+    )
+    return -int(total)
+
+
+def create_credit_note(
+    session: Session,
+    invoice_id: int,
+    *,
+    amount: int,
+    reason: str,
+    actor_label: str | None,
+    actor_account_id: int | None = None,
+    now: datetime | None = None,
+) -> Invoice:
+    """A final credit note against a final invoice: numbered from the same sequence and chained."""
+    from billing import invoice_chain
+
+    now = now or datetime.now(UTC)
+    invoice = get_invoice(session, invoice_id, lock=True)
+    if invoice.kind != INVOICE or invoice.status != FINAL:
+        raise InvoiceRefused(
+            "Chỉ lập hóa đơn điều chỉnh giảm cho hóa đơn đã chốt",
+            "a credit note can only reference a final invoice",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvoiceInputError("Hóa đơn điều chỉnh giảm phải có lý do", "a credit note needs a reason")
+    if not isinstance(amount, int) or amount <= 0:
+        raise InvoiceInputError(
+            "Số tiền điều chỉnh giảm phải lớn hơn 0 đồng", "a credit note's amount must be more than 0 VND"
+        )
+    already = credited_so_far(session, invoice.id)
+    left = invoice.total - already
+    if amount > left:
+        raise InvoiceRefused(
+            f"Số tiền giảm {dong(amount)} vượt quá phần còn lại của hóa đơn {invoice.number}: "
+            f"{dong(invoice.total)} − đã giảm {dong(already)} = {dong(left)}",
+            f"the credit of {amount} VND exceeds what is left of invoice {invoice.number}: "
+            f"{invoice.total} − {already} already credited = {left} VND",
+        )
+    contract = session.get(Contract, invoice.contract_id)
+    sequence_no = take_number(session, contract.id)
+    note = Invoice(
+        contract_id=contract.id,
+        kind=CREDIT_NOTE,
+        status=DRAFT,
+        sequence_no=sequence_no,
+        number=document_number(contract, sequence_no),
+        period_start=invoice.period_start,
+        period_end=invoice.period_end,
+        currency=invoice.currency,
+        subtotal=-amount,
+        discount=0,
+        total=-amount,
+        credits_invoice_id=invoice.id,
+        reason=reason,
+        finalized_at=now,
+        finalized_by_label=actor_label,
+        previous_hash=_previous_hash(session, contract.id, sequence_no),
+        refreshed_at=now,
+    )
+    session.add(note)
+    session.flush()
+    session.add(
+        InvoiceLine(
+            invoice_id=note.id,
+            position=1,
+            kind="credit",
+            description_vi=f"Điều chỉnh giảm cho hóa đơn {invoice.number}",
+            description_en=f"Credit against invoice {invoice.number}",
+            quantity=1,
+            unit_price=-amount,
+            amount=-amount,
+            computation=(
+                f"{dong(invoice.total)} − đã giảm / credited {dong(already)} = còn / left {dong(left)}; "
+                f"giảm / credit {dong(amount)}"
+            ),
+            reason=reason,
+        )
+    )
+    session.flush()
+    sealed = invoice_chain.seal(session, note)
+    note.content_hash = sealed.content_hash
+    note.status = FINAL
+    record(
+        session,
+        entity=AUDIT_ENTITY,
+        entity_id=note.id,
+        action="credit_note",
+        actor_account_id=actor_account_id,
+        actor_label=actor_label,
+        data={
+            "number": note.number,
+            "credits": invoice.number,
+            "amount": amount,
+            "reason": reason,
+            "content_hash": note.content_hash,
+            "previous_hash": note.previous_hash,
+            "locator": sealed.locator,
+        },
+    )
+    session.flush()
+    return note
+
+
+# -- the periodic job -----------------------------------------------------------------------------
+
+
+def refresh_contract(session: Session, contract: Contract, *, now: datetime | None = None) -> list[Invoice]:
+    """Refresh the drafts of the periods still in their grace window; finalize those past it."""
+    now = now or datetime.now(UTC)
+    today = local_today(now)
+    existing = {
+        inv.period_start: inv
+        for inv in session.scalars(
+            select(Invoice).where(Invoice.contract_id == contract.id, Invoice.kind == INVOICE)
+        )
+    }
+    touched = []
+    for start, end in contract_periods(contract):
+        if start > today:
+            break
+        invoice = existing.get(start)
+        if invoice is not None and invoice.status == FINAL:
+            continue
+        if today >= end + timedelta(days=contract.grace_days):
+            if invoice is None:
+                invoice = refresh_draft(session, contract, start, end, now=now)
+            touched.append(
+                finalize_invoice(session, invoice.id, actor_label="auto (hết hạn chờ / grace over)", now=now)
+            )
+        else:
+            touched.append(refresh_draft(session, contract, start, end, now=now))
+    return touched
+
+
+def refresh_all(*, now: datetime | None = None, contract_number: str | None = None) -> list[str]:
+    """The periodic job (platform scope): every contract in its own transaction."""
+    from app.core.db import get_platform
+
+    shards = get_platform().shards
+    done = []
+    with shards.platform_session() as session:
+        query = select(Contract.id).order_by(Contract.id)
+        if contract_number:
+            query = query.where(Contract.number == contract_number)
+        for contract_id in session.scalars(query).all():
+            try:
+                with session.begin():
+                    contract = session.get(Contract, contract_id)
+                    for invoice in refresh_contract(session, contract, now=now):
+                        when = f"{invoice.period_start:%Y-%m-%d}"
+                        done.append(f"{contract.number} {when} {invoice.status} {invoice.total}")
+            except DomainError as exc:
+                log.warning("billing refresh of contract %s refused: %s", contract_id, exc)
+    return done
+
+
+def final_invoice_for_decommission(tenant: Tenant, decommissioned_at: datetime) -> None:
+    """FINAL_INVOICE_HOOKS: refresh the draft of the unit's last period (idempotent)."""
+    from app.core.db import get_platform
+
+    last_day = local_today(decommissioned_at) - timedelta(days=1)
+    shards = get_platform().shards
+    with shards.platform_session() as session, session.begin():
+        service = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == tenant.id))
+        if service is not None and service.active_until is not None:
+            last_day = service.active_until - timedelta(days=1)
+        contract = session.scalar(
+            select(Contract).where(Contract.starts_on <= last_day, Contract.ends_on > last_day)
+        )
+        if contract is None or contract.plan is None:
+            return
+        period = period_of(contract, last_day)
+        if period is None:
+            return
+        invoice = find_invoice(session, contract.id, period[0])
+        if invoice is None or invoice.status == DRAFT:
+            refresh_draft(session, contract, *period)
+
+
+def _register_job() -> None:
+    from app.core.scheduler import register_periodic
+
+    register_periodic(refresh_all, "low", interval=3600, name="billing-invoice-refresh")
+
+
+_register_job()
+
+
+# -- the ORM guard --------------------------------------------------------------------------------
+
+
+def _loaded_status(obj: Invoice) -> str | None:
+    history = inspect(obj).attrs.status.history
+    if history.deleted:
+        return history.deleted[0]
+    if history.unchanged:
+        return history.unchanged[0]
+    return None
+
+
+def _final_parent(session: Session, invoice_id: int | None) -> bool:
+    if invoice_id is None:
+        return False
+    parent = session.get(Invoice, invoice_id)
+    return parent is not None and parent not in session.new and _loaded_status(parent) == FINAL
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_final_documents(session: Session, flush_context, instances) -> None:
+    """No ORM flush may change, delete or add to a final invoice, its lines or snapshots."""
+    for obj in list(session.dirty) + list(session.deleted) + list(session.new):
+        if isinstance(obj, Invoice):
+            if obj in session.new:
+                continue
+            changed = obj in session.deleted or session.is_modified(obj)
+            if changed and _loaded_status(obj) == FINAL:
+                raise FinalInvoiceChanged(f"invoice {obj.number} is final and cannot be changed")
+        elif isinstance(obj, InvoiceLine):
+            if (obj in session.new or obj in session.deleted or session.is_modified(obj)) and _final_parent(
+                session, obj.invoice_id if obj.invoice_id is not None else getattr(obj.invoice, "id", None)
+            ):
+                raise FinalInvoiceChanged(f"line {obj.position} belongs to a final invoice")
+        elif isinstance(obj, InvoiceLineFact):
+            line = obj.line if obj.line_id is None else session.get(InvoiceLine, obj.line_id)
+            if line is not None and _final_parent(session, line.invoice_id):
+                raise FinalInvoiceChanged("a fact snapshot of a final invoice cannot be changed")
+
+
+def ordered_units(session: Session, invoice: Invoice) -> list[tuple[Tenant | None, list[InvoiceLine]]]:
+    """The invoice's lines grouped per unit (slug order), contract-level lines last."""
+    tenants = {
+        t.id: t
+        for t in session.scalars(
+            select(Tenant).where(Tenant.id.in_({line.tenant_id for line in invoice.lines if line.tenant_id}))
+        )
+    }
+    groups: dict[int | None, list[InvoiceLine]] = defaultdict(list)
+    for line in invoice.lines:
+        groups[line.tenant_id].append(line)
+    keyed = sorted(
+        (k for k in groups if k is not None), key=lambda k: tenants[k].slug if k in tenants else ""
+    )
+    out = [(tenants.get(k), groups[k]) for k in keyed]
+    if None in groups:
+        out.append((None, groups[None]))
+    return out
+
+
+def unit_subtotals(
+    groups: Iterable[tuple[Tenant | None, list[InvoiceLine]]],
+) -> list[tuple[Tenant | None, int]]:
+    return [(tenant, sum(line.amount for line in lines)) for tenant, lines in groups]
