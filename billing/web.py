@@ -10,13 +10,15 @@ from __future__ import annotations
 JOB_MODULES: tuple[str, ...] = ("billing.aggregate",)
 
 # The console's menu (app/templates/console/_layout.html) lists these endpoints.
-CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = ()
+CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = (
+    ("billing_audit.usage", "Kiểm toán sử dụng", "Usage audit"),
+)
 
 
 def init_app(app) -> None:
-    from billing import cli
+    from billing import audit_views, cli
 
-    blueprints: list = []
+    blueprints: list = [audit_views.blp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.cli.add_command(cli.billing_group)

@@ -20,7 +20,7 @@ from flask import redirect, request, session, url_for
 from app.auth.actions import authenticate
 from app.auth.models import Account, Membership
 from app.auth.queries import find_account, find_membership
-from app.auth.roles import PROVIDER_OPS
+from app.auth.roles import CITY_AUDITOR, PROVIDER_OPS
 from app.auth.sso_models import SsoSession
 from app.core.db import get_current_tenant, get_platform, platform_db
 from app.core.errors import DomainError
@@ -192,6 +192,19 @@ def current_ops(site: str) -> Account:
     if account is None:
         raise SignInRequired("Cần đăng nhập", "Sign-in required")
     if PROVIDER_OPS not in (account.platform_roles or []):
+        raise _no_access()
+    return account
+
+
+def current_auditor(site: str) -> Account:
+    """An account that may read the city audit console: a city auditor or provider ops.
+
+    Only those two platform roles; a unit official (whatever their tenant roles) is refused.
+    """
+    account, _ = _session_account(site)
+    if account is None:
+        raise SignInRequired("Cần đăng nhập", "Sign-in required")
+    if not {CITY_AUDITOR, PROVIDER_OPS} & set(account.platform_roles or []):
         raise _no_access()
     return account
 

@@ -15,7 +15,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.auth import actions, queries
-from app.auth.roles import PROVIDER_OPS, TENANT_ROLES
+from app.auth.roles import CITY_AUDITOR, PROVIDER_OPS, TENANT_ROLES
 from app.core.errors import DomainError
 from tenants import registry
 from tenants.models import Tenant
@@ -106,6 +106,18 @@ def set_ops(email, off):
         account = queries.get_account_by_email(session, email)
         roles = [r for r in account.platform_roles if r != PROVIDER_OPS]
         actions.set_platform_roles(session, account, roles if off else [*roles, PROVIDER_OPS])
+        click.echo(f"{account.email}: {', '.join(account.platform_roles) or '—'}")
+
+
+@accounts_cli.command("set-auditor")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="take the city_auditor role away instead")
+def set_auditor(email, off):
+    """Give an account the city auditor role (the read-only audit console)."""
+    with _transaction() as session:
+        account = queries.get_account_by_email(session, email)
+        roles = [r for r in account.platform_roles if r != CITY_AUDITOR]
+        actions.set_platform_roles(session, account, roles if off else [*roles, CITY_AUDITOR])
         click.echo(f"{account.email}: {', '.join(account.platform_roles) or '—'}")
 
 
