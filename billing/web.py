@@ -11,16 +11,18 @@ JOB_MODULES: tuple[str, ...] = ("billing.aggregate",)
 
 # The console's menu (app/templates/console/_layout.html) lists these endpoints.
 CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = (
-    ("billing_audit.usage", "Kiểm toán sử dụng", "Usage audit"),
+    ("contracts.contract_list", "Hợp đồng thuê", "Contracts"),
 )
 
 
 def init_app(app) -> None:
-    from billing import audit_views, cli
+    from billing import api, cli, contract_views, demo
 
-    blueprints: list = [audit_views.blp]
+    blueprints: list = [*contract_views.BLUEPRINTS]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    app.extensions["motcua.api"].register_blueprint(api.blp)  # console-session JSON: contracts
+    app.extensions.setdefault("motcua.demo_seeders", []).append(demo.seed_billing_demo)  # make run
     app.cli.add_command(cli.billing_group)
     app.extensions.setdefault("motcua.job_modules", []).extend(JOB_MODULES)
     app.config.setdefault("CONSOLE_LINKS", []).extend(CONSOLE_LINKS)

@@ -34,6 +34,7 @@ from app.core.outbox import TENANT_SUSPENDED, kick_relay
 from app.core.outbox_models import OutboxEvent
 from app.core.scheduler import register_periodic
 from app.core.storage import get_storage
+from billing import service_periods
 from provisioning import decommission, export, shard_move, suspension
 from provisioning.pipeline import Step, StepContext, register_pipeline
 from tenants.models import TenantStatus
@@ -294,6 +295,7 @@ def archive_status_undo(ctx: StepContext) -> None:
                 action="unarchive",
                 actor_label=_actor(ctx),
             )
+            service_periods.reopen(session, tenant.id)  # billed again: the decommission did not happen
     _forget_hosts(ctx)
 
 

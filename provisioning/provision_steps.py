@@ -35,6 +35,8 @@ from app.demo import onestop
 from app.themes import actions as theme_actions
 from app.themes import queries as theme_queries
 from app.themes.manifest import find_theme
+from billing import service_periods
+from billing.contracts import vn_today
 from provisioning.pipeline import AUDIT_ENTITY, Step, StepContext, register_pipeline
 from provisioning.spec import ProvisionSpec
 from tenants import registry
@@ -427,6 +429,8 @@ def activate(ctx: StepContext) -> None:
                 f"Đơn vị {spec.slug!r} đang ở trạng thái {tenant.status}",
                 f"tenant {spec.slug!r} is {tenant.status}",
             )
+        # Billed from today (Asia/Ho_Chi_Minh), in the same commit; a rerun keeps the first day.
+        service_periods.activate(session, tenant.id, vn_today())
     ctx.platform.resolver.clear()
     ctx.data["portal_url"] = portal_url(ctx.platform, spec.slug)
 
@@ -438,6 +442,7 @@ def deactivate(ctx: StepContext) -> None:
         tenant = session.scalar(select(Tenant).where(Tenant.slug == spec.slug).with_for_update())
         if tenant is not None and tenant.unit_code == spec.unit_code and tenant.status == TenantStatus.ACTIVE:
             tenant.status = TenantStatus.PROVISIONING.value
+            service_periods.cancel_activation(session, tenant.id)
     ctx.platform.resolver.clear()
 
 

@@ -78,7 +78,7 @@ def queue(ops):
         statuses=onboarding.STATUS_LABELS,
         kinds=kinds,
         settings=onboarding_review.get_settings(session),
-        seats={kind: (seat_limit(kind), seats_left(session, kind)) for kind in kinds},
+        seats={kind: (seat_limit(kind, session), seats_left(session, kind)) for kind in kinds},
         csrf_token=csrf_token(),
     )
 

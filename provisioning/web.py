@@ -18,7 +18,7 @@ JOB_MODULES: tuple[str, ...] = (
 
 
 def init_app(app) -> None:
-    from provisioning import cli, lifecycle_views, request_views, review_views, run_views
+    from provisioning import cli, lifecycle_views, request_views, review_views, run_views, seats
 
     for blueprint in (
         *request_views.BLUEPRINTS,
@@ -32,6 +32,8 @@ def init_app(app) -> None:
     for command in cli.TENANT_COMMANDS:
         tenants_group.add_command(command)
     app.extensions.setdefault("motcua.job_modules", []).extend(JOB_MODULES)
+    # Billing's contract page shows seats taken as onboarding counts them (billing may not import us).
+    app.extensions["motcua.seats_taken"] = seats.seats_taken
     # The console's menu (app/templates/console/_layout.html) lists these endpoints.
     app.config.setdefault("CONSOLE_LINKS", []).extend(CONSOLE_LINKS)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 from tqdm import tqdm
 
@@ -86,7 +87,17 @@ def seed_demo(platform: Platform, *, progress: bool = True) -> SeedReport:
     report.accounts = seed_demo_accounts(platform.shards, demo_tenants, counter_officer_slugs=FEATURED)
     for unit in tqdm(UNITS, desc="Quy trình nội bộ / processes", unit="tenant", disable=disable):
         report.processes_published += seed_one_stop(platform, tenants[unit.slug], report)
+    for seeder in demo_seeders():
+        seeder(platform, report)
     return report
+
+
+def demo_seeders() -> list:
+    """What extensions add to the demo (``app.extensions["motcua.demo_seeders"]``: billing's contract),
+    called as ``seeder(platform, report)`` after the units exist; each must be idempotent."""
+    if not has_app_context():
+        return []
+    return list(current_app.extensions.get("motcua.demo_seeders", ()))
 
 
 def seed_one_stop(platform: Platform, tenant: Tenant, report: SeedReport) -> int:

@@ -1,0 +1,79 @@
+"""The Hai Phong demo's lease contract and price plan, so ``make run`` shows billing (issue #6).
+
+app/demo may not import billing, so the demo seed calls the functions listed in
+``app.extensions["motcua.demo_seeders"]`` after its own work; billing.web adds
+``seed_billing_demo`` there. Idempotent: nothing is written when a contract exists;
+service periods are backfilled for units made without the provisioning pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from billing import contracts, service_periods
+from billing.models import Contract
+from tenants.models import Tenant
+
+DEMO_NUMBER = "HĐ-01/2026/HP-MOTCUA"
+
+
+def demo_contract_data(city_tenant_id: int | None, today: date) -> dict:
+    """Three years from the first of this year: the demo's units fit with room to onboard more."""
+    return {
+        "number": DEMO_NUMBER,
+        "provider_party": "Công ty Cổ phần Dịch vụ số Motcua",
+        "city_party": "Ủy ban nhân dân thành phố Hải Phòng",
+        "city_tenant_id": city_tenant_id,
+        "starts_on": date(today.year, 1, 1),
+        "ends_on": date(today.year + 3, 1, 1),
+        "currency": "VND",
+        "billing_period": "monthly",
+        "sla_target_bp": 9950,
+        "grace_days": 5,
+        "seats": {"city": 1, "department": 30, "district": 20, "commune": 220},
+        "plan": {
+            "name": "Gói một cửa điện tử tiêu chuẩn 2026",
+            "setup_fee": 5_000_000,
+            "discount_bp": 1_000,
+            "unit_fees": {"city": 0, "department": 4_000_000, "district": 3_000_000, "commune": 1_200_000},
+            "metrics": [
+                {
+                    "metric": "dossiers_received",
+                    "included": 500,
+                    "tiers": [{"up_to": 1_000, "unit_price": 2_000}, {"up_to": None, "unit_price": 1_500}],
+                },
+                {
+                    "metric": "attachment_bytes",
+                    "included": 5 * 1024**3,
+                    "tiers": [{"up_to": None, "unit_price": 0}],
+                },
+                {
+                    "metric": "api_calls",
+                    "included": 10_000,
+                    "tiers": [{"up_to": 90_000, "unit_price": 5}, {"up_to": None, "unit_price": 2}],
+                },
+                {
+                    "metric": "active_officials",
+                    "included": 30,
+                    "tiers": [{"up_to": None, "unit_price": 50_000}],
+                },
+            ],
+        },
+    }
+
+
+def seed_billing_demo(platform, report=None) -> bool:
+    """The demo contract (once) and every unit's service period; True when a contract was made."""
+    with platform.shards.platform_session() as session, session.begin():
+        service_periods.ensure_service_periods(session)
+        if session.scalar(select(Contract.id).limit(1)) is not None:
+            return False
+        city = session.scalar(select(Tenant).where(Tenant.kind == "city").order_by(Tenant.id).limit(1))
+        contracts.create_contract(
+            session,
+            demo_contract_data(city.id if city else None, contracts.vn_today()),
+            actor_label="demo seed",
+        )
+    return True
