@@ -30,3 +30,6 @@ def _register(commands) -> None:
 from billing import metering_cli  # noqa: E402  (aggregate, recount, verify)
 
 _register(metering_cli.COMMANDS)
+from billing import invoice_cli  # noqa: E402  (invoice refresh, finalize, list)
+
+_register(invoice_cli.COMMANDS)
