@@ -10,10 +10,14 @@ browsers never attach it on their own).
 from __future__ import annotations
 
 import functools
+import logging
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
-from flask import Flask, request, session
+from flask import Flask, Response, g, request, session
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import second_factor
 from app.auth.access import CSRF_KEY, CsrfFailed, Forbidden, SignInRequired, current_official, same_secret
@@ -23,10 +27,14 @@ from app.auth.queries import find_account, find_membership
 from app.core.db import get_current_tenant, platform_db, tenant_db
 from app.core.errors import DomainError, error_response
 from app.core.sites import TENANT
+from app.core.usage import record_usage
 
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CHALLENGE = 'Bearer realm="motcua"'
+_METERED = "metered_api_token"  # g key: (tenant id, token id) of a call by a unit's API token
+
+log = logging.getLogger(__name__)
 
 
 class Unauthorized(DomainError):
@@ -90,6 +98,7 @@ def _token_principal(plaintext: str) -> Principal:
             "Người tạo khóa API không còn quyền tại đơn vị này, nên khóa không còn hiệu lực.",
             "The token's creator no longer has access to this unit, so the token no longer works.",
         )
+    g.setdefault(_METERED, (tenant.id, token.id))  # metered when the request succeeds
     return Principal(
         account_id=account.id,
         roles=frozenset(membership.roles),
@@ -205,8 +214,43 @@ def api_auth(scope: str | None = None):
     return decorate
 
 
+def meter_api_call(response: Response) -> Response:
+    """One ``api.call`` usage event for a successful request by a unit's API token (issue #6).
+
+    Written in the request's own tenant transaction (the token was looked up in it), before
+    the edge commits it, inside a savepoint: metering an API call never fails the request, a
+    problem is logged and the request goes on. The event id is made here, never taken from the
+    client (a repeated X-Request-Id must not hide calls).
+    """
+    metered = g.pop(_METERED, None)
+    if metered is None or response.status_code >= 400:
+        return response
+    tenant_id, token_id = metered
+    db = tenant_db()
+    db.flush()  # the request's own rows first: their errors are the request's, not metering's
+    try:
+        with db.begin_nested():
+            record_usage(
+                db,
+                tenant_id=tenant_id,
+                source="api.call",
+                event_id=uuid.uuid4().hex,
+                metric="api_calls",
+                occurred_at=datetime.now(UTC),
+                subject=str(token_id),
+            )
+    except SQLAlchemyError:
+        log.exception("api call of token %s not metered", token_id)
+    return response
+
+
 def init_app(app: Flask) -> None:
-    """Answer ``Unauthorized`` in the one error shape, with the Bearer challenge."""
+    """Answer ``Unauthorized`` in the one error shape, with the Bearer challenge; meter token calls.
+
+    Registered after ``app.core.edge``: after-request hooks run in reverse order, so the
+    API call is recorded before the edge commits the request's transaction.
+    """
+    app.after_request(meter_api_call)
 
     @app.errorhandler(Unauthorized)
     def _unauthorized(exc: Unauthorized):

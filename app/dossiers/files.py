@@ -10,7 +10,7 @@ from app.core.db import get_platform
 from app.core.errors import Conflict, NotFound
 from app.core.storage import get_storage, storage_key, unique_name
 from app.core.uploads import check_upload
-from app.dossiers import records
+from app.dossiers import metering, records
 from app.dossiers.desk import Actor, Desk, may_act_on_step
 from app.dossiers.models import Dossier, DossierComponent, DossierFile
 from app.dossiers.status import TERMINAL
@@ -97,6 +97,7 @@ def attach(
     desk.session.add(row)
     dossier.updated_at = desk.now  # the version column moves with it
     desk.session.flush()
+    metering.file_stored(desk, row)
     return row
 
 

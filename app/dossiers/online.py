@@ -23,7 +23,7 @@ from app.core.db import get_platform
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.storage import delete_after_commit, get_storage, storage_key, unique_name
 from app.core.uploads import check_upload
-from app.dossiers import actions, files, intake, records, texts
+from app.dossiers import actions, files, intake, metering, records, texts
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.models import Dossier, DossierAction, DossierComponent, DossierFile, FormDocument
 from app.dossiers.online_models import OPEN, SUBMITTED, OnlineDraft, OnlineDraftFile
@@ -379,6 +379,7 @@ def _intake_of(draft: OnlineDraft) -> intake.Intake:
 
 def _move_files(desk: Desk, actor: Actor, draft: OnlineDraft, dossier: Dossier) -> None:
     """The draft's files become the dossier's (same stored objects, checked when uploaded)."""
+    moved: list[DossierFile] = []
     by_component = {
         c.procedure_component_id: c.id
         for c in desk.session.scalars(
@@ -389,22 +390,24 @@ def _move_files(desk: Desk, actor: Actor, draft: OnlineDraft, dossier: Dossier) 
         component_id = by_component.get(row.procedure_component_id)
         if component_id is None:  # a document of another case than the one chosen: not part of it
             continue
-        desk.session.add(
-            DossierFile(
-                dossier_id=dossier.id,
-                component_id=component_id,
-                kind="component",
-                storage_key=row.storage_key,
-                filename=row.filename,
-                content_type=row.content_type,
-                size_bytes=row.size_bytes,
-                sha256=row.sha256,
-                uploaded_by_account_id=actor.account_id,
-                uploaded_at=row.uploaded_at,
-            )
+        filed = DossierFile(
+            dossier_id=dossier.id,
+            component_id=component_id,
+            kind="component",
+            storage_key=row.storage_key,
+            filename=row.filename,
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            uploaded_by_account_id=actor.account_id,
+            uploaded_at=row.uploaded_at,
         )
+        desk.session.add(filed)
+        moved.append(filed)
         desk.session.delete(row)
     desk.session.flush()
+    for filed in moved:  # metered now, when they become the dossier's (not at the draft's upload time)
+        metering.file_stored(desk, filed)
 
 
 def submit_draft(desk: Desk, actor: Actor, draft_id: int) -> Dossier:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEvent
 from app.catalog.models import Procedure
 from app.core.outbox import emit_event
-from app.dossiers import clock, texts
+from app.dossiers import clock, metering, texts
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.models import Dossier, DossierAction, FormDocument
 from app.dossiers.status import STATUS_NAMES
@@ -62,6 +62,7 @@ def action(
         note=note,
     )
     desk.session.add(row)
+    metering.action_recorded(desk, actor, dossier, row)
     if from_status != to_status:
         emit_event(
             desk.session,
@@ -143,6 +144,7 @@ def issue_form(desk: Desk, actor: Actor, dossier: Dossier, form_no: str, **extra
         issued_by_account_id=actor.account_id,
     )
     desk.session.add(form)
+    metering.form_issued(desk, form)
     return form
 
 

@@ -1,0 +1,113 @@
+"""Usage events of a unit's dossiers (issue #6), written in the transaction of the action itself.
+
+Three places call this module, so every path that receives, submits, finishes or files
+something is metered by construction: ``records.action`` (every transition or hand-over
+row), ``records.issue_form`` (every form) and the two writers of ``dossier_files``
+(``files.attach``, ``online._move_files``). Each event's ``occurred_at`` is the action's
+``desk.now``, the very value written into the source row an independent recount counts
+(docs/metering.md, "Usage events").
+
+The insert joins the caller's transaction: a rolled-back action leaves no event, and the
+unique key (tenant, source, event id) makes a retried one count once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.calendar.workcal import VN_TZ
+from app.core.usage import record_usage
+from app.dossiers.desk import Actor, Desk
+from app.dossiers.models import Dossier, DossierAction, DossierFile, FormDocument
+from app.dossiers.status import DRAFT, RECEIVED, RESULT_READY, SUBMITTED
+
+COUNTER, ONLINE, POSTAL = 1, 2, 3
+CHANNELS = {COUNTER: "counter", ONLINE: "online", POSTAL: "postal"}
+APPLICANT_ROLE = "applicant"
+
+
+def local_day(at: datetime) -> str:
+    """The Asia/Ho_Chi_Minh calendar day of ``at`` (the day every usage rule counts by)."""
+    return at.astimezone(VN_TZ).date().isoformat()
+
+
+def _record(desk: Desk, **event) -> None:
+    # No autoflush: the insert must not split the action's own rows into extra round trips.
+    with desk.session.no_autoflush:
+        record_usage(desk.session, tenant_id=desk.tenant.id, **event)
+
+
+def action_recorded(desk: Desk, actor: Actor, dossier: Dossier, row: DossierAction) -> None:
+    """Meter one action row: received, submitted online, finished, and the official at work today."""
+    at, before, after = row.at, row.from_status, row.to_status
+    if after == RECEIVED and before != RECEIVED:
+        _record(
+            desk,
+            source="dossier.received",
+            event_id=dossier.code,
+            metric="dossiers_received",
+            dimension=CHANNELS.get(dossier.channel, str(dossier.channel)),
+            occurred_at=at,
+        )
+    if before == DRAFT and after == SUBMITTED and dossier.channel == ONLINE:
+        citizen = str(dossier.citizen_account_id) if dossier.citizen_account_id is not None else None
+        _record(
+            desk,
+            source="dossier.online",
+            event_id=dossier.code,
+            metric="online_submissions",
+            subject=citizen,
+            occurred_at=at,
+        )
+        if citizen is not None:
+            _record(
+                desk,
+                source="citizen.active",
+                event_id=f"{citizen}:{local_day(at)}",
+                metric="active_citizens",
+                subject=citizen,
+                occurred_at=at,
+            )
+    if after == RESULT_READY and before != RESULT_READY:
+        _record(
+            desk,
+            source="dossier.finished",
+            event_id=dossier.code,
+            metric="dossiers_finished",
+            occurred_at=at,
+        )
+    if not actor.is_applicant and row.actor_account_id is not None and row.role != APPLICANT_ROLE:
+        official = str(row.actor_account_id)
+        _record(
+            desk,
+            source="official.active",
+            event_id=f"{official}:{local_day(at)}",
+            metric="active_officials",
+            subject=official,
+            occurred_at=at,
+        )
+
+
+def form_issued(desk: Desk, form: FormDocument) -> None:
+    """One generated document per form row; its id is the table's own unique key."""
+    _record(
+        desk,
+        source="document.generated",
+        event_id=f"{form.form_set}:{form.form_no}:{form.number}",
+        metric="documents_generated",
+        dimension=form.form_no,
+        occurred_at=form.issued_at,
+    )
+
+
+def file_stored(desk: Desk, row: DossierFile) -> None:
+    """The bytes of a file that became part of a dossier (``row`` flushed: its id is the event id)."""
+    _record(
+        desk,
+        source="attachment.stored",
+        event_id=str(row.id),
+        metric="attachment_bytes",
+        dimension=row.kind,
+        quantity=row.size_bytes,
+        occurred_at=desk.now,
+    )
