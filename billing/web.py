@@ -7,18 +7,19 @@ direction of ARCHITECTURE.md holds: billing imports app, never the reverse.
 from __future__ import annotations
 
 # Modules whose import registers periodic jobs and outbox handlers for workers.
-JOB_MODULES: tuple[str, ...] = ("billing.aggregate",)
+JOB_MODULES: tuple[str, ...] = ("billing.aggregate", "billing.invoices")
 
 # The console's menu (app/templates/console/_layout.html) lists these endpoints.
 CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = (
     ("contracts.contract_list", "Hợp đồng thuê", "Contracts"),
+    ("billing_invoices.invoice_list", "Hóa đơn", "Invoices"),
 )
 
 
 def init_app(app) -> None:
-    from billing import api, cli, contract_views, demo
+    from billing import api, cli, contract_views, demo, invoice_views
 
-    blueprints: list = [*contract_views.BLUEPRINTS]
+    blueprints: list = [*contract_views.BLUEPRINTS, *invoice_views.BLUEPRINTS]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.extensions["motcua.api"].register_blueprint(api.blp)  # console-session JSON: contracts

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.usage import record_usage
@@ -21,7 +21,7 @@ from billing.models import (
     PricePlan,
     ServicePeriod,
 )
-from tenants.models import Shard, Tenant
+from tenants.models import Tenant
 from tests.factories import next_unit_code
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -75,8 +75,11 @@ def make_world(
     """A city with a district (live since 2024) and a commune (live from ``commune_from``),
     a contract over ``starts_on``..``ends_on`` and its plan."""
     with platform.shards.platform_session() as session, session.begin():
-        session.execute(pg_insert(Shard).values(name="main").on_conflict_do_nothing())
-        city = _tenant(session, "city", None, "Thành phố Thử")
+        # The registry allows one city (the session's ``city`` fixture): each world hangs
+        # under it from a root of its own, which the contract names as its city unit.
+        city_id = session.scalar(select(Tenant.id).where(Tenant.kind == "city"))
+        assert city_id is not None, "use the city fixture"
+        city = _tenant(session, "department", city_id, "Thành phố Thử (gốc hợp đồng)")
         district = _tenant(session, "district", city.id, "Quận Lê Chân")
         commune = _tenant(session, "commune", district.id, "Phường An Biên")
         session.add(ServicePeriod(tenant_id=district.id, active_from=date(2024, 6, 1)))

@@ -18,6 +18,12 @@ from tests.billing_invoice_support import LATER, make_world, put_fact, set_fact
 JAN, FEB, MAR, APR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)
 
 
+@pytest.fixture(autouse=True)
+def _the_city(city):
+    """Each test's contract hangs under the one city (see make_world)."""
+    return city
+
+
 def _facts_for_january(session, world):
     # 400 dossiers received by the district in January 2025, on 4 days and two channels.
     put_fact(session, world.district_id, date(2025, 1, 2), "dossiers_received", 150, dimension="counter")
