@@ -82,14 +82,14 @@ def add_fact(platform, tenant, day, metric, quantity, *, dimension="") -> int:
         return fact.id
 
 
-def aggregate(platform, tenant) -> dict[tuple, int]:
-    """Aggregate the unit's March 2041 events into daily facts; (day, metric, dimension) -> fact id."""
+def aggregate(platform, tenant, first=MONTH, last=date(2041, 3, 31)) -> dict[tuple, int]:
+    """Aggregate the unit's events of first..last into daily facts; (day, metric, dimension) -> fact id."""
     with (
         platform.shards.platform_session() as session,
         session.begin(),
         platform.shards.engine(tenant.shard).connect() as shard,
     ):
-        aggregate_tenant(session, shard, tenant.id, MONTH, date(2041, 3, 31))
+        aggregate_tenant(session, shard, tenant.id, first, last)
     with platform.shards.platform_session() as session:
         rows = session.execute(
             select(DailyFact.day, DailyFact.metric, DailyFact.dimension, DailyFact.id).where(
@@ -350,6 +350,56 @@ def test_drill_down_from_invoice_line_to_event_ids(audit_client, platform, units
     assert audit_client.get("/audit/invoices/999999999").status_code == 404
     assert audit_client.get("/audit/lines/999999999.json").status_code == 404
     assert audit_client.get("/audit/facts/999999999").status_code == 404
+
+
+def test_drill_down_through_an_invoice_billing_finalized(app, audit_client, platform, make_tenant):
+    """The same path on an invoice made by billing/invoices.py: refreshed, finalized, chained."""
+    from billing.invoices import finalize_invoice, refresh_draft
+
+    unit = make_tenant("district", shard="s2")
+    ids = add_events(platform, unit, "dossiers_received", date(2042, 1, 9), 12, dimension="postal")
+    add_events(platform, unit, "dossiers_received", date(2042, 1, 10), 3, dimension="postal")
+    facts = aggregate(platform, unit, date(2042, 1, 1), date(2042, 1, 31))
+    with platform.shards.platform_session() as session, session.begin():
+        contract = Contract(
+            number=f"HĐ-AUDIT2-{uuid.uuid4().hex[:8]}",
+            provider_party="Nhà cung cấp thử",
+            city_party="UBND thử",
+            city_tenant_id=unit.id,
+            starts_on=date(2042, 1, 1),
+            ends_on=date(2042, 2, 1),
+        )
+        contract.plan = PricePlan(
+            name="Gói thử",
+            metrics=[
+                PlanMetric(
+                    metric="dossiers_received", included=10, tiers=[{"up_to": None, "unit_price": 1_000}]
+                )
+            ],
+        )
+        session.add(contract)
+        session.flush()
+        with app.app_context():
+            draft = refresh_draft(session, contract, date(2042, 1, 1), date(2042, 2, 1))
+            invoice = finalize_invoice(
+                session, draft.id, actor_label="test", now=datetime(2042, 3, 1, 9, tzinfo=VN)
+            )
+        invoice_id, number = invoice.id, invoice.number
+    page = audit_client.get(f"/audit/invoices/{invoice_id}.json").get_json()
+    assert page["invoice"]["number"] == number and page["invoice"]["status"] == "final"
+    line = next(x for x in page["lines"] if x["metric"] == "dossiers_received")
+    assert line["tenant"] == unit.slug and line["quantity"] == 15 and line["amount"] == 5_000
+    detail = audit_client.get(f"/audit/lines/{line['id']}.json").get_json()
+    assert detail["changed"] == 0
+    first_day = facts[(date(2042, 1, 9), "dossiers_received", "postal")]
+    assert [f["fact_id"] for f in detail["facts"]] == [
+        first_day,
+        facts[(date(2042, 1, 10), "dossiers_received", "postal")],
+    ]
+    events = audit_client.get(f"/audit/facts/{first_day}.json").get_json()
+    assert [e["event_id"] for e in events["events"]] == ids and events["tenant"]["shard"] == "s2"
+    assert events["differences"] == {}
+    assert number in audit_client.get("/audit/invoices").text
 
 
 def test_fact_page_names_an_altered_event_and_a_late_one(audit_client, platform, units):
