@@ -1003,11 +1003,13 @@ def refresh_all(*, now: datetime | None = None, contract_number: str | None = No
 
     shards = get_platform().shards
     done = []
+    query = select(Contract.id).order_by(Contract.id)
+    if contract_number:
+        query = query.where(Contract.number == contract_number)
     with shards.platform_session() as session:
-        query = select(Contract.id).order_by(Contract.id)
-        if contract_number:
-            query = query.where(Contract.number == contract_number)
-        for contract_id in session.scalars(query).all():
+        contract_ids = session.scalars(query).all()
+    for contract_id in contract_ids:
+        with shards.platform_session() as session:
             try:
                 with session.begin():
                     contract = session.get(Contract, contract_id)
@@ -1020,26 +1022,39 @@ def refresh_all(*, now: datetime | None = None, contract_number: str | None = No
 
 
 def final_invoice_for_decommission(tenant: Tenant, decommissioned_at: datetime) -> None:
-    """FINAL_INVOICE_HOOKS: refresh the draft of the unit's last period (idempotent)."""
+    """FINAL_INVOICE_HOOKS: recompute the draft of the unit's last billed period (idempotent).
+
+    Runs after the service period was ended (``service_periods.end_service``). A refusal
+    (no plan, the period already final) is logged, never fails the decommission: the next
+    draft's late adjustments and the periodic job still bill what is due.
+    """
     from app.core.db import get_platform
 
-    last_day = local_today(decommissioned_at) - timedelta(days=1)
     shards = get_platform().shards
-    with shards.platform_session() as session, session.begin():
-        service = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == tenant.id))
-        if service is not None and service.active_until is not None:
-            last_day = service.active_until - timedelta(days=1)
-        contract = session.scalar(
-            select(Contract).where(Contract.starts_on <= last_day, Contract.ends_on > last_day)
-        )
-        if contract is None or contract.plan is None:
-            return
-        period = period_of(contract, last_day)
-        if period is None:
-            return
-        invoice = find_invoice(session, contract.id, period[0])
-        if invoice is None or invoice.status == DRAFT:
-            refresh_draft(session, contract, *period)
+    with shards.platform_session() as session:
+        try:
+            with session.begin():
+                _refresh_last_period(session, tenant.id, local_today(decommissioned_at))
+        except DomainError as exc:
+            log.warning("billing: last invoice of unit %s not refreshed: %s", tenant.slug, exc)
+
+
+def _refresh_last_period(session: Session, tenant_id: int, decommission_day: date) -> Invoice | None:
+    service = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == tenant_id))
+    until = service.active_until if service is not None and service.active_until else decommission_day
+    last_day = until - timedelta(days=1)
+    contract = session.scalar(
+        select(Contract).where(Contract.starts_on <= last_day, Contract.ends_on > last_day)
+    )
+    if contract is None or contract.plan is None:
+        return None
+    period = period_of(contract, last_day)
+    if period is None:
+        return None
+    invoice = find_invoice(session, contract.id, period[0])
+    if invoice is not None and invoice.status == FINAL:
+        return None
+    return refresh_draft(session, contract, *period)
 
 
 def _register_job() -> None:

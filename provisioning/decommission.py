@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from app.audit.platform import record
 from app.audit.platform_models import PlatformAuditEvent
 from app.core.storage import Storage
-from billing import service_periods
+from billing import invoices, service_periods
 from provisioning.export import MANIFEST, list_keys
 from provisioning.onboarding_models import OnboardingRequest, RequestStatus
 from provisioning.pipeline_models import ProvisioningRun, RunStatus
@@ -49,9 +49,13 @@ MAX_IDENTIFIER = 63  # PostgreSQL's NAMEDATALEN - 1
 # Called as hook(tenant, decommissioned_at) once the unit is archived, in order; billing (#6)
 # plugs in here (billing may not import provisioning, so the list names billing's functions).
 # A hook that raises fails the step (and is retried), so hooks must be idempotent.
-# end_service: the unit's service period ends on the decommission day (not billed).
+# end_service: the unit's service period ends on the decommission day (not billed);
+# final_invoice_for_decommission: then the draft of the unit's last period is recomputed.
 FinalInvoiceHook = Callable[[Tenant, datetime], None]
-FINAL_INVOICE_HOOKS: list[FinalInvoiceHook] = [service_periods.end_service]
+FINAL_INVOICE_HOOKS: list[FinalInvoiceHook] = [
+    service_periods.end_service,
+    invoices.final_invoice_for_decommission,
+]
 
 
 def archive_schema_name(schema: str, day: datetime) -> str:

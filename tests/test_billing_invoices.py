@@ -468,3 +468,66 @@ def test_verify_names_a_deleted_last_document(platform, chain):
     world, ids = chain
     problem = _tamper(platform, "DELETE FROM platform.billing_invoices WHERE id = :i", i=ids[2])
     assert f"{world.contract_number}-000003" in problem and "missing" in problem
+
+
+def test_decommissioning_refreshes_the_units_last_draft(platform, app):
+    from provisioning import decommission
+
+    assert invoices.final_invoice_for_decommission in decommission.FINAL_INVOICE_HOOKS
+    world = make_world(platform, discount_bp=0)
+    with platform.shards.platform_session() as session, session.begin():
+        period = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == world.commune_id))
+        period.active_until = date(2025, 3, 15)  # as service_periods.end_service records it
+        commune = session.get(invoices.Tenant, world.commune_id)
+        session.expunge(commune)
+    with app.app_context():
+        at = datetime(2025, 3, 15, 3, 0, tzinfo=UTC)
+        invoices.final_invoice_for_decommission(commune, at)
+        invoices.final_invoice_for_decommission(commune, at)  # hooks are retried: idempotent
+    with platform.shards.platform_session() as session:
+        (march,) = session.scalars(
+            select(Invoice).where(Invoice.contract_id == world.contract_id, Invoice.period_start == MAR)
+        ).all()
+        fee = next(x for x in march.lines if x.kind == "unit_fee" and x.tenant_id == world.commune_id)
+        # Live 1-14 March: 1,000,000 × 14/31 = 451,612.90 -> 451,613 đ.
+        assert (fee.quantity, fee.amount) == (14, 451_613)
+        assert march.status == "draft"
+
+
+def test_the_job_refreshes_open_drafts_and_finalizes_after_grace(platform, app):
+    world = make_world(platform, discount_bp=0, starts_on=JAN, ends_on=date(2025, 4, 1))
+    # 4 March 2025 in Hà Nội: January is past its 5 grace days, February (ended 1 March) is not.
+    now = datetime(2025, 3, 4, 5, 0, tzinfo=UTC)
+    with app.app_context():
+        done = invoices.refresh_all(now=now, contract_number=world.contract_number)
+        assert len(done) == 3
+        again = invoices.refresh_all(now=now, contract_number=world.contract_number)
+    with platform.shards.platform_session() as session:
+        rows = session.execute(
+            select(Invoice.period_start, Invoice.status, Invoice.number)
+            .where(Invoice.contract_id == world.contract_id)
+            .order_by(Invoice.period_start)
+        ).all()
+    assert rows == [
+        (JAN, FINAL, f"{world.contract_number}-000001"),
+        (FEB, "draft", None),
+        (MAR, "draft", None),
+    ]
+    assert len(again) == 2  # January, final now, is left alone
+
+
+def test_the_cli_finalizes_and_lists(platform, app):
+    world = make_world(platform)
+    _draft(platform, world)
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["billing", "invoice", "finalize", "--contract", world.contract_number, "--period", "2025-01"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"{world.contract_number}-000001 ")
+    again = runner.invoke(
+        args=["billing", "invoice", "finalize", "--contract", world.contract_number, "--period", "2025-01"]
+    )
+    assert again.exit_code != 0 and "already final" in again.output
+    listed = runner.invoke(args=["billing", "invoice", "list", "--contract", world.contract_number])
+    assert f"{world.contract_number}-000001" in listed.output
