@@ -31,6 +31,10 @@ from app.core.usage import METRICS
 from billing import audit_data as data
 
 blp = Blueprint("billing_audit", __name__, subdomain=CONSOLE, url_prefix="/audit")
+# The console menu shows a city auditor only these of CONSOLE_LINKS (app/templates/console/_layout.html).
+blp.record_once(
+    lambda state: state.app.config.setdefault("CONSOLE_AUDITOR_LINKS", []).append("billing_audit.usage")
+)
 
 CHART_HEIGHT = 160
 BAR_WIDTH = 28

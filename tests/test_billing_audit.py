@@ -687,3 +687,19 @@ def test_set_auditor_cli_grants_and_takes_away(app, platform):
         assert session.get(Account, account.id).platform_roles == ["provider_ops"]
     result = runner.invoke(args=["accounts", "set-auditor", "nobody@example.vn"])
     assert result.exit_code == 1
+
+
+def menu(html: str) -> str:
+    """The console's menu bar (app/templates/console/_layout.html)."""
+    return re.search(r'<nav [^>]*class="account-bar">.*?</nav>', html, re.S).group(0)
+
+
+def test_console_menu_shows_an_auditor_only_the_audit_console(audit_client, client_for, platform):
+    nav = menu(audit_client.get("/audit/lag").text)
+    assert 'href="/audit/"' in nav
+    assert 'href="/"' not in nav and "/runs/" not in nav and "/onboarding/" not in nav
+    ops = make_account(platform, platform_roles=["provider_ops"])
+    client = client_for(host=CONSOLE)
+    sign_in_directly(client, ops, site=CONSOLE_SITE)
+    nav = menu(client.get("/audit/lag").text)
+    assert 'href="/audit/"' in nav and 'href="/"' in nav and "/runs/" in nav
