@@ -11,15 +11,16 @@ JOB_MODULES: tuple[str, ...] = ("billing.aggregate", "billing.invoices")
 
 # The console's menu (app/templates/console/_layout.html) lists these endpoints.
 CONSOLE_LINKS: tuple[tuple[str, str, str], ...] = (
+    ("billing_audit.usage", "Kiểm toán sử dụng", "Usage audit"),
     ("contracts.contract_list", "Hợp đồng thuê", "Contracts"),
     ("billing_invoices.invoice_list", "Hóa đơn", "Invoices"),
 )
 
 
 def init_app(app) -> None:
-    from billing import api, cli, contract_views, demo, invoice_views
+    from billing import api, audit_views, cli, contract_views, demo, invoice_views
 
-    blueprints: list = [*contract_views.BLUEPRINTS, *invoice_views.BLUEPRINTS]
+    blueprints: list = [audit_views.blp, *contract_views.BLUEPRINTS, *invoice_views.BLUEPRINTS]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.extensions["motcua.api"].register_blueprint(api.blp)  # console-session JSON: contracts
