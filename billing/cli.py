@@ -33,3 +33,6 @@ _register(metering_cli.COMMANDS)
 from billing import invoice_cli  # noqa: E402  (invoice refresh, finalize, list)
 
 _register(invoice_cli.COMMANDS)
+from billing import contract_cli  # noqa: E402  (contracts, service-periods)
+
+_register(contract_cli.COMMANDS)

@@ -705,3 +705,20 @@ def test_the_demo_gets_a_contract_in_force_once(app, platform, city):
         assert all(m.metric in METRICS for m in contract.plan.metrics)
         assert service_periods.get_period(session, city.id) is not None
     assert contract_count(platform) == 1
+
+
+# --- the CLI --------------------------------------------------------------------------------------
+
+
+def test_the_cli_lists_contracts_and_backfills_service_periods(app, platform, make_tenant):
+    unit = make_tenant("district")
+    stored = create(platform, contract_data(today(), today() + timedelta(days=30)))
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["billing", "contracts"])
+    assert listed.exit_code == 0 and f"* #{stored['id']} {stored['number']}" in listed.output
+    assert "district=15" in listed.output
+    made = runner.invoke(args=["billing", "service-periods"])
+    assert made.exit_code == 0 and "service periods created" in made.output
+    assert period_of(platform, unit.id).active_from == contracts.vn_date(unit.created_at)
+    again = runner.invoke(args=["billing", "service-periods"])
+    assert again.output.startswith("0 ")
