@@ -9,6 +9,7 @@ import itertools
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -354,6 +355,7 @@ def test_drill_down_from_invoice_line_to_event_ids(audit_client, platform, units
 
 def test_drill_down_through_an_invoice_billing_finalized(app, audit_client, platform, make_tenant):
     """The same path on an invoice made by billing/invoices.py: refreshed, finalized, chained."""
+    from billing.invoice_exports import reaggregate
     from billing.invoices import finalize_invoice, refresh_draft
 
     unit = make_tenant("district", shard="s2")
@@ -400,6 +402,22 @@ def test_drill_down_through_an_invoice_billing_finalized(app, audit_client, plat
     assert [e["event_id"] for e in events["events"]] == ids and events["tenant"]["shard"] == "s2"
     assert events["differences"] == {}
     assert number in audit_client.get("/audit/invoices").text
+
+    # The auditor keeps the invoice's files; the raw usage re-aggregates to the line's quantity.
+    pdf = audit_client.get(f"/audit/invoices/{invoice_id}/invoice.pdf")
+    assert (
+        pdf.status_code == 200
+        and pdf.data.startswith(b"%PDF")
+        and quote(number) in pdf.headers["Content-Disposition"]
+    )
+    csv_text = audit_client.get(f"/audit/invoices/{invoice_id}/lines.csv").get_data(as_text=True)
+    assert unit.slug in csv_text and "dossiers_received" in csv_text
+    xlsx = audit_client.get(f"/audit/invoices/{invoice_id}/lines.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+    usage = audit_client.get(f"/audit/invoices/{invoice_id}/usage.jsonl")
+    assert usage.mimetype == "application/x-ndjson"
+    assert reaggregate(usage.data.splitlines()) == {(unit.slug, "dossiers_received", "2042-01"): 15}
+    assert audit_client.get("/audit/invoices/999999999/lines.csv").status_code == 404
 
 
 def test_fact_page_names_an_altered_event_and_a_late_one(audit_client, platform, units):
@@ -494,6 +512,10 @@ def _urls(units, invoice_id, line_id) -> list[str]:
         "/audit/invoices.json",
         f"/audit/invoices/{invoice_id}",
         f"/audit/invoices/{invoice_id}.json",
+        f"/audit/invoices/{invoice_id}/invoice.pdf",
+        f"/audit/invoices/{invoice_id}/lines.csv",
+        f"/audit/invoices/{invoice_id}/lines.xlsx",
+        f"/audit/invoices/{invoice_id}/usage.jsonl",
         f"/audit/lines/{line_id}",
         f"/audit/lines/{line_id}.json",
         "/audit/recount",
