@@ -53,7 +53,10 @@ def dong(amount: int | None) -> str:
 
 
 def percent(basis_points: int) -> str:
-    return f"{Decimal(basis_points) / 100:f}".rstrip("0").rstrip(".").replace(".", ",") + " %"
+    """``1000`` -> ``10 %``, ``9950`` -> ``99,5 %``, ``1234`` -> ``12,34 %``."""
+    whole, hundredths = divmod(basis_points, 100)
+    decimals = f",{hundredths:02d}".rstrip("0") if hundredths else ""
+    return f"{whole}{decimals} %"
 
 
 def tiers_text(tiers: list[dict[str, Any]]) -> str:
@@ -77,7 +80,7 @@ def seat_rows(session: Session, contract: Contract) -> list[dict[str, Any]]:
     for kind in UNIT_KINDS:
         taken = _seats_taken(session, kind)
         seats = limits.get(kind)
-        if seats is None and not taken:
+        if seats is None and (not taken or kind == "city"):  # the city is the lessee, not a seat
             continue
         rows.append(
             {

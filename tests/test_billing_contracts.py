@@ -276,6 +276,19 @@ def test_the_contract_in_force_holds_its_first_day_not_its_end(platform):
         assert contracts.contract_in_force(session, date(2026, 1, 1)) is None
 
 
+def test_percent_shows_basis_points_as_the_form_reads_them():
+    from billing.contract_views import percent
+
+    assert [percent(bp) for bp in (0, 1000, 9950, 1234, 10_000, 5)] == [
+        "0 %",
+        "10 %",
+        "99,5 %",
+        "12,34 %",
+        "100 %",
+        "0,05 %",
+    ]
+
+
 def test_vn_date_is_the_asia_ho_chi_minh_day():
     assert contracts.vn_date(datetime(2026, 1, 31, 17, 0, tzinfo=UTC)) == date(2026, 2, 1)
     assert contracts.vn_date(datetime(2026, 1, 31, 16, 59, tzinfo=UTC)) == date(2026, 1, 31)
@@ -556,11 +569,16 @@ def test_ops_create_and_edit_a_contract_in_the_console(platform, console, ops):
     page = console.get(f"/billing/contracts/{contract_id}")
     assert page.status_code == 200
     assert "Đang hiệu lực hôm nay" in page.text and "3.000.000 ₫" in page.text and "Còn lại" in page.text
+    assert "<dd>10 %</dd>" in page.text and "<dd>99,5 %</dd>" in page.text
+    assert (
+        "Thành phố</th>" not in page.text
+    )  # the city is the lessee: no seat row unless the contract lists it
     listing = console.get("/billing/contracts/")
     assert data["number"] in listing.text and "Hợp đồng thuê" in listing.text  # the console menu links it
 
     edit = console.get(f"/billing/contracts/{contract_id}/edit")
     assert edit.status_code == 200 and 'value="1000:500; *:300"' in edit.text
+    assert 'name="plan.discount" type="text" value="10"' in edit.text  # saved again unchanged
     form = form_of(data)
     form["plan.unit_fees.district"] = "3.300.000"
     assert console.post(f"/billing/contracts/{contract_id}/edit", data=form).status_code == 303
