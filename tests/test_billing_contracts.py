@@ -10,7 +10,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from app.audit.platform_models import PlatformAuditEvent
 from app.core.usage import METRICS
@@ -740,3 +740,57 @@ def test_the_cli_lists_contracts_and_backfills_service_periods(app, platform, ma
     assert period_of(platform, unit.id).active_from == contracts.vn_date(unit.created_at)
     again = runner.invoke(args=["billing", "service-periods"])
     assert again.output.startswith("0 ")
+
+
+def test_two_overlapping_contracts_saved_at_once_cannot_both_pass(platform):
+    """The second writer waits on the contract lock, then sees the first's contract and is refused."""
+    import threading
+
+    outcome = {}
+    first = platform.shards.platform_session()
+    first.begin()
+    contracts.create_contract(first, contract_data(), actor_label="first")  # holds the lock, not committed
+
+    def second_writer():
+        try:
+            create(platform, contract_data(date(2025, 6, 1), date(2026, 6, 1)))
+            outcome["second"] = "stored"
+        except ContractOverlap as exc:
+            outcome["second"] = exc.vi
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    with platform.shards.platform_session() as watcher:
+        for _ in range(2000):  # until the second writer waits on the advisory lock
+            waiting = watcher.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+            )
+            watcher.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.01)
+        assert waiting == 1
+    first.commit()
+    first.close()
+    thread.join()
+    assert outcome["second"].startswith("Thời hạn trùng với hợp đồng")
+    assert contract_count(platform) == 1
+
+
+def test_the_form_says_why_a_finalized_contract_cannot_change_its_prices(platform, console):
+    data = contract_data()
+    stored = create(platform, data)
+    finalize_first_period(platform, stored["id"])
+    edit = console.get(f"/billing/contracts/{stored['id']}/edit")
+    assert "Đã có hóa đơn chốt" in edit.text
+    form = form_of(data)
+    form["plan.unit_fees.district"] = "1"
+    refused = console.post(f"/billing/contracts/{stored['id']}/edit", data=form)
+    assert refused.status_code == 409
+    assert "không thể thay đổi hồi tố bảng giá" in refused.text and "31/01/2025" in refused.text
+    assert 'value="1"' in refused.text  # what was typed stays
+    with platform.shards.platform_session() as session:
+        plan = contracts.snapshot(contracts.get_contract(session, stored["id"]))["plan"]
+    assert plan["unit_fees"]["district"] == 3_000_000
+    detail = console.get(f"/billing/contracts/{stored['id']}")
+    assert "01/01/2025 – 31/01/2025 (đã chốt)" in detail.text
