@@ -630,6 +630,48 @@ def line_facts(session: Session, line_id: int) -> dict:
     }
 
 
+# --- contracts ----------------------------------------------------------------------------
+
+
+def contracts_overview(session: Session) -> list[dict]:
+    """Every contract with its seats and price plan, newest term first (what the city signed)."""
+    slugs = slugs_by_id(session)
+    result = []
+    for c in session.scalars(select(Contract).order_by(Contract.starts_on.desc())):
+        plan = c.plan
+        result.append(
+            {
+                "id": c.id,
+                "number": c.number,
+                "provider_party": c.provider_party,
+                "city_party": c.city_party,
+                "city_tenant": slugs.get(c.city_tenant_id) if c.city_tenant_id else None,
+                "starts_on": c.starts_on.isoformat(),
+                "ends_on": c.ends_on.isoformat(),
+                "currency": str(c.currency.code) if c.currency else "VND",
+                "billing_period": c.billing_period,
+                "sla_target_bp": c.sla_target_bp,
+                "grace_days": c.grace_days,
+                "seats": {s.unit_kind: s.seats for s in c.seats},
+                "plan": (
+                    {
+                        "name": plan.name,
+                        "setup_fee": plan.setup_fee,
+                        "discount_bp": plan.discount_bp,
+                        "unit_fees": {f.unit_kind: f.monthly_fee for f in plan.unit_fees},
+                        "metrics": [
+                            {"metric": m.metric, "included": m.included, "tiers": m.tiers}
+                            for m in plan.metrics
+                        ],
+                    }
+                    if plan
+                    else None
+                ),
+            }
+        )
+    return result
+
+
 # --- aggregation lag, audit of the console ------------------------------------------
 
 

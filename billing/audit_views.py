@@ -339,6 +339,18 @@ def line_json(auditor, line_id: int):
     return jsonify(data.line_facts(platform_db(), line_id))
 
 
+@blp.get("/contracts")
+@audited
+def contracts(auditor):
+    return _page("billing/audit_contracts.html", auditor, contracts=data.contracts_overview(platform_db()))
+
+
+@blp.get("/contracts.json")
+@audited
+def contracts_json(auditor):
+    return jsonify({"contracts": data.contracts_overview(platform_db())})
+
+
 # --- recount, lag, the console's own audit -------------------------------------------------
 
 

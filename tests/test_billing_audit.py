@@ -281,6 +281,18 @@ def test_auditor_sees_every_units_usage_against_the_quota(app, audit_client, uni
     assert one["series"][0]["points"][-1] == {"month": "2041-03", "quantity": 2, "quota": 1}
 
 
+def test_auditor_reads_the_contracts_and_their_prices(audit_client, contract):
+    body = audit_client.get("/audit/contracts.json").get_json()
+    mine = next(c for c in body["contracts"] if c["number"] == contract[1])
+    assert mine["starts_on"] == "2041-01-01" and mine["currency"] == "VND"
+    assert {m["metric"]: m["included"] for m in mine["plan"]["metrics"]} == {
+        "active_officials": 1,
+        "dossiers_received": QUOTA,
+    }
+    html = audit_client.get("/audit/contracts").text
+    assert contract[1] in html and "Hạn mức mỗi đơn vị mỗi tháng" in html
+
+
 def test_usage_refuses_bad_parameters(audit_client):
     assert audit_client.get("/audit/?month=2041-13").status_code == 400
     assert audit_client.get("/audit/?months=99").status_code == 400
@@ -508,6 +520,8 @@ def _urls(units, invoice_id, line_id) -> list[str]:
         f"/audit/facts.json?tenant={a.slug}&metric=dossiers_received&month=2041-03",
         f"/audit/facts/{fact}",
         f"/audit/facts/{fact}.json?page=2",
+        "/audit/contracts",
+        "/audit/contracts.json",
         "/audit/invoices",
         "/audit/invoices.json",
         f"/audit/invoices/{invoice_id}",
