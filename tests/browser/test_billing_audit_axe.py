@@ -1,6 +1,7 @@
 """The city audit console in headless Chromium: a city auditor signs in on the console host
 through the identity provider, reads the usage page (charts and tables) and the drill-down to
-a fact's events; axe-core finds no serious or critical violation on those pages."""
+a fact's events; axe-core finds no serious or critical violation on those pages (and the recount, log and
+contracts pages)."""
 
 from __future__ import annotations
 
@@ -42,4 +43,6 @@ def test_auditor_usage_and_drill_down_pages_pass_axe(platform, make_tenant, new_
     found["recount"] = serious_violations(page)
     page.goto(f"{console}/audit/log")
     found["log"] = serious_violations(page)
-    assert found == {"usage": [], "fact": [], "recount": [], "log": []}, found
+    page.goto(f"{console}/audit/contracts")
+    found["contracts"] = serious_violations(page)
+    assert found == {"usage": [], "fact": [], "recount": [], "log": [], "contracts": []}, found
