@@ -3,8 +3,10 @@ provider ops) on the console host, under ``/audit``.
 
 - ``/audit/`` usage per unit and metric against the contract's quotas, with a chart per metric
   over the months (server-rendered SVG with a title, a description and the data table beside it);
-- ``/audit/invoices`` -> ``/audit/invoices/<id>`` -> ``/audit/lines/<id>`` (frozen fact snapshots
-  next to the facts as they are now) -> ``/audit/facts/<id>`` (the fact's raw events, paged);
+- ``/audit/contracts`` every contract with its seats and price plan;
+- ``/audit/invoices`` -> ``/audit/invoices/<id>`` (and its PDF, CSV, XLSX and raw usage JSON
+  lines) -> ``/audit/lines/<id>`` (frozen fact snapshots next to the facts as they are now)
+  -> ``/audit/facts/<id>`` (the fact's raw events, paged);
 - ``/audit/recount`` the independent recount of a period (billing/recount.py), differences first;
 - ``/audit/lag`` aggregation lag per shard and the last verify;
 - ``/audit/log`` who looked at what in this console.
