@@ -90,26 +90,34 @@ def sha256(obj: Any) -> str:
 
 
 def _pick(row: Any, fields: tuple[str, ...]) -> dict:
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return {name: _value(get(name)) for name in fields}
+    if isinstance(row, dict):
+        return {name: _value(row[name]) for name in fields}
+    return {name: _value(getattr(row, name)) for name in fields}
 
 
-def payload(header: Any, lines: list[tuple[Any, list[Any]]]) -> dict:
-    """The canonical document from a header row and ``[(line row, [fact rows])]``."""
-    ordered = sorted(
-        lines,
-        key=lambda pair: _value(pair[0].position if not isinstance(pair[0], dict) else pair[0]["position"]),
-    )
+def fact_dict(fact: Any) -> dict:
+    """A snapshot in canonical form (from a row mapping, a dict or an ORM object)."""
+    get = fact.__getitem__ if isinstance(fact, dict) else fact._mapping.__getitem__
+    return {
+        "fact_id": get("fact_id"),
+        "day": get("day").isoformat(),
+        "quantity_sum": get("quantity_sum"),
+        "distinct_subjects": get("distinct_subjects"),
+        "fact_hash": get("fact_hash"),
+    }
+
+
+def line_dict(line: Any, facts: list[dict]) -> dict:
+    """A line in canonical form, with its snapshots (already canonical) in fact_id order."""
+    return {**_pick(line, LINE_FIELDS), "facts": sorted(facts, key=lambda f: f["fact_id"])}
+
+
+def payload(header: Any, lines: list[dict]) -> dict:
+    """The canonical document from a header (object or dict) and canonical lines (``line_dict``)."""
     return {
         "document": _pick(header, HEADER_FIELDS),
         "previous_hash": header["previous_hash"] if isinstance(header, dict) else header.previous_hash,
-        "lines": [
-            {
-                **_pick(line, LINE_FIELDS),
-                "facts": sorted((_pick(f, FACT_FIELDS) for f in facts), key=lambda f: f["fact_id"]),
-            }
-            for line, facts in ordered
-        ],
+        "lines": sorted(lines, key=lambda line: line["position"]),
     }
 
 
@@ -130,7 +138,11 @@ def locator(document: dict) -> dict:
 
 def invoice_hash(invoice: Invoice) -> str:
     """The content hash of an ORM invoice with its lines and their snapshots (see the module doc)."""
-    return sha256(payload(invoice, [(line, list(line.facts)) for line in invoice.lines]))
+    lines = [
+        line_dict(line, [{name: _value(getattr(f, name)) for name in FACT_FIELDS} for f in line.facts])
+        for line in invoice.lines
+    ]
+    return sha256(payload(invoice, lines))
 
 
 @dataclass(frozen=True)
@@ -139,31 +151,37 @@ class Sealed:
     locator: dict
 
 
-def _load_lines(session: Session, invoice_id: int) -> list[tuple[Any, list[Any]]]:
-    lines = (
-        session.execute(
-            select(InvoiceLine.id, *(getattr(InvoiceLine, f) for f in LINE_FIELDS)).where(
-                InvoiceLine.invoice_id == invoice_id
-            )
-        )
-        .mappings()
-        .all()
-    )
+def stored_lines(session: Session, invoice_id: int) -> list[dict]:
+    """The invoice's lines and snapshots as stored, in canonical form (position order)."""
+    lines = session.execute(
+        select(InvoiceLine.id, *(getattr(InvoiceLine, f) for f in LINE_FIELDS))
+        .where(InvoiceLine.invoice_id == invoice_id)
+        .order_by(InvoiceLine.position)
+    ).all()
     facts: dict[int, list] = defaultdict(list)
     rows = session.execute(
         select(InvoiceLineFact.line_id, *(getattr(InvoiceLineFact, f) for f in FACT_FIELDS))
         .join(InvoiceLine, InvoiceLine.id == InvoiceLineFact.line_id)
         .where(InvoiceLine.invoice_id == invoice_id)
-    ).mappings()
-    for row in rows:
-        facts[row["line_id"]].append(row)
-    return [(dict(line), facts.get(line["id"], [])) for line in lines]
+    )
+    for line_id, fact_id, day, quantity_sum, distinct_subjects, fact_hash in rows:
+        facts[line_id].append(
+            {
+                "fact_id": fact_id,
+                "day": day.isoformat(),
+                "quantity_sum": quantity_sum,
+                "distinct_subjects": distinct_subjects,
+                "fact_hash": fact_hash,
+            }
+        )
+    return [line_dict(dict(line._mapping), facts.get(line.id, [])) for line in lines]
 
 
-def seal(session: Session, invoice: Invoice) -> Sealed:
-    """Hash a document about to become final: header from the object, lines as stored (flushed)."""
+def seal(session: Session, invoice: Invoice, *, lines: list[dict] | None = None) -> Sealed:
+    """Hash a document about to become final: header from the object; its lines as stored
+    (read back, or ``lines`` when the caller has just compared or written exactly those)."""
     session.flush()
-    document = payload(invoice, _load_lines(session, invoice.id))
+    document = payload(invoice, lines if lines is not None else stored_lines(session, invoice.id))
     return Sealed(sha256(document), locator(document))
 
 
@@ -252,7 +270,7 @@ def verify_invoices(platform_session: Session) -> str | None:
                 )
             if invoice.number != f"{contract.number}-{invoice.sequence_no:06d}":
                 return f"{name}: số hiệu không khớp số thứ tự / its number does not match its sequence"
-            lines = _load_lines(session, invoice.id)
+            lines = stored_lines(session, invoice.id)
             document = payload(invoice, lines)
             if sha256(document) != invoice.content_hash:
                 return _where(session, name, document, lines, _locator_of(session, invoice.id))

@@ -19,10 +19,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, func, insert, inspect, select, text, update
+from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -45,6 +46,7 @@ from billing.models import (
     PricePlan,
     ServicePeriod,
 )
+from tenants.engines import PRIMARY_SHARD
 from tenants.models import Tenant
 
 log = logging.getLogger("motcua.billing")
@@ -54,6 +56,7 @@ AUDIT_ENTITY = "billing_invoice"
 # The snapshot of a fact that was counted once and has since disappeared (its events were
 # removed): it keeps the fact's id and day with zero quantities, so the line stays traceable.
 VANISHED_FACT_HASH = "0" * 64
+CANONICAL_KEY = "billing.invoice_lines"  # session.info: invoice id -> lines as last written
 LATE_REASON = "Sự kiện đến sau khi hóa đơn kỳ trước đã chốt / events recorded after that period was finalized"
 
 
@@ -128,8 +131,9 @@ def period_of(contract: Contract, day: date) -> tuple[date, date] | None:
 # -- what a line is -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FactSnap:
+class FactSnap(NamedTuple):
+    """A daily fact as a line counted it (a tuple: ~70,000 of them a month for 250 units)."""
+
     fact_id: int
     day: date
     quantity_sum: int
@@ -176,8 +180,7 @@ class Statement:
     total: int
 
 
-@dataclass(frozen=True)
-class _Fact:
+class _Fact(NamedTuple):
     id: int
     tenant_id: int
     day: date
@@ -226,7 +229,7 @@ def _facts(session: Session, unit_ids: Sequence[int], first: date, end: date) ->
         .where(DailyFact.tenant_id.in_(unit_ids), DailyFact.day >= first, DailyFact.day < end)
         .order_by(DailyFact.id)
     )
-    return [_Fact(*row) for row in rows]
+    return [_Fact._make(row) for row in rows]
 
 
 def _period_quantity(tenant_id: int, metric: str, first: date, end: date) -> int:
@@ -236,14 +239,63 @@ def _period_quantity(tenant_id: int, metric: str, first: date, end: date) -> int
     return period_quantity(tenant_id, metric, first, end)
 
 
+_DISTINCT = text(
+    """
+    SELECT e.tenant_id, e.metric, count(DISTINCT e.subject) FROM shard.usage_events e
+    WHERE e.tenant_id = ANY(:tenants) AND e.metric = ANY(:metrics)
+      AND e.occurred_at >= :start AND e.occurred_at < :end
+    GROUP BY e.tenant_id, e.metric
+    """
+)
+
+
+def distinct_quantities(
+    session: Session, unit_ids: Sequence[int], first: date, end: date
+) -> dict[tuple[int, str], int]:
+    """Every unit's distinct-count metrics over ``[first, end)`` at once, one query per shard.
+
+    The same definition as ``billing.aggregate.period_quantity`` (distinct subjects of the raw
+    events whose Asia/Ho_Chi_Minh day is in the range), batched: 250 units' month in one
+    statement instead of 500. tests/test_billing_invoices.py checks both agree.
+    """
+    from app.core.db import get_platform
+
+    metrics = [name for name, spec in METRICS.items() if spec[3] == "distinct"]
+    by_shard: dict[str, list[int]] = defaultdict(list)
+    for tenant_id, shard in session.execute(select(Tenant.id, Tenant.shard).where(Tenant.id.in_(unit_ids))):
+        by_shard[shard].append(tenant_id)
+    start = datetime.combine(first, time(0), tzinfo=LOCAL_TZ)
+    stop = datetime.combine(end, time(0), tzinfo=LOCAL_TZ)
+    out: dict[tuple[int, str], int] = {}
+    for shard, ids in sorted(by_shard.items()):
+        params = {"tenants": ids, "metrics": metrics, "start": start, "end": stop}
+        if shard == PRIMARY_SHARD:  # the primary database is the main shard: same transaction
+            rows = session.execute(_DISTINCT, params).all()
+        else:
+            with get_platform().shards.engine(shard).connect() as conn:
+                rows = conn.execute(_DISTINCT, params).all()
+        for tenant_id, metric, count in rows:
+            out[(tenant_id, metric)] = int(count)
+    return out
+
+
 def _is_distinct(metric: str) -> bool:
     return METRICS.get(metric, ("", "", "", "sum"))[3] == "distinct"
 
 
-def _quantity(facts: Sequence[_Fact], metric: str, tenant_id: int, first: date, end: date) -> int:
+def _quantity(
+    facts: Sequence[_Fact],
+    metric: str,
+    tenant_id: int,
+    first: date,
+    end: date,
+    distinct: dict[tuple[int, str], int] | None = None,
+) -> int:
     """Sum metrics: the sum of the facts' quantities (the very facts the line snapshots);
     distinct metrics: distinct subjects over the raw events of the month."""
     if _is_distinct(metric):
+        if distinct is not None:
+            return distinct.get((tenant_id, metric), 0)
         return _period_quantity(tenant_id, metric, first, end)
     return sum(f.quantity_sum for f in facts)
 
@@ -297,6 +349,7 @@ def compute_statement(
     plan_metrics = {m.metric: m for m in plan.metrics}
     month_list = months(period_start, period_end)
 
+    distinct = {first: distinct_quantities(session, unit_ids, first, end) for first, end in month_list}
     grouped: dict[tuple[int, str, date], list[_Fact]] = defaultdict(list)
     for fact in facts:
         grouped[(fact.tenant_id, fact.metric, month_start(fact.day))].append(fact)
@@ -312,7 +365,8 @@ def compute_statement(
             for first, end in month_list:
                 month_facts = grouped.get((tenant_id, metric, month_start(first)), [])
                 if month_facts:
-                    line = _usage_line(tenant, metric, first, end, month_facts, plan_metrics.get(metric))
+                    quantity = _quantity(month_facts, metric, tenant_id, first, end, distinct[first])
+                    line = _usage_line(tenant, metric, first, month_facts, quantity, plan_metrics.get(metric))
                     if line is not None:
                         lines.append(line)
         per_unit.append((tenant.slug, lines))
@@ -405,11 +459,10 @@ def _usage_line(
     tenant: Tenant,
     metric: str,
     first: date,
-    end: date,
     facts: list[_Fact],
+    quantity: int,
     plan_metric: PlanMetric | None,
 ) -> LineSpec | None:
-    quantity = _quantity(facts, metric, tenant.id, first, end)
     vi, en, unit, measure = METRICS.get(metric, (metric, metric, "", "sum"))
     amount, charges = price(quantity, plan_metric)
     by_dimension: dict[str, int] = defaultdict(int)
@@ -596,32 +649,89 @@ def _manual_lines(session: Session, invoice_id: int) -> list[LineSpec]:
     ]
 
 
-def _write_lines(session: Session, invoice: Invoice, lines: Sequence[LineSpec]) -> None:
-    """Replace a draft's lines and snapshots (bulk statements: a month of 250 units is ~70,000 rows)."""
+_LINE_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('platform.billing_invoice_lines', 'id')) "
+    "FROM generate_series(1, :n)"
+)
+LINE_COLUMNS = (
+    "kind",
+    "tenant_id",
+    "metric",
+    "description_vi",
+    "description_en",
+    "quantity",
+    "unit_price",
+    "amount",
+    "computation",
+    "reason",
+    "is_late_adjustment",
+)
+
+
+def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Bulk-load rows with COPY on the session's own connection (its transaction): a month's
+    ~70,000 fact snapshots load in a fraction of the time of INSERT statements."""
+    driver = session.connection().connection.driver_connection
+    statement = f"COPY platform.{table} ({', '.join(columns)}) FROM STDIN"
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _canonical_lines(lines: Sequence[LineSpec]) -> list[dict]:
+    from billing.invoice_chain import line_dict
+
+    return [
+        line_dict(
+            {"position": n, **line.row()},
+            [
+                {
+                    "fact_id": fact_id,
+                    "day": day.isoformat(),
+                    "quantity_sum": quantity_sum,
+                    "distinct_subjects": distinct_subjects,
+                    "fact_hash": fact_hash,
+                }
+                for fact_id, day, quantity_sum, distinct_subjects, fact_hash in line.facts
+            ],
+        )
+        for n, line in enumerate(lines, 1)
+    ]
+
+
+def _write_lines(session: Session, invoice: Invoice, lines: Sequence[LineSpec]) -> bool:
+    """Replace a draft's lines and snapshots when they differ from the stored ones (a month of
+    250 units is ~70,000 rows: compared first, then written in bulk). True when written."""
+    from billing.invoice_chain import stored_lines
+
     if invoice.status != DRAFT:
         raise InvoiceRefused("Hóa đơn đã chốt, không thể sửa", "a final invoice cannot be changed")
     session.flush()
+    canonical = _canonical_lines(lines)
+    # What the seal of a finalization hashes: exactly what is stored after this call.
+    session.info.setdefault(CANONICAL_KEY, {})[invoice.id] = canonical
+    if stored_lines(session, invoice.id) == canonical:
+        return False
     session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
     if lines:
-        ids = session.scalars(
-            insert(InvoiceLine).returning(InvoiceLine.id, sort_by_parameter_order=True),
-            [{"invoice_id": invoice.id, "position": n, **line.row()} for n, line in enumerate(lines, 1)],
-        ).all()
-        snaps = [
-            {
-                "line_id": line_id,
-                "fact_id": s.fact_id,
-                "day": s.day,
-                "quantity_sum": s.quantity_sum,
-                "distinct_subjects": s.distinct_subjects,
-                "fact_hash": s.fact_hash,
-            }
-            for line_id, line in zip(ids, lines, strict=True)
-            for s in line.facts
-        ]
-        if snaps:
-            session.execute(insert(InvoiceLineFact), snaps)
+        ids = session.scalars(_LINE_IDS, {"n": len(lines)}).all()
+        _copy(
+            session,
+            "billing_invoice_lines",
+            ("id", "invoice_id", "position", *LINE_COLUMNS),
+            (
+                (line_id, invoice.id, n, *(line.row()[c] for c in LINE_COLUMNS))
+                for n, (line_id, line) in enumerate(zip(ids, lines, strict=True), 1)
+            ),
+        )
+        _copy(
+            session,
+            "billing_invoice_line_facts",
+            ("line_id", "fact_id", "day", "quantity_sum", "distinct_subjects", "fact_hash"),
+            ((line_id, *fact) for line_id, line in zip(ids, lines, strict=True) for fact in line.facts),
+        )
     session.expire(invoice, ["lines"])
+    return True
 
 
 def find_invoice(session: Session, contract_id: int, period_start: date) -> Invoice | None:
@@ -820,7 +930,7 @@ def finalize_invoice(
     invoice.previous_hash = _previous_hash(session, contract.id, sequence_no)
     invoice.finalized_at = now
     invoice.finalized_by_label = actor_label
-    sealed = invoice_chain.seal(session, invoice)
+    sealed = invoice_chain.seal(session, invoice, lines=session.info[CANONICAL_KEY].pop(invoice.id))
     invoice.content_hash = sealed.content_hash
     invoice.status = FINAL
     session.execute(
@@ -1043,9 +1153,12 @@ def _refresh_last_period(session: Session, tenant_id: int, decommission_day: dat
     service = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == tenant_id))
     until = service.active_until if service is not None and service.active_until else decommission_day
     last_day = until - timedelta(days=1)
-    contract = session.scalar(
-        select(Contract).where(Contract.starts_on <= last_day, Contract.ends_on > last_day)
-    )
+    candidates = session.scalars(
+        select(Contract)
+        .where(Contract.starts_on <= last_day, Contract.ends_on > last_day)
+        .order_by(Contract.id)
+    ).all()
+    contract = next((c for c in candidates if tenant_id in contract_unit_ids(session, c)), None)
     if contract is None or contract.plan is None:
         return None
     period = period_of(contract, last_day)

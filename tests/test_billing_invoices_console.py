@@ -112,7 +112,12 @@ def test_raw_usage_export_reaggregates_to_the_invoice_quantities(platform, app):
     assert billed[(world.district_slug, "active_officials")] == 3
     assert billed[(world.district_slug, "attachment_bytes")] == 123_456
     assert billed[(world.commune_slug, "dossiers_received")] == 7
-    # Officials: 3 distinct, 2 included, 1 × 10,000 đ.
+    # The batched distinct count the invoice uses agrees with H2's period_quantity.
+    from billing.aggregate import period_quantity
+
+    with app.app_context():
+        assert period_quantity(world.district_id, "active_officials", JAN, FEB) == 3
+        assert period_quantity(world.district_id, "dossiers_received", JAN, FEB) == 151
     assert invoice_exports.reaggregate(raw) == {(t, m, "2025-01"): q for (t, m), q in billed.items()}
     first = json.loads(raw[0])
     assert set(first) == {
