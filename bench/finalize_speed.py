@@ -83,8 +83,8 @@ def _seed(platform, units: int, months: list[date]) -> int:
         city = conn.execute(
             text(
                 "INSERT INTO platform.tenants (slug, schema_name, name, kind, unit_code, shard, status) "
-                "VALUES ('bench-city', 't_bench_city', 'Thành phố', 'city', '000.00.00.H99', 'main', 'active') "
-                "RETURNING id"
+                "VALUES ('bench-city', 't_bench_city', 'Thành phố', 'city', '000.00.00.H99', 'main', "
+                "'active') RETURNING id"
             )
         ).scalar_one()
         conn.execute(
