@@ -285,11 +285,14 @@ def aggregate_shard(
     window: int | None = None,
     settle_seconds: int = 0,
     progress: Callable[[TenantResult], None] | None = None,
-) -> AggregationRun:
-    """Aggregate one shard's tenants, one transaction per tenant; the run row records the cut-off.
+) -> list[AggregationRun]:
+    """Aggregate one shard's tenants, one transaction per tenant; run rows record the cut-off.
 
-    Without ``first_day``/``last_day`` the days are the late window up to today. An all-tenant
-    run also recomputes every day that received events since the previous complete run.
+    Without ``first_day``/``last_day`` the days are the late window up to today. A run of
+    every tenant (``tenant_ids`` None) also recomputes every day that received events since
+    the previous complete run, and is recorded as one shard run (``tenant_id`` NULL): the
+    next run starts its search for late events from its cut-off. A run of chosen tenants is
+    recorded as one run per tenant and never serves as that starting point.
     """
     platform = get_platform()
     with platform.shards.platform_session() as session, platform.shards.engine(shard).connect() as conn:
@@ -308,29 +311,39 @@ def aggregate_shard(
             previous = _previous_cutoff(session, shard)
             late = _late_days(conn, previous - LATE_MARGIN if previous else None, as_of)
             conn.rollback()
-        all_late = set().union(*late.values()) if late else set()
-        run = AggregationRun(
-            shard=shard,
-            tenant_id=None if everyone or len(tenants) != 1 else tenants[0],
-            first_day=min([first_day, *all_late]),
-            last_day=max([last_day, *all_late]),
-            started_at=as_of,
-            events=0,
-            facts=0,
-        )
-        session.add(run)
-        session.commit()
+
+        def new_run(tenant_id: int | None, days: set[date]) -> AggregationRun:
+            run = AggregationRun(
+                shard=shard,
+                tenant_id=tenant_id,
+                first_day=min([first_day, *days]),
+                last_day=max([last_day, *days]),
+                started_at=as_of,
+                events=0,
+                facts=0,
+            )
+            session.add(run)
+            session.commit()
+            return run
+
+        shard_run = new_run(None, set().union(*late.values()) if late else set()) if everyone else None
+        runs = [shard_run] if shard_run else []
         for tenant_id in tenants:
+            run = shard_run or new_run(tenant_id, set())
             result = _aggregate(session, conn, tenant_id, first_day, last_day, late.get(tenant_id, ()), as_of)
             conn.rollback()  # end the shard read's transaction; the facts commit on the primary
             session.commit()
             run.events += result.events
             run.facts += result.facts
+            if run is not shard_run:
+                run.finished_at = datetime.now(UTC)
+                runs.append(run)
             if progress is not None:
                 progress(result)
-        run.finished_at = datetime.now(UTC)
+        if shard_run is not None:
+            shard_run.finished_at = datetime.now(UTC)
         session.commit()
-        return run
+        return runs
 
 
 def aggregate_all(
@@ -344,8 +357,9 @@ def aggregate_all(
 ) -> list[AggregationRun]:
     """Aggregate every shard (platform scope: the periodic job and ``flask billing aggregate``)."""
     ids = list(tenant_ids) if tenant_ids is not None else None
-    return [
-        aggregate_shard(
+    runs: list[AggregationRun] = []
+    for shard in get_platform().shards.names:
+        runs += aggregate_shard(
             shard,
             first_day=first_day,
             last_day=last_day,
@@ -354,8 +368,7 @@ def aggregate_all(
             settle_seconds=settle_seconds,
             progress=progress,
         )
-        for shard in get_platform().shards.names
-    ]
+    return runs
 
 
 def aggregate_job(settle_seconds: int = SETTLE_SECONDS) -> int:

@@ -36,7 +36,10 @@ day_option = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--to", "last", type=day_option, help="Last day, included (default: today).")
 @click.option("--tenant", "slugs", multiple=True, help="Only this unit (slug); repeatable.")
 @click.option(
-    "--settle", default=0, show_default=True, help="Count events recorded at least this many seconds ago."
+    "--settle",
+    default=60,
+    show_default=True,
+    help="Count events recorded at least this many seconds ago (a transaction in flight counts whole later).",
 )
 def aggregate_command(first, last, slugs, settle) -> None:
     """Tổng hợp sự kiện đo đếm thành số liệu ngày / Aggregate usage events into daily facts.

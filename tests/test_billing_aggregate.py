@@ -273,9 +273,8 @@ def test_the_cli_aggregates_a_range_of_one_unit_and_refuses_an_unknown_one(app, 
     tenant = make_tenant()
     record(platform, tenant, occurred_at=at(DAY), dimension="counter")
     runner = app.test_cli_runner()
-    result = runner.invoke(
-        args=["billing", "aggregate", "--from", "2026-03-01", "--to", "2026-03-31", "--tenant", tenant.slug]
-    )
+    days = ["--from", "2026-03-01", "--to", "2026-03-31"]
+    result = runner.invoke(args=["billing", "aggregate", *days, "--tenant", tenant.slug, "--settle", "0"])
     assert result.exit_code == 0, result.output
     assert "facts=1" in result.output
     assert shape(facts_of(platform, tenant)) == [(DAY, "dossiers_received", "counter", 1, 1, 1, 0)]
@@ -315,3 +314,23 @@ def test_a_cut_off_leaves_newer_events_for_the_next_run(platform, make_tenant, d
         session.commit()
     assert facts_of(platform, tenant) == []
     assert aggregate(platform, tenant, day, day) == 1
+
+
+def test_a_run_of_chosen_units_does_not_hide_late_events_from_the_next_full_run(
+    app, platform, make_tenant, monkeypatch
+):
+    import billing.aggregate as module
+
+    monkeypatch.setattr(module, "LATE_MARGIN", timedelta(0))  # no overlap: only the runs' cut-offs count
+    tenant, other = make_tenant(), make_tenant(shard="s2")  # the run of `other` leaves main alone
+    with app.app_context():
+        today = local_day(datetime.now(VN_TZ))
+        aggregate_all()
+        record(platform, tenant, occurred_at=at(today - timedelta(days=30)), dimension="online")
+        runs = aggregate_all(tenant_ids=[other.id])  # one unit: recorded per unit, not as a shard run
+        assert [(run.shard, run.tenant_id) for run in runs] == [("s2", other.id)]
+        assert facts_of(platform, tenant) == []
+        aggregate_all()
+    assert shape(facts_of(platform, tenant)) == [
+        (today - timedelta(days=30), "dossiers_received", "online", 1, 1, 1, 0)
+    ]
