@@ -16,7 +16,7 @@ from app.auth import api_tokens
 from app.calendar.workcal import VN_TZ
 from app.core.usage import record_usage, usage_hash
 from app.core.usage_models import UsageEvent
-from app.dossiers import actions, files, intake, online
+from app.dossiers import actions, files, intake, metering, online
 from app.dossiers.desk import Actor
 from app.dossiers.models import Dossier, DossierAction, DossierFile, FormDocument
 from tests.conftest import create_test_tenant
@@ -280,7 +280,11 @@ def test_a_rolled_back_action_leaves_no_event_and_its_retry_counts_once(unit):
         )
         session.flush()
         code = dossier.code
-        assert events_in(session, unit, code)  # written, inside the transaction
+        assert {e["source"] for e in metering.pending_events(session)} == {
+            "dossier.received",
+            "document.generated",
+            "official.active",
+        }  # kept with the transaction, written by its commit
         session.rollback()  # e.g. the request failed after the intake
     assert new_ids(unit, before) == []
     with unit.session() as session:
@@ -296,12 +300,21 @@ def test_a_rolled_back_action_leaves_no_event_and_its_retry_counts_once(unit):
     )
 
 
-def events_in(session, unit, code: str) -> list[UsageEvent]:
-    return list(
-        session.scalars(
-            select(UsageEvent).where(UsageEvent.tenant_id == unit.tenant.id, UsageEvent.event_id == code)
-        )
-    )
+def test_a_rolled_back_savepoint_takes_its_events_and_a_released_one_keeps_them(unit):
+    """The portal submits inside a savepoint; only what the savepoint kept is metered."""
+    before = last_id(unit)
+    with unit.session() as session, session.begin():
+        desk = unit.desk(session, at(0, days=11))
+        with pytest.raises(RuntimeError), session.begin_nested():
+            lost = intake.receive_at_counter(desk, unit.actor("counter"), unit.intake()).code
+            raise RuntimeError("the rest of the request failed")
+        with session.begin_nested():
+            kept = intake.receive_at_counter(desk, unit.actor("counter"), unit.intake()).code
+        later = intake.receive_at_counter(desk, unit.actor("counter"), unit.intake()).code
+    rows = new_ids(unit, before)
+    assert lost == kept  # the code of the rolled-back intake was given again
+    assert sorted(e.event_id for e in rows if e.source == "dossier.received") == sorted([kept, later])
+    assert len([e for e in rows if e.source == "official.active"]) == 1
 
 
 def test_a_refused_action_writes_no_event(unit):
@@ -385,17 +398,27 @@ def test_a_token_of_one_unit_sent_to_another_is_refused_and_meters_nothing(clien
     assert len(events(other, source="api.call")) == theirs
 
 
-def test_a_metering_failure_does_not_fail_the_api_call(client_for, unit, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
+def test_a_failed_api_call_event_fails_neither_the_request_nor_its_own_events(client_for, unit, monkeypatch):
+    """The database refuses the API call's row (too long an id): logged, and the intake commits whole."""
     from app.auth import api_access
 
-    def broken(*args, **kwargs):
-        raise OperationalError("INSERT", {}, Exception("usage table unavailable"))
-
-    monkeypatch.setattr(api_access, "record_usage", broken)
-    _, header = token_header(unit)
-    assert client_for(unit.tenant).get("/api/v1/dossiers", headers=header).status_code == 200
+    real = api_access.record_usage
+    monkeypatch.setattr(
+        api_access, "record_usage", lambda db, **kw: real(db, **{**kw, "event_id": "x" * 200})
+    )
+    token_id, header = token_header(unit)
+    body = {
+        "procedure_id": unit.procedure_id,
+        "channel": 1,
+        "applicant": {"name": "Phạm Văn Bình", "phone": "0912345678"},
+        "components": [{"component_id": unit.components[0]}, {"component_id": unit.components[1]}],
+    }
+    response = client_for(unit.tenant).post("/api/v1/dossiers", json=body, headers=header)
+    assert response.status_code == 201, response.text
+    code = response.get_json()["code"]
+    assert not events(unit, source="api.call", subject=str(token_id))
+    assert [e.source for e in events(unit, event_id=code)] == ["dossier.received"]
+    assert len(events(unit, source="document.generated", event_id=f"2018:01:{code}")) == 1
 
 
 # --- sealed, and recountable from the unit's own rows ---------------------------------------------

@@ -219,8 +219,8 @@ def meter_api_call(response: Response) -> Response:
 
     Written in the request's own tenant transaction (the token was looked up in it), before
     the edge commits it, inside a savepoint: metering an API call never fails the request, a
-    problem is logged and the request goes on. The event id is made here, never taken from the
-    client (a repeated X-Request-Id must not hide calls).
+    problem is logged and the request goes on (the savepoint costs two round trips). The event
+    id is made here, never taken from the client (a repeated X-Request-Id must not hide calls).
     """
     metered = g.pop(_METERED, None)
     if metered is None or response.status_code >= 400:
@@ -228,8 +228,11 @@ def meter_api_call(response: Response) -> Response:
     tenant_id, token_id = metered
     db = tenant_db()
     db.flush()  # the request's own rows first: their errors are the request's, not metering's
+    connection = db.connection()
     try:
-        with db.begin_nested():
+        # A savepoint of the connection, not of the session: releasing it must not count as a
+        # commit of the session (whose hooks write the request's own usage events at its commit).
+        with connection.begin_nested():
             record_usage(
                 db,
                 tenant_id=tenant_id,
@@ -239,7 +242,7 @@ def meter_api_call(response: Response) -> Response:
                 occurred_at=datetime.now(UTC),
                 subject=str(token_id),
             )
-    except SQLAlchemyError:
+    except (SQLAlchemyError, ValueError):
         log.exception("api call of token %s not metered", token_id)
     return response
 

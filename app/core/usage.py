@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -49,6 +50,65 @@ def usage_hash(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Built once: a Core statement on the connection costs a third of an ORM-enabled insert through
+# ``Session.execute`` (no ORM DML path, compiled once), and it never autoflushes the caller's rows.
+_INSERT = insert(UsageEvent.__table__).on_conflict_do_nothing(
+    index_elements=["tenant_id", "source", "event_id"]
+)
+
+
+def usage_row(
+    *,
+    tenant_id: int,
+    source: str,
+    event_id: str,
+    metric: str,
+    occurred_at: datetime,
+    quantity: int = 1,
+    dimension: str = "",
+    subject: str | None = None,
+) -> dict:
+    """The checked column values of one event, sealed with its ``row_hash``."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}")
+    if quantity < 0:
+        raise ValueError("a usage quantity cannot be negative")
+    event_id = str(event_id)
+    return {
+        "tenant_id": tenant_id,
+        "source": source,
+        "event_id": event_id,
+        "metric": metric,
+        "dimension": dimension,
+        "quantity": quantity,
+        "subject": subject,
+        "occurred_at": occurred_at,
+        "row_hash": usage_hash(
+            tenant_id, source, event_id, metric, dimension, quantity, subject, occurred_at
+        ),
+    }
+
+
+_COLUMNS = ("tenant_id", "source", "event_id", "metric", "dimension", "quantity", "subject", "occurred_at")
+_TYPES = ("bigint", "text", "text", "text", "text", "bigint", "text", "timestamptz")
+# Several rows as one statement and one round trip: one array per column, unnested.
+_ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _TYPES, strict=True))
+_INSERT_MANY = sql_text(
+    f"INSERT INTO {UsageEvent.__table__.fullname} ({', '.join(_COLUMNS)}, row_hash) "
+    f"SELECT * FROM unnest({_ARRAYS}, CAST(:row_hash AS text[])) "
+    "ON CONFLICT (tenant_id, source, event_id) DO NOTHING"
+)
+
+
+def insert_usage_rows(session: Session, rows: list[dict]) -> None:
+    """``usage_row`` values into ``session``'s transaction in one statement; duplicate keys are no-ops."""
+    if len(rows) == 1:
+        session.connection().execute(_INSERT, rows[0])
+    elif rows:
+        columns = {name: [row[name] for row in rows] for name in (*_COLUMNS, "row_hash")}
+        session.connection().execute(_INSERT_MANY, columns)
+
+
 def record_usage(
     session: Session,
     *,
@@ -62,26 +122,14 @@ def record_usage(
     subject: str | None = None,
 ) -> None:
     """Add one usage event to ``session``'s transaction (a shard session); a duplicate key is a no-op."""
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}")
-    if quantity < 0:
-        raise ValueError("a usage quantity cannot be negative")
-    event_id = str(event_id)
-    values = {
-        "tenant_id": tenant_id,
-        "source": source,
-        "event_id": event_id,
-        "metric": metric,
-        "dimension": dimension,
-        "quantity": quantity,
-        "subject": subject,
-        "occurred_at": occurred_at,
-        "row_hash": usage_hash(
-            tenant_id, source, event_id, metric, dimension, quantity, subject, occurred_at
-        ),
-    }
-    session.execute(
-        insert(UsageEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "source", "event_id"])
+    row = usage_row(
+        tenant_id=tenant_id,
+        source=source,
+        event_id=event_id,
+        metric=metric,
+        occurred_at=occurred_at,
+        quantity=quantity,
+        dimension=dimension,
+        subject=subject,
     )
+    session.connection().execute(_INSERT, row)

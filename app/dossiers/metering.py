@@ -7,16 +7,22 @@ row), ``records.issue_form`` (every form) and the two writers of ``dossier_files
 ``desk.now``, the very value written into the source row an independent recount counts
 (docs/metering.md, "Usage events").
 
-The insert joins the caller's transaction: a rolled-back action leaves no event, and the
-unique key (tenant, source, event id) makes a retried one count once.
+The events of a transaction are written by ONE insert just before it commits (the
+session's ``before_commit``, which also runs when a savepoint is released), so metering
+adds one round trip to an action, not one per event. They belong to the transaction: a
+rolled-back transaction, or savepoint, takes its pending events with it, and the unique key
+(tenant, source, event id) makes a retried action count once.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
 from app.calendar.workcal import VN_TZ
-from app.core.usage import record_usage
+from app.core.usage import insert_usage_rows, usage_row
 from app.dossiers.desk import Actor, Desk
 from app.dossiers.models import Dossier, DossierAction, DossierFile, FormDocument
 from app.dossiers.status import DRAFT, RECEIVED, RESULT_READY, SUBMITTED
@@ -24,6 +30,8 @@ from app.dossiers.status import DRAFT, RECEIVED, RESULT_READY, SUBMITTED
 COUNTER, ONLINE, POSTAL = 1, 2, 3
 CHANNELS = {COUNTER: "counter", ONLINE: "online", POSTAL: "postal"}
 APPLICANT_ROLE = "applicant"
+PENDING = "usage_pending"  # session.info: [(transaction the event was recorded in, row), ...]
+_hooks: list[bool] = []  # the session hooks are installed once, on first use
 
 
 def local_day(at: datetime) -> str:
@@ -31,10 +39,56 @@ def local_day(at: datetime) -> str:
     return at.astimezone(VN_TZ).date().isoformat()
 
 
-def _record(desk: Desk, **event) -> None:
-    # No autoflush: the insert must not split the action's own rows into extra round trips.
-    with desk.session.no_autoflush:
-        record_usage(desk.session, tenant_id=desk.tenant.id, **event)
+def _record(desk: Desk, **fields) -> None:
+    """Keep the event with the session's current (innermost) transaction until it commits."""
+    row = usage_row(tenant_id=desk.tenant.id, **fields)
+    session = desk.session
+    if not _hooks:
+        _install_hooks()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:
+        session.connection()  # begins the transaction the event belongs to
+        transaction = session.get_transaction()
+    session.info.setdefault(PENDING, []).append((transaction, row))
+
+
+def pending_events(session: Session) -> list[dict]:
+    """The events recorded in ``session`` and not written yet (they are, when it commits)."""
+    return [row for _, row in session.info.get(PENDING, ())]
+
+
+def _write_pending(session: Session) -> None:
+    pending = session.info.get(PENDING)
+    if pending:
+        rows = [row for _, row in pending]
+        pending.clear()
+        insert_usage_rows(session, rows)
+
+
+def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(PENDING)
+    if pending:
+        pending[:] = [(t, row) for t, row in pending if not _within(t, previous_transaction)]
+
+
+def _forget_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction is over (committed, rolled back or closed)
+        session.info.pop(PENDING, None)
+
+
+def _install_hooks() -> None:
+    event.listen(Session, "before_commit", _write_pending)
+    event.listen(Session, "after_soft_rollback", _drop_rolled_back)
+    event.listen(Session, "after_transaction_end", _forget_ended)
+    _hooks.append(True)
 
 
 def action_recorded(desk: Desk, actor: Actor, dossier: Dossier, row: DossierAction) -> None:
