@@ -8,17 +8,23 @@ request; and the source rows named in docs/metering.md recount to exactly the ev
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Date, case, cast, func, select
 
 from app.auth import api_tokens
+from app.auth import roles as r
 from app.calendar.workcal import VN_TZ
 from app.core.usage import record_usage, usage_hash
 from app.core.usage_models import UsageEvent
-from app.dossiers import actions, files, intake, metering, online
+from app.dossiers import actions, files, intake, interop, metering, online
 from app.dossiers.desk import Actor
-from app.dossiers.models import Dossier, DossierAction, DossierFile, FormDocument
+from app.dossiers.interop_models import DONE
+from app.dossiers.models import Dossier, DossierAction, DossierFile, FormDocument, InteropTask
+from app.dossiers.status import RESULT_READY
+from app.processes import services as processes
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
 from tests.test_auth_support import make_account, sign_in_directly
@@ -250,6 +256,56 @@ def test_an_attached_file_is_metered_with_its_bytes_and_kind(app, unit):
         len(data),
     )
     assert event.occurred_at == at(1, days=5)
+
+
+def test_a_liaison_hand_back_to_the_return_step_finishes_the_dossier_once(app, platform, city):
+    """Liên thông: the partner hands back, the system (no official) moves the dossier to 9."""
+    partner = create_test_tenant(platform, city, "district")
+    owner = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    specs = [
+        processes.StepSpec("receive", "Tiếp nhận", "start", r.COUNTER_OFFICER, Decimal(2),
+                           division_id=owner.divisions["one_stop"]),
+        processes.StepSpec("appraise", "Thẩm định", "task", r.CASE_OFFICER, Decimal(6),
+                           division_id=owner.divisions["specialised"]),
+        processes.StepSpec("verify", "Xác minh", "interop", r.CASE_OFFICER, Decimal(8),
+                           partner_tenant_id=partner.id),
+        processes.StepSpec("return", "Trả kết quả", "return", r.COUNTER_OFFICER, Decimal(0),
+                           division_id=owner.divisions["one_stop"]),
+        processes.StepSpec("end", "Kết thúc", "end", r.COUNTER_OFFICER, Decimal(0)),
+    ]  # fmt: skip
+    for order, spec in enumerate(specs):
+        spec.sort_order = order
+    with owner.session() as session, session.begin():
+        template = processes.find_template(session, owner.procedure_id, None)
+        draft = processes.new_draft(session, template.id)
+        processes.set_steps(session, draft.id, specs, [])
+        processes.publish(session, draft.id)
+    dossier_id = receive(owner, at(0)).id
+    with app.app_context():
+        act(owner, "transfer", dossier_id, "counter", at(0.5))
+        act(owner, "forward", dossier_id, "officer", at(1))  # into the partner's step
+    with owner.session() as session:
+        task = session.scalar(select(InteropTask).where(InteropTask.dossier_id == dossier_id))
+    before = last_id(owner)
+    handover = SimpleNamespace(
+        owner_task_id=task.id,
+        outcome=DONE,
+        returned_at=at(3),
+        result_note="Đã xác minh",
+        on_time_class="on_time",
+        returned_by_name="Cán bộ quận",
+        partner_due_at=task.due_at,
+    )
+    for _ in range(2):  # the hand-back delivered twice
+        with app.app_context(), owner.session() as session, session.begin():
+            interop.receive_back(owner.desk(session, at(4)), handover, partner.name)
+    with owner.session() as session:
+        dossier = session.get(Dossier, dossier_id)
+    assert dossier.status == RESULT_READY
+    assert keys(new_ids(owner, before)) == [
+        ("dossier.finished", dossier.code, "dossiers_finished", "", 1, None)
+    ]
+    assert new_ids(owner, before)[0].occurred_at == dossier.completed_at == at(4)
 
 
 # --- exactly once: duplicates, retries, rollbacks -----------------------------------------------------
