@@ -26,13 +26,14 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.core.usage import METRICS
 from app.documents.pdf import HEADINGS, Sheet, fit_row
 from billing.invoices import contract_unit_ids, dong, ordered_units
-from billing.models import CREDIT_NOTE, DRAFT, Contract, Invoice
+from billing.models import CREDIT_NOTE, DRAFT, Contract, Invoice, InvoiceLine, InvoiceLineFact
 from tenants.engines import ShardEngines
 from tenants.models import Tenant
 
@@ -72,6 +73,7 @@ def file_stem(invoice: Invoice) -> str:
 def _rows(session: Session, invoice: Invoice) -> list[list]:
     ids = {line.tenant_id for line in invoice.lines if line.tenant_id is not None}
     tenants = {t.id: t for t in session.scalars(select(Tenant).where(Tenant.id.in_(ids)))}
+    facts = fact_ids(session, invoice.id)
     rows = []
     for line in invoice.lines:
         tenant = tenants.get(line.tenant_id)
@@ -90,10 +92,24 @@ def _rows(session: Session, invoice: Invoice) -> list[list]:
                 "yes" if line.is_late_adjustment else "",
                 line.reason or "",
                 line.computation,
-                " ".join(str(f.fact_id) for f in line.facts),
+                " ".join(str(fact_id) for fact_id in facts.get(line.id, [])),
             ]
         )
     return rows
+
+
+def fact_ids(session: Session, invoice_id: int) -> dict[int, list[int]]:
+    """Each line's linked daily fact ids, in one query (a month of 250 units has ~70,000)."""
+    rows = session.execute(
+        select(
+            InvoiceLineFact.line_id,
+            func.array_agg(aggregate_order_by(InvoiceLineFact.fact_id, InvoiceLineFact.fact_id)),
+        )
+        .join(InvoiceLine, InvoiceLine.id == InvoiceLineFact.line_id)
+        .where(InvoiceLine.invoice_id == invoice_id)
+        .group_by(InvoiceLineFact.line_id)
+    )
+    return {line_id: list(ids) for line_id, ids in rows}
 
 
 def lines_csv(session: Session, invoice: Invoice) -> bytes:
@@ -142,11 +158,19 @@ def lines_xlsx(session: Session, invoice: Invoice, contract: Contract) -> bytes:
 # -- the PDF --------------------------------------------------------------------------------------
 
 
+class InvoiceSheet(Sheet):
+    """The forms' page; U+2212 (the minus of amounts and computations) printed as "-", which
+    the embedded font subset otherwise drops (a credit note's total would read positive)."""
+
+    def normalize_text(self, text: str) -> str:
+        return super().normalize_text(text.replace("\u2212", "-"))
+
+
 def invoice_pdf(session: Session, invoice: Invoice, contract: Contract) -> bytes:
     """The invoice in Vietnamese, per unit, with its computation, totals and both hashes."""
     is_credit = invoice.kind == CREDIT_NOTE
     title = "HÓA ĐƠN ĐIỀU CHỈNH GIẢM" if is_credit else "HÓA ĐƠN DỊCH VỤ THUÊ NỀN TẢNG MỘT CỬA"
-    pdf = Sheet(size=A4, title=f"{title} {invoice.number or ''}".strip())
+    pdf = InvoiceSheet(size=A4, title=f"{title} {invoice.number or ''}".strip())
     pdf.text_line(contract.provider_party, style="B", size=10)
     pdf.text_line(title, style="B", size=13, align="C")
     if invoice.status == DRAFT:

@@ -133,6 +133,7 @@ def _page(ops, invoice_id: int, *, error: DomainError | None = None, status: int
         invoice=invoice,
         contract=contract,
         groups=groups,
+        fact_counts={k: len(v) for k, v in invoice_exports.fact_ids(session, invoice.id).items()},
         credits=credits,
         credited=credited,
         credited_doc=credited_doc,

@@ -318,3 +318,32 @@ def test_an_unknown_invoice_is_404(console):
         console.post("/billing/invoices/999999999/finalize", data={"csrf_token": TEST_CSRF}).status_code
         == 404
     )
+
+
+def test_a_draft_for_a_period_outside_the_contract_is_refused(console, platform):
+    world = make_world(platform)
+    for period in ("2024-12-01", "2025-01-15", "not-a-day"):
+        response = console.post(
+            "/billing/invoices/drafts",
+            data={"csrf_token": TEST_CSRF, "contract_id": world.contract_id, "period_start": period},
+        )
+        assert response.status_code == 422, period
+    with platform.shards.platform_session() as session:
+        assert not session.scalars(select(Invoice).where(Invoice.contract_id == world.contract_id)).all()
+
+
+def test_a_credit_note_prints_as_one(console, platform):
+    _, invoice_id = _invoice_with_lines(platform)
+    console.post(
+        f"/billing/invoices/{invoice_id}/credit-notes",
+        data={"csrf_token": TEST_CSRF, "amount": "1.000", "reason": "Sai đơn giá"},
+    )
+    with platform.shards.platform_session() as session:
+        note = session.scalar(select(Invoice).where(Invoice.credits_invoice_id == invoice_id))
+        number, content_hash = note.number, note.content_hash
+    page = console.get(f"/billing/invoices/{note.id}")
+    assert page.status_code == 200 and "Sai đơn giá" in page.text and "/credit-notes" not in page.text
+    pdf = console.get(f"/billing/invoices/{note.id}/invoice.pdf")
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages).split())
+    assert "HÓA ĐƠN ĐIỀU CHỈNH GIẢM" in text and number in text and "TỔNG CỘNG: -1.000 đ" in text
+    assert content_hash[:20] in text.replace(" ", "")
