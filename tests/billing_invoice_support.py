@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.core.usage import record_usage
@@ -32,6 +32,11 @@ TIERS = [
 ]
 # Well after every period the tests bill (2025): finalizing is allowed.
 LATER = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+# Worlds made by the current test, removed by ``remove_worlds`` when it ends: other test
+# files share the database (contracts must not overlap, every tenant must have a schema).
+CREATED: list[World] = []
 
 
 @dataclass
@@ -112,7 +117,31 @@ def make_world(
         )
         session.add(contract)
         session.flush()
-        return World(contract.id, number, city.id, district.id, commune.id, district.slug, commune.slug)
+        world = World(contract.id, number, city.id, district.id, commune.id, district.slug, commune.slug)
+    CREATED.append(world)
+    return world
+
+
+def remove_worlds(platform) -> None:
+    """Delete what the test's worlds made: documents, contract, facts, events, units."""
+    while CREATED:
+        world = CREATED.pop()
+        units = [world.city_id, world.district_id, world.commune_id]
+        with platform.shards.platform_session() as session, session.begin():
+            params = {"c": world.contract_id, "u": units}
+            for sql in (
+                "DELETE FROM platform.billing_invoices WHERE contract_id = :c "
+                "AND credits_invoice_id IS NOT NULL",
+                "DELETE FROM platform.billing_invoices WHERE contract_id = :c",
+                "DELETE FROM platform.billing_invoice_sequences WHERE contract_id = :c",
+                "DELETE FROM platform.billing_contracts WHERE id = :c",
+                "DELETE FROM platform.billing_service_periods WHERE tenant_id = ANY(:u)",
+                "DELETE FROM platform.billing_daily_facts WHERE tenant_id = ANY(:u)",
+                "DELETE FROM shard.usage_events WHERE tenant_id = ANY(:u)",
+                "DELETE FROM platform.tenants WHERE id = ANY(:u) AND parent_id IS NOT NULL AND id <> :root",
+                "DELETE FROM platform.tenants WHERE id = ANY(:u)",
+            ):
+                session.execute(text(sql), {**params, "root": world.city_id})
 
 
 def put_fact(

@@ -13,15 +13,16 @@ from app.audit.platform_models import PlatformAuditEvent
 from billing import invoice_chain, invoices
 from billing.invoices import FinalInvoiceChanged, InvoiceInputError, InvoiceRefused
 from billing.models import FINAL, Invoice, InvoiceLine, ServicePeriod
-from tests.billing_invoice_support import LATER, make_world, put_fact, set_fact
+from tests.billing_invoice_support import LATER, make_world, put_fact, remove_worlds, set_fact
 
 JAN, FEB, MAR, APR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)
 
 
 @pytest.fixture(autouse=True)
-def _the_city(city):
-    """Each test's contract hangs under the one city (see make_world)."""
-    return city
+def _the_city(city, platform):
+    """Each test's contract hangs under the one city (see make_world); removed afterwards."""
+    yield city
+    remove_worlds(platform)
 
 
 def _facts_for_january(session, world):
@@ -381,23 +382,7 @@ def chain(platform):
     ids = [_finalize_draft(platform, world, s, e) for s, e in ((JAN, FEB), (FEB, MAR), (MAR, APR))]
     with platform.shards.platform_session() as session:
         assert invoice_chain.verify_invoices(session) is None
-    yield world, ids
-    # Leave the database verifiable for the other tests: drop this contract's documents.
-    with platform.shards.platform_session() as session, session.begin():
-        session.execute(
-            text(
-                "DELETE FROM platform.billing_invoices WHERE contract_id = :c "
-                "AND credits_invoice_id IS NOT NULL"
-            ),
-            {"c": world.contract_id},
-        )
-        session.execute(
-            text("DELETE FROM platform.billing_invoices WHERE contract_id = :c"), {"c": world.contract_id}
-        )
-        session.execute(
-            text("DELETE FROM platform.billing_invoice_sequences WHERE contract_id = :c"),
-            {"c": world.contract_id},
-        )
+    return world, ids
 
 
 def _tamper(platform, sql, **params):

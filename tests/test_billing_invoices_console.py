@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.audit.platform_models import PlatformAuditEvent
 from billing import invoice_exports, invoices
 from billing.models import FINAL, Contract, Invoice
-from tests.billing_invoice_support import LATER, aggregate, make_world, put_fact, record_events
+from tests.billing_invoice_support import LATER, aggregate, make_world, put_fact, record_events, remove_worlds
 from tests.test_auth_support import TEST_CSRF, make_account, sign_in_directly
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -25,9 +25,10 @@ JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 
 
 @pytest.fixture(autouse=True)
-def _the_city(city):
-    """Each test's contract hangs under the one city (see make_world)."""
-    return city
+def _the_city(city, platform):
+    """Each test's contract hangs under the one city (see make_world); removed afterwards."""
+    yield city
+    remove_worlds(platform)
 
 
 def _draft(platform, world, start=JAN, end=FEB):
