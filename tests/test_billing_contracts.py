@@ -439,26 +439,31 @@ def test_service_periods_are_idempotent_and_give_proration_their_days(platform, 
     assert period_of(platform, unit.id).active_until is None
 
 
-def test_units_made_without_the_pipeline_are_backfilled(platform, make_tenant):
+def test_units_made_without_the_pipeline_are_backfilled(app, platform, make_tenant, monkeypatch):
     live, gone = make_tenant("district"), make_tenant("district")
-    archived_at = datetime.now(UTC) + timedelta(days=3)
+    # Decommissioned before billing was there: no hook recorded its end.
+    monkeypatch.setattr(decommission, "FINAL_INVOICE_HOOKS", [])
+    assert run_pipeline(app, "decommission", gone.slug, settle_seconds=0).status == RunStatus.DONE
+    assert period_of(platform, gone.id) is None
+    later = datetime.now(UTC) + timedelta(days=3)  # the record's day, not the tenant's last update
     with platform.shards.platform_session() as session, session.begin():
-        session.execute(update(Tenant).where(Tenant.id == gone.id).values(status="archived"))
-        session.add(
-            PlatformAuditEvent(
-                entity="tenant",
-                entity_id=str(gone.id),
-                action="decommission",
-                data={"decommissioned_at": archived_at.isoformat()},
+        record = session.scalar(
+            select(PlatformAuditEvent).where(
+                PlatformAuditEvent.entity == "tenant",
+                PlatformAuditEvent.entity_id == str(gone.id),
+                PlatformAuditEvent.action == "decommission",
             )
         )
+        record.data = {**record.data, "decommissioned_at": later.isoformat()}
         created = service_periods.ensure_service_periods(session)
     assert created >= 2
     with platform.shards.platform_session() as session, session.begin():
         assert service_periods.ensure_service_periods(session) == 0  # once
     assert period_of(platform, live.id).active_from == contracts.vn_date(live.created_at)
     assert period_of(platform, live.id).active_until is None
-    assert period_of(platform, gone.id).active_until == contracts.vn_date(archived_at)
+    gone_period = period_of(platform, gone.id)
+    assert gone_period.active_from == contracts.vn_date(gone.created_at)
+    assert gone_period.active_until == contracts.vn_date(later)  # the day of its decommission record
 
 
 def _ctx(platform, tenant) -> StepContext:
