@@ -3,7 +3,7 @@ retries and a real worker killed during aggregation -> the facts equal the sourc
 exactly and the independent recount reports no difference.
 
 The intakes are the real ``intake.receive_at_counter`` (metered by app/dossiers/metering.py in
-its own transaction), on threads sharing the app's connection pools, five units on shard s2.
+its own transaction), in four writer processes with their own apps, five units on shard s2.
 Injected faults: every 7th intake's transaction fails after doing all its work and is
 retried from scratch; every 11th is replayed after it committed (its action and form are
 metered again in a new transaction, as a re-delivered job would); every 13th records its
@@ -15,19 +15,20 @@ SIGKILLed there; that unit keeps its previous facts; a second worker completes t
 from __future__ import annotations
 
 import functools
+import multiprocessing
 import os
 import random
 import signal
 import subprocess
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 
+from app import create_app
+from app.auth.models import Account
 from app.calendar.workcal import VN_TZ
 from app.core.jobs import enqueue_for_platform
 from app.dossiers import intake, metering
@@ -36,8 +37,9 @@ from billing.aggregate import LOCK_CLASS, aggregate_all
 from billing.models import DailyFact
 from billing.recount import recount
 from billing.verify import verify
+from tenants.models import Tenant
 from tests import dossier_fixtures
-from tests.conftest import create_test_tenant
+from tests.conftest import app_config, create_test_tenant
 from tests.dossier_fixtures import build_unit
 from tests.jobs_fixtures import ROOT, run_worker
 from tests.test_auth_support import make_account
@@ -45,7 +47,7 @@ from tests.test_auth_support import make_account
 UNITS = 20
 ON_S2 = 5
 INTAKES = int(os.environ.get("MOTCUA_BILLING_INTAKES", "10000"))  # a smaller number while developing
-THREADS = 8
+PROCESSES = 4  # writer processes (threads would share one GIL)
 DAYS = (date(2026, 4, 14), date(2026, 4, 15))
 
 
@@ -103,6 +105,43 @@ def one_intake(unit, n: int) -> str:
     return code
 
 
+# -- writer processes: each has its own app (engines, pools), as a web process would ----------
+
+_writer: dict = {}
+
+
+def unit_spec(unit) -> dict:
+    return {
+        "tenant_id": unit.tenant.id,
+        "account_id": unit.accounts["counter"].id,
+        "procedure_id": unit.procedure_id,
+        "components": unit.components,
+    }
+
+
+def start_writer(config: dict) -> None:
+    _writer["app"] = create_app(config)
+    _writer["units"] = {}
+
+
+def write_intake(task: tuple[dict, int]) -> str:
+    spec, n = task
+    units = _writer["units"]
+    if spec["tenant_id"] not in units:
+        platform = _writer["app"].extensions["motcua"]
+        with platform.shards.platform_session() as session:
+            tenant = session.get(Tenant, spec["tenant_id"])
+            account = session.get(Account, spec["account_id"])
+        units[spec["tenant_id"]] = dossier_fixtures.OneStopUnit(
+            platform,
+            tenant,
+            accounts={"counter": account},
+            procedure_id=spec["procedure_id"],
+            components=spec["components"],
+        )
+    return one_intake(units[spec["tenant_id"]], n)
+
+
 def start_worker(services) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -147,25 +186,17 @@ def test_ten_thousand_parallel_intakes_with_retries_and_a_killed_worker_bill_exa
     work = [(unit, n) for unit in units for n in range(per_unit)]
     random.Random(6).shuffle(work)
     codes: list[str] = []
-    lock = threading.Lock()
-    halfway = threading.Event()
-
-    def run(item):
-        code = one_intake(*item)
-        with lock:
+    ids = [unit.tenant.id for unit in units]
+    specs = {unit.tenant.id: unit_spec(unit) for unit in units}
+    tasks = [(specs[unit.tenant.id], n) for unit, n in work]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES, initializer=start_writer, initargs=(app_config(services),)) as pool:
+        for code in pool.imap_unordered(write_intake, tasks, chunksize=20):
             codes.append(code)
             if len(codes) == len(work) // 2:
-                halfway.set()
-
-    ids = [unit.tenant.id for unit in units]
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        futures = [pool.submit(run, item) for item in work]
-        # An aggregation while the writers write: it counts what committed before its cut-off.
-        assert halfway.wait(timeout=600)
-        with app.app_context():
-            aggregate_all(tenant_ids=ids)
-        for future in futures:
-            future.result()
+                # An aggregation while the writers write: it counts what committed before its cut-off.
+                with app.app_context():
+                    aggregate_all(tenant_ids=ids)
     assert len(set(codes)) == len(codes) == per_unit * UNITS
 
     # A real worker runs the aggregation job and is killed while one unit's transaction waits.
