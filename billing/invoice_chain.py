@@ -250,10 +250,14 @@ def _which_snapshot(session: Session, facts: list[dict]) -> str:
     return "bản chụp số liệu ngày đã bị sửa / a daily fact snapshot was altered"
 
 
-def verify_invoices(platform_session: Session) -> str | None:
-    """Recompute every final document's hash and link; the first problem found, or None."""
+def verify_invoices(platform_session: Session, *, contract_ids: Iterable[int] | None = None) -> str | None:
+    """Recompute every final document's hash and link (of ``contract_ids`` only, when given);
+    the first problem found, or None."""
     session = platform_session
-    for contract in session.scalars(select(Contract).order_by(Contract.id)):
+    contracts = select(Contract).order_by(Contract.id)
+    if contract_ids is not None:
+        contracts = contracts.where(Contract.id.in_(list(contract_ids)))
+    for contract in session.scalars(contracts).all():
         documents = session.scalars(
             select(Invoice)
             .where(Invoice.contract_id == contract.id, Invoice.status == FINAL)

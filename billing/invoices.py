@@ -1158,7 +1158,11 @@ def _refresh_last_period(session: Session, tenant_id: int, decommission_day: dat
         .where(Contract.starts_on <= last_day, Contract.ends_on > last_day)
         .order_by(Contract.id)
     ).all()
-    contract = next((c for c in candidates if tenant_id in contract_unit_ids(session, c)), None)
+    # One contract is in force at a time; should several cover the unit, the narrowest wins.
+    covering = [
+        (len(units), c.id, c) for c in candidates if tenant_id in (units := contract_unit_ids(session, c))
+    ]
+    contract = min(covering)[2] if covering else None
     if contract is None or contract.plan is None:
         return None
     period = period_of(contract, last_day)

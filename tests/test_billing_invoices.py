@@ -13,7 +13,7 @@ from app.audit.platform_models import PlatformAuditEvent
 from billing import invoice_chain, invoices
 from billing.invoices import FinalInvoiceChanged, InvoiceInputError, InvoiceRefused
 from billing.models import FINAL, Invoice, InvoiceLine, ServicePeriod
-from tests.billing_invoice_support import LATER, make_world, put_fact, remove_worlds, set_fact
+from tests.billing_invoice_support import CREATED, LATER, make_world, put_fact, remove_worlds, set_fact
 
 JAN, FEB, MAR, APR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)
 
@@ -162,7 +162,7 @@ def test_finalize_numbers_freezes_and_chains(platform):
         period = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == world.commune_id))
         assert period.setup_invoice_id == jan
         assert not [line for line in second.lines if line.kind == "setup_fee"]
-        assert invoice_chain.verify_invoices(session) is None
+        assert invoice_chain.verify_invoices(session, contract_ids=[world.contract_id]) is None
 
 
 def test_finalizing_twice_or_too_early_is_refused(platform):
@@ -207,7 +207,7 @@ def test_a_final_invoice_cannot_change_through_the_orm(platform):
                 session.flush()
             session.rollback()
     with platform.shards.platform_session() as session:
-        assert invoice_chain.verify_invoices(session) is None
+        assert invoice_chain.verify_invoices(session, contract_ids=[world.contract_id]) is None
 
 
 def _finalize_draft(platform, world, start=JAN, end=FEB):
@@ -246,7 +246,7 @@ def test_two_concurrent_finalizations_take_consecutive_numbers(platform):
     refused = [v for v in results.values() if isinstance(v, Exception)]
     assert len(refused) == 1 and isinstance(refused[0], InvoiceRefused)
     with platform.shards.platform_session() as session:
-        assert invoice_chain.verify_invoices(session) is None
+        assert invoice_chain.verify_invoices(session, contract_ids=[world.contract_id]) is None
         seq = session.execute(
             text("SELECT next_number FROM platform.billing_invoice_sequences WHERE contract_id = :c"),
             {"c": world.contract_id},
@@ -294,7 +294,7 @@ def test_credit_notes_are_bounded_numbered_and_chained(platform):
         _credit(platform, feb, 1)
     assert _finalize(platform, feb) == f"{world.contract_number}-000004"
     with platform.shards.platform_session() as session:
-        assert invoice_chain.verify_invoices(session) is None
+        assert invoice_chain.verify_invoices(session, contract_ids=[world.contract_id]) is None
 
 
 def test_manual_adjustments_need_a_reason_and_survive_refreshes(platform):
@@ -368,7 +368,7 @@ def test_late_usage_lands_on_the_next_draft_as_a_visible_adjustment(platform):
     assert (shrink[4], shrink[6]) == (-40, -12_000)
     with platform.shards.platform_session() as session:
         assert session.get(Invoice, jan).status == FINAL
-        assert invoice_chain.verify_invoices(session) is None
+        assert invoice_chain.verify_invoices(session, contract_ids=[world.contract_id]) is None
 
 
 # -- the chain and SQL tampering -------------------------------------------------------------------
@@ -381,7 +381,7 @@ def chain(platform):
         _facts_for_january(session, world)
     ids = [_finalize_draft(platform, world, s, e) for s, e in ((JAN, FEB), (FEB, MAR), (MAR, APR))]
     with platform.shards.platform_session() as session:
-        assert invoice_chain.verify_invoices(session) is None
+        assert invoice_chain.verify_invoices(session, contract_ids=[world.contract_id]) is None
     return world, ids
 
 
@@ -389,7 +389,8 @@ def _tamper(platform, sql, **params):
     with platform.shards.platform_session() as session, session.begin():
         session.execute(text(sql), params)
     with platform.shards.platform_session() as session:
-        return invoice_chain.verify_invoices(session)
+        # Other test files leave documents of their own: only this test's contract is read.
+        return invoice_chain.verify_invoices(session, contract_ids=[w.contract_id for w in CREATED])
 
 
 def test_verify_names_an_altered_total(platform, chain):
