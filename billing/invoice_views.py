@@ -25,13 +25,14 @@ from tenants.models import Tenant
 
 blp = Blueprint("billing_invoices", __name__, subdomain=CONSOLE, url_prefix="/billing/invoices")
 ops_required = login_required(CONSOLE, "console.login_form", current_ops)
-_AMOUNT = re.compile(r"^[+-−]?\d+$")
+_AMOUNT = re.compile(r"^[+\-]?\d+$")
+MAX_DIGITS = 15  # up to 999 nghìn tỷ đồng: far above any lease, far below BIGINT
 
 
 def _amount(raw: str | None) -> int:
     """``"-200.000"``, ``"1 000 000"`` or ``"1,000,000"`` đồng -> int; anything else is refused."""
     cleaned = re.sub(r"[\s.,_đ]", "", raw or "").replace("−", "-")
-    if not _AMOUNT.match(cleaned):
+    if not _AMOUNT.match(cleaned) or len(cleaned.lstrip("+-")) > MAX_DIGITS:
         raise invoices.InvoiceInputError(
             "Số tiền phải là một số nguyên đồng (ví dụ 200.000 hoặc -200.000)",
             "the amount must be a whole number of đồng (e.g. 200000 or -200000)",
