@@ -830,6 +830,10 @@ def add_adjustment(
     if not isinstance(amount, int) or amount == 0:
         raise InvoiceInputError("Số tiền điều chỉnh phải khác 0 đồng", "the adjustment amount must not be 0")
     contract = session.get(Contract, invoice.contract_id)
+    if tenant_id is not None and tenant_id not in contract_unit_ids(session, contract):
+        raise InvoiceInputError(
+            "Đơn vị không thuộc hợp đồng này", "that unit is not one of the contract's units"
+        )
     line = LineSpec(
         kind="adjustment",
         tenant_id=tenant_id,

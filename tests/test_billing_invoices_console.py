@@ -205,7 +205,7 @@ def test_ops_see_lines_per_unit_and_download_every_export(console, platform):
         assert "attachment" in response.headers["Content-Disposition"]
 
 
-def test_finalize_credit_and_adjust_from_the_console(console, platform):
+def test_finalize_credit_and_adjust_from_the_console(console, platform, city):
     world, invoice_id = _invoice_with_lines(platform, final=False)
     response = console.post(f"/billing/invoices/{invoice_id}/finalize", data={"csrf_token": TEST_CSRF})
     assert response.status_code == 303
@@ -267,6 +267,12 @@ def test_finalize_credit_and_adjust_from_the_console(console, platform):
     page = console.get(f"/billing/invoices/{feb_id}").text
     assert "Bù gián đoạn" in page and "SLA tháng 1" in page and "−200.000 đ" in page
     assert _audits(platform, feb_id, "adjust")[0].data["amount"] == -200_000
+    # A unit outside the contract is refused.
+    outsider = console.post(
+        f"/billing/invoices/{feb_id}/adjustments",
+        data={"csrf_token": TEST_CSRF, "amount": "1", "description": "x", "reason": "y", "tenant": city.slug},
+    )
+    assert outsider.status_code == 422 and "không thuộc hợp đồng" in outsider.text
     # On a final invoice an adjustment is refused.
     refused = console.post(
         f"/billing/invoices/{invoice_id}/adjustments",
