@@ -35,7 +35,7 @@ from app.core.outbox_models import OutboxEvent
 from app.core.scheduler import register_periodic
 from app.core.storage import get_storage
 from billing import service_periods
-from provisioning import decommission, export, shard_move, suspension
+from provisioning import decommission, export, shard_move, suspension, usage_move
 from provisioning.pipeline import Step, StepContext, register_pipeline
 from tenants.models import TenantStatus
 from tenants.registry import TenantError, TenantNotFound, get_tenant
@@ -406,12 +406,21 @@ def move_import_do(ctx: StepContext) -> None:
         marker=ctx.data["target_marker"],
         pg_bin=ctx.platform.settings.pg_bin,
     )
+    ctx.data["usage_events"] = usage_move.copy_events(
+        _shards(ctx), _tenant_id(ctx), ctx.data["source_shard"], ctx.params["to"]
+    )
+
+
+def _tenant_id(ctx: StepContext) -> int:
+    with _shards(ctx).platform_session() as session:
+        return get_tenant(session, ctx.tenant_slug).id
 
 
 def move_import_undo(ctx: StepContext) -> None:
     shard_move.drop_target_copy(
         _shards(ctx), ctx.tenant_slug, ctx.params["to"], marker=shard_move.copy_marker(ctx.run_id)
     )
+    usage_move.delete_events(_shards(ctx), ctx.params["to"], _tenant_id(ctx))  # not live there: checked above
 
 
 def move_verify_do(ctx: StepContext) -> None:
@@ -430,6 +439,14 @@ def move_verify_do(ctx: StepContext) -> None:
     if exported and copied != exported:
         raise TenantError("Số dòng khác bản xuất / row counts differ from the export's manifest")
     ctx.data["verified_tables"] = len(copied)
+    tenant_id = _tenant_id(ctx)
+    sides = (ctx.data["source_shard"], ctx.params["to"])
+    events = [usage_move.checksum(_shards(ctx), shard, tenant_id) for shard in sides]
+    if events[0] != events[1]:
+        raise TenantError(
+            f"Sự kiện đo đếm hai bên khác nhau, chưa chuyển / the usage events differ "
+            f"(events, checksum on source, target): {events}"
+        )
 
 
 def move_switch_do(ctx: StepContext) -> None:
@@ -458,6 +475,7 @@ def move_switch_undo(ctx: StepContext) -> None:
 
 def move_drop_source_do(ctx: StepContext) -> None:
     shard_move.drop_source(_shards(ctx), ctx.tenant_slug, ctx.data["source_shard"])
+    usage_move.delete_events(_shards(ctx), ctx.data["source_shard"], _tenant_id(ctx))
 
 
 def move_resume_do(ctx: StepContext) -> None:

@@ -234,3 +234,91 @@ def test_a_move_runs_on_a_real_worker(app, platform, services, client_for, unit,
     assert not schema_exists(platform, "main", unit.schema_name)
     platform.resolver.clear()
     assert _procedure_names(client_for(unit)) == [f"Thủ tục của {unit.slug}"]
+
+
+def _record_events(platform, tenant, shard, count):
+    from datetime import UTC, datetime, timedelta
+
+    from app.core.usage import record_usage
+
+    start = datetime.now(UTC) - timedelta(hours=2)
+    with platform.shards.tenant_session(shard, tenant.schema_name) as session, session.begin():
+        for n in range(count):
+            record_usage(
+                session,
+                tenant_id=tenant.id,
+                source="dossier.received",
+                event_id=f"{tenant.slug}-{n}",
+                metric="dossiers_received",
+                dimension="counter",
+                occurred_at=start + timedelta(seconds=n),
+            )
+
+
+def _events(platform, shard, tenant_id):
+    from provisioning import usage_move
+
+    return usage_move.checksum(platform.shards, shard, tenant_id)
+
+
+def test_a_moved_unit_takes_its_usage_events_and_its_facts_still_verify(app, platform, unit, make_tenant):
+    from billing.aggregate import aggregate_all
+    from billing.models import DailyFact
+    from billing.verify import verify
+
+    neighbour = make_tenant()
+    _record_events(platform, unit, "main", 7)
+    _record_events(platform, neighbour, "main", 3)
+    with app.app_context():
+        aggregate_all()
+    with platform.shards.platform_session() as session:
+        facts_before = session.execute(
+            select(DailyFact.id, DailyFact.event_count, DailyFact.content_hash).where(
+                DailyFact.tenant_id == unit.id
+            )
+        ).all()
+    events_before = _events(platform, "main", unit.id)
+    assert events_before[0] == 7 and sum(f.event_count for f in facts_before) == 7
+
+    run = _move(app, unit.slug)
+
+    assert run.status == RunStatus.DONE, run.error
+    assert run.data["usage_events"] == 7
+    assert _events(platform, "s2", unit.id) == events_before  # same rows, same order
+    assert _events(platform, "main", unit.id) == (0, "")  # gone from the source with its schema
+    assert _events(platform, "main", neighbour.id)[0] == 3  # the neighbour's stay
+    with app.app_context():
+        aggregate_all()  # reads the unit's events on s2 now: its facts do not change
+        result = verify()
+    with platform.shards.platform_session() as session:
+        facts_after = session.execute(
+            select(DailyFact.id, DailyFact.event_count, DailyFact.content_hash).where(
+                DailyFact.tenant_id == unit.id
+            )
+        ).all()
+    assert sorted(facts_after) == sorted(facts_before)
+    assert result.ok, result.first_problem
+
+
+def test_a_move_whose_usage_events_differ_is_not_switched(app, platform, unit, monkeypatch):
+    from provisioning import usage_move
+
+    _record_events(platform, unit, "main", 4)
+    copy = usage_move.copy_events
+
+    def copy_and_lose_one(shards, tenant_id, source, target):
+        copied = copy(shards, tenant_id, source, target)
+        with shards.engine(target).begin() as conn:
+            conn.exec_driver_sql(
+                f"DELETE FROM shard.usage_events WHERE id = "
+                f"(SELECT max(id) FROM shard.usage_events WHERE tenant_id = {int(tenant_id)})"
+            )
+        return copied
+
+    monkeypatch.setattr(usage_move, "copy_events", copy_and_lose_one)
+    run = _move(app, unit.slug)
+
+    assert run.status == RunStatus.FAILED
+    assert "usage events differ" in run.error
+    assert _registry(platform, unit.slug)[0] == "main"  # the source stays in charge
+    assert _events(platform, "main", unit.id)[0] == 4
