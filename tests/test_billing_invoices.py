@@ -12,7 +12,8 @@ from sqlalchemy import select, text
 from app.audit.platform_models import PlatformAuditEvent
 from billing import invoice_chain, invoices
 from billing.invoices import FinalInvoiceChanged, InvoiceInputError, InvoiceRefused
-from billing.models import FINAL, Invoice, InvoiceLine, ServicePeriod
+from billing.models import FINAL, Contract, Invoice, InvoiceLine, ServicePeriod
+from tenants.models import Tenant
 from tests.billing_invoice_support import CREATED, LATER, make_world, put_fact, remove_worlds, set_fact
 
 JAN, FEB, MAR, APR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1), date(2025, 4, 1)
@@ -37,7 +38,7 @@ def _facts_for_january(session, world):
 
 def _draft(platform, world, start=JAN, end=FEB):
     with platform.shards.platform_session() as session, session.begin():
-        contract = session.get(invoices.Contract, world.contract_id)
+        contract = session.get(Contract, world.contract_id)
         invoice = invoices.refresh_draft(session, contract, start, end, now=LATER)
         return invoice.id
 
@@ -109,7 +110,7 @@ def test_computing_the_same_invoice_twice_is_identical(platform):
     second = _lines(platform, _draft(platform, world))
     assert first == second
     with platform.shards.platform_session() as session:
-        contract = session.get(invoices.Contract, world.contract_id)
+        contract = session.get(Contract, world.contract_id)
         a = invoices.compute_statement(session, contract, JAN, FEB)
         b = invoices.compute_statement(session, contract, JAN, FEB)
         assert a == b and a.total == first[1][2]
@@ -180,7 +181,7 @@ def test_finalizing_twice_or_too_early_is_refused(platform):
     ):
         invoices.finalize_invoice(session, jan, actor_label="x", now=LATER)
     with platform.shards.platform_session() as session, session.begin():
-        contract = session.get(invoices.Contract, world.contract_id)
+        contract = session.get(Contract, world.contract_id)
         with pytest.raises(InvoiceRefused, match="đã chốt"):
             invoices.refresh_draft(session, contract, JAN, FEB)
 
@@ -464,7 +465,7 @@ def test_decommissioning_refreshes_the_units_last_draft(platform, app):
     with platform.shards.platform_session() as session, session.begin():
         period = session.scalar(select(ServicePeriod).where(ServicePeriod.tenant_id == world.commune_id))
         period.active_until = date(2025, 3, 15)  # as service_periods.end_service records it
-        commune = session.get(invoices.Tenant, world.commune_id)
+        commune = session.get(Tenant, world.commune_id)
         session.expunge(commune)
     with app.app_context():
         at = datetime(2025, 3, 15, 3, 0, tzinfo=UTC)
