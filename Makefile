@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle bench-provisioning clean
+.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle bench-provisioning bench-billing clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,11 @@ bench-provisioning: install ## Provisioning benchmark: approval -> portal answer
 
 bench-portal: install ## Portal benchmark: search over 200 units, status lookup vs the django-tenants peer (prints JSON)
 	@$(BIN)/python bench/portal.py
+
+bench-billing: install ## Billing benchmarks: metering cost per intake, aggregation of 1,000,000 events, month finalization for 250 units (prints JSON)
+	@$(BIN)/python bench/ingest_cost.py
+	@$(BIN)/python bench/aggregation_speed.py
+	@$(BIN)/python bench/finalize_speed.py
 
 clean: ## Remove the virtualenv and local data (embedded database included)
 	rm -rf $(VENV) .data var
