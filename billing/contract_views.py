@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -116,9 +116,9 @@ def _percent_bp(problems: dict, key: str, raw: str, what: tuple[str, str]) -> in
         return None
     try:
         bp = Decimal(value) * 100
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation, and Overflow for 1e999999
         bp = None
-    if bp is None or bp != bp.to_integral_value():
+    if bp is None or not bp.is_finite() or bp != bp.to_integral_value():
         problems[key] = (
             f"{what[0]}: một số phần trăm, tối đa hai chữ số thập phân",
             f"{what[1]}: a percentage with at most two decimals",
@@ -154,7 +154,7 @@ def parse_form(form) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
     get = lambda name: (form.get(name) or "").strip()  # noqa: E731
     last_day = get("ends_on")
     ends_on: Any = last_day
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, OverflowError):  # 9999-12-31 has no next day: checked as typed
         ends_on = date.fromisoformat(last_day) + timedelta(days=1)
     data: dict[str, Any] = {
         "number": get("number"),
@@ -171,7 +171,8 @@ def parse_form(form) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
     grace = _integer(problems, "grace_days", get("grace_days"), ("Số ngày chờ", "Grace days"))
     data["grace_days"] = 5 if grace is None else grace
     city = get("city_tenant_id")
-    data["city_tenant_id"] = int(city) if city.isdigit() else None
+    # ASCII digits only ("²".isdigit() is true); anything else is refused by the check as it is.
+    data["city_tenant_id"] = (int(city) if city.isascii() and city.isdigit() else city) or None
     plan: dict[str, Any] = {"name": get("plan.name"), "unit_fees": {}, "metrics": []}
     setup_fee = _integer(problems, "plan.setup_fee", get("plan.setup_fee"), ("Phí khởi tạo", "Setup fee"))
     plan["setup_fee"] = setup_fee or 0

@@ -37,6 +37,11 @@ BILLING_PERIODS = {
 # Contract writes take this transaction-level advisory lock: terms are compared one writer at a time.
 CONTRACT_LOCK = 0x4D0B
 MAX_GRACE_DAYS = 60
+MAX_SEATS = 100_000  # far above any city's units; ContractSeat.seats is an INTEGER
+# Terms lie within these days (the end exclusive): a year 1 or 9999 term is a typing mistake, and
+# its periods or its inclusive last day would run off the calendar (a 500 rather than a refusal).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_END = date(2101, 1, 1)
 
 
 class ContractError(DomainError):
@@ -163,7 +168,7 @@ def _text(problems: Problems, data: dict, key: str, what: tuple[str, str], limit
     value = str(data.get(key) or "").strip()
     if not value:
         problems[key] = (f"Cần nhập {what[0].lower()}", f"{what[1]} is required")
-    elif len(value) > limit or "\n" in value:
+    elif len(value) > limit or not value.isprintable():
         problems[key] = (
             f"{what[0]} là một dòng, tối đa {limit} ký tự",
             f"{what[1]} is one line of at most {limit} characters",
@@ -184,6 +189,13 @@ def _day(problems: Problems, data: dict, key: str, what: tuple[str, str]) -> dat
         problems[key] = (
             f"{what[0]}: cần một ngày (YYYY-MM-DD)",
             f"{what[1]}: a date (YYYY-MM-DD) is required",
+        )
+        return None
+    if not EARLIEST_DAY <= value <= LATEST_END:
+        problems[key] = (
+            f"{what[0]} phải trong khoảng {EARLIEST_DAY:%d/%m/%Y} – {LATEST_END:%d/%m/%Y} "
+            f"(nhận {value:%d/%m/%Y})",
+            f"{what[1]} must lie between {EARLIEST_DAY} and {LATEST_END} (got {value})",
         )
         return None
     return value
@@ -237,7 +249,8 @@ def check_contract(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     clean["grace_days"] = grace
     city_tenant_id = data.get("city_tenant_id")
     if city_tenant_id is not None:
-        tenant = session.get(Tenant, city_tenant_id) if is_int(city_tenant_id) else None
+        fits = is_int(city_tenant_id) and 0 < city_tenant_id < 2**63  # a BIGINT id, not a database error
+        tenant = session.get(Tenant, city_tenant_id) if fits else None
         if tenant is None or tenant.kind != "city":
             problems["city_tenant_id"] = (
                 "Bên thuê phải là đơn vị cấp thành phố",
@@ -259,6 +272,11 @@ def check_contract(session: Session, data: dict[str, Any]) -> dict[str, Any]:
             problems[key] = (
                 f"Số suất {kind} không được âm ({number})",
                 f"the seats of {kind} cannot be negative ({number})",
+            )
+        elif number > MAX_SEATS:
+            problems[key] = (
+                f"Số suất {kind} tối đa {MAX_SEATS:,}".replace(",", "."),
+                f"the seats of {kind} are at most {MAX_SEATS:,}",
             )
         else:
             seats[kind] = number

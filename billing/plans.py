@@ -25,6 +25,8 @@ from tenants.models import UnitKind
 
 UNIT_KINDS = tuple(kind.value for kind in UnitKind)
 MAX_AMOUNT = 10**15  # đồng: far above any lease, far below BIGINT
+# đồng per unit of usage: a tier's price times a month's usage must still fit an invoice line (BIGINT).
+MAX_UNIT_PRICE = 10**9
 
 Problems = dict[str, tuple[str, str]]
 
@@ -73,6 +75,15 @@ def _tiers(problems: Problems, key: str, raw: Any) -> list[dict[str, Any]]:
                 f"tier {n}: the upper bound and the unit price must be whole numbers",
             )
             return []
+        if (up_to is not None and up_to > MAX_AMOUNT) or price > MAX_UNIT_PRICE:
+            problems[key] = (
+                f"Bậc {n}: mức trên tối đa {MAX_AMOUNT:.0e}, đơn giá tối đa {MAX_UNIT_PRICE:,} đồng".replace(
+                    ",", "."
+                ),
+                f"tier {n}: the upper bound is at most {MAX_AMOUNT:.0e}, the unit price at most "
+                f"{MAX_UNIT_PRICE:,} VND",
+            )
+            return []
         tiers.append({"up_to": up_to, "unit_price": price})
     try:
         check_tiers([Tier(t["up_to"], t["unit_price"]) for t in tiers])
@@ -89,7 +100,7 @@ def check_plan(raw: Any, problems: Problems, prefix: str = "plan") -> dict[str, 
     name = str(raw.get("name") or "").strip()
     if not name:
         problems[f"{prefix}.name"] = ("Bảng giá cần có tên", "the price plan needs a name")
-    elif len(name) > 200:
+    elif len(name) > 200 or not name.isprintable():
         problems[f"{prefix}.name"] = (
             "Tên bảng giá tối đa 200 ký tự",
             "the plan's name is at most 200 characters",

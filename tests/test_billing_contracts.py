@@ -799,3 +799,52 @@ def test_the_form_says_why_a_finalized_contract_cannot_change_its_prices(platfor
     assert plan["unit_fees"]["district"] == 3_000_000
     detail = console.get(f"/billing/contracts/{stored['id']}")
     assert "01/01/2025 – 31/01/2025 (đã chốt)" in detail.text
+
+
+# --- review: input that used to reach the database or the calendar as a 500 -----------------------
+
+FORM_500S = {
+    "last day 9999-12-31 (the exclusive end overflowed)": {"ends_on": "9999-12-31"},
+    "a term ending in year 9999 (its periods ran into year 10000)": {"ends_on": "9999-12-30"},
+    "a term in year 1": {"starts_on": "0001-01-01", "ends_on": "0001-01-01"},
+    "SLA target Infinity": {"sla_target": "Infinity"},
+    "SLA target 1e999999": {"sla_target": "1e999999"},
+    "discount -inf": {"plan.discount": "-inf"},
+    "a superscript city id": {"city_tenant_id": "²"},
+    "a city id past BIGINT": {"city_tenant_id": "9" * 25},
+    "seats past INTEGER": {"seats.district": "99999999999"},
+    "a tier price past any invoice": {"metric.dossiers_received.tiers": "1000:500; *:" + "9" * 20},
+    "a tier bound past BIGINT": {"metric.dossiers_received.tiers": "9" * 25 + ":500; *:300"},
+    "a NUL in the number": {"number": "HĐ-\x00-1"},
+    "a NUL in the plan's name": {"plan.name": "Gói\x00"},
+}
+
+
+@pytest.mark.parametrize("name", list(FORM_500S))
+def test_the_form_refuses_out_of_range_input_by_field_not_with_a_500(platform, console, name):
+    form = dict(form_of(contract_data()), **FORM_500S[name])
+    refused = console.post("/billing/contracts/new", data=form)
+    assert refused.status_code == 422, (name, refused.status_code)
+    # The form comes back with what was typed (not the database's generic 422 page).
+    assert 'name="number"' in refused.text and 'id="error-summary"' in refused.text, name
+    assert contract_count(platform) == 0
+    assert console.get("/billing/contracts/").status_code == 200
+
+
+API_500S = {
+    "ends 9999-12-31": {"ends_on": "9999-12-31"},
+    "a term in year 1": {"starts_on": "0001-01-01", "ends_on": "0001-01-01"},
+    "seats past INTEGER": {"seats": {"district": 10**12}},
+    "a city id past BIGINT": {"city_tenant_id": 10**30},
+    "a tier price past BIGINT": {"plan": with_metric(tiers=[{"up_to": None, "unit_price": 10**19}])["plan"]},
+}
+
+
+@pytest.mark.parametrize("name", list(API_500S))
+def test_the_api_refuses_out_of_range_input_with_a_422(platform, console, name):
+    payload = dict(as_json(contract_data()), **API_500S[name])
+    answer = console.post("/api/v1/billing/contracts", json=payload, headers={"X-CSRF-Token": TEST_CSRF})
+    assert answer.status_code == 422, (name, answer.status_code, answer.text[:300])
+    assert answer.get_json()["message_vi"]
+    assert contract_count(platform) == 0
+    assert console.get("/api/v1/billing/contracts").status_code == 200
