@@ -114,13 +114,18 @@ def _add_months(day: date, months: int) -> date:
 def periods(contract: Contract) -> list[tuple[date, date]]:
     """The billing periods ``[(start, end_exclusive), ...]``: calendar months or quarters
     (Jan, Apr, Jul, Oct) in Asia/Ho_Chi_Minh, the first and last clipped to the term."""
-    step = 3 if contract.billing_period == QUARTERLY else 1
-    first_month = contract.starts_on.month - (contract.starts_on.month - 1) % step
-    boundary = date(contract.starts_on.year, first_month, 1)
+    return term_periods(contract.starts_on, contract.ends_on, contract.billing_period)
+
+
+def term_periods(starts_on: date, ends_on: date, billing_period: str) -> list[tuple[date, date]]:
+    """``periods`` of a term not stored yet."""
+    step = 3 if billing_period == QUARTERLY else 1
+    first_month = starts_on.month - (starts_on.month - 1) % step
+    boundary = date(starts_on.year, first_month, 1)
     result = []
-    while boundary < contract.ends_on:
+    while boundary < ends_on:
         following = _add_months(boundary, step)
-        result.append((max(boundary, contract.starts_on), min(following, contract.ends_on)))
+        result.append((max(boundary, starts_on), min(following, ends_on)))
         boundary = following
     return result
 
@@ -391,6 +396,14 @@ def _refuse_retroactive(before: dict[str, Any], clean: dict[str, Any], until: da
         changed.append(
             ("số hợp đồng (tiền tố số hóa đơn)", "the number (it prefixes invoice numbers)", "number")
         )
+    if before["city_tenant_id"] != clean["city_tenant_id"]:
+        changed.append(
+            (
+                "đơn vị bên thuê (quyết định các đơn vị được tính tiền)",
+                "the city's unit (it decides which units are billed)",
+                "city_tenant_id",
+            )
+        )
     if changed:
         vi = ", ".join(c[0] for c in changed)
         en = ", ".join(c[1] for c in changed)
@@ -408,6 +421,28 @@ def _refuse_retroactive(before: dict[str, Any], clean: dict[str, Any], until: da
             f"Hợp đồng {shown_vi}: không thể kết thúc trước ngày đó",
             f"The contract's {shown_en}: it cannot end before that",
             errors={"ends_on": ["Trước kỳ đã chốt", "before a finalized period"]},
+        )
+    # A final period the old end clipped (a term ending mid-month) must stay that period: extended,
+    # it would become a longer period whose invoice is already final (its new days never billed).
+    old_final = [
+        p
+        for p in term_periods(
+            clean["starts_on"], date.fromisoformat(before["ends_on"]), clean["billing_period"]
+        )
+        if p[0] < until
+    ]
+    new_final = [
+        p for p in term_periods(clean["starts_on"], clean["ends_on"], clean["billing_period"]) if p[0] < until
+    ]
+    if old_final != new_final:
+        start, end = (old_final or new_final)[-1]
+        raise PeriodFinalized(
+            f"Hợp đồng {shown_vi}: kỳ {start:%d/%m/%Y} – {end - timedelta(days=1):%d/%m/%Y} đã chốt theo "
+            "ngày kết thúc cũ, kéo dài hợp đồng sẽ làm kỳ đó dài ra. Hãy lập hợp đồng mới từ ngày "
+            f"{end:%d/%m/%Y}.",
+            f"The contract's {shown_en}: the period {start} to {end - timedelta(days=1)} was finalized "
+            f"as the old end cut it; extending the term would lengthen it. Make a new contract from {end}.",
+            errors={"ends_on": ["Kỳ cuối đã chốt theo ngày kết thúc cũ", "the last final period ends there"]},
         )
 
 

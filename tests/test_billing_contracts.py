@@ -848,3 +848,31 @@ def test_the_api_refuses_out_of_range_input_with_a_422(platform, console, name):
     assert answer.get_json()["message_vi"]
     assert contract_count(platform) == 0
     assert console.get("/api/v1/billing/contracts").status_code == 200
+
+
+def test_a_final_period_cut_by_the_old_end_cannot_grow_and_the_city_unit_cannot_change(platform, city):
+    """A term ending mid-month: its last month is finalized as [1st, end). Extending the term would
+    turn that month into a longer period whose invoice is already final (the invoice job skips a
+    final period's start: its new days would never be billed)."""
+    data = contract_data(date(2025, 1, 1), date(2025, 1, 20), city_tenant_id=city.id)
+    stored = create(platform, data)
+    finalize_first_period(platform, stored["id"])  # [2025-01-01, 2025-01-20)
+    for new_end in (date(2025, 2, 1), date(2026, 1, 1)):
+        longer = dict(copy.deepcopy(data), ends_on=new_end)
+        with pytest.raises(PeriodFinalized) as refused:
+            update_it(platform, stored["id"], longer)
+        assert "ends_on" in refused.value.errors and "20/01/2025" in refused.value.vi
+    other_city = dict(copy.deepcopy(data), city_tenant_id=None)
+    with pytest.raises(PeriodFinalized) as refused:
+        update_it(platform, stored["id"], other_city)
+    assert "city_tenant_id" in refused.value.errors
+    with platform.shards.platform_session() as session:
+        contract = contracts.get_contract(session, stored["id"])
+        assert contracts.periods(contract) == [(date(2025, 1, 1), date(2025, 1, 20))]
+        assert contract.city_tenant_id == city.id
+
+    # A final period that ends on its calendar boundary may be followed by more of the term.
+    whole = create(platform, contract_data(date(2027, 1, 1), date(2027, 2, 1)))
+    finalize_first_period(platform, whole["id"])
+    longer = contract_data(date(2027, 1, 1), date(2027, 6, 1), number=whole["number"])
+    assert update_it(platform, whole["id"], longer)["ends_on"] == "2027-06-01"
