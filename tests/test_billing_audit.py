@@ -704,7 +704,10 @@ def test_auditor_is_refused_on_every_ops_only_console_route(app, audit_client, m
         path = rule.build(values, append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             response = audit_client.open(path, method=method, data={"csrf_token": "test-csrf-token"})
-            assert response.status_code == 403, (method, path, response.status_code)
+            if (method, rule.endpoint) == ("GET", "console.tenants"):  # the console's home: sent on
+                assert response.status_code == 302 and response.headers["Location"] == "/audit/"
+            else:
+                assert response.status_code == 403, (method, path, response.status_code)
             checked.append((method, rule.endpoint))
     endpoints = {e for _, e in checked}
     assert {"console.tenants", "console.tenant_detail", "lifecycle.start", "runs.run_resume"} <= endpoints
@@ -739,3 +742,30 @@ def test_console_menu_shows_an_auditor_only_the_audit_console(audit_client, clie
     sign_in_directly(client, ops, site=CONSOLE_SITE)
     nav = menu(client.get("/audit/lag").text)
     assert 'href="/audit/"' in nav and 'href="/"' in nav and "/runs/" in nav
+
+
+def test_after_a_bare_login_an_auditor_lands_on_the_audit_console(
+    audit_client, client_for, platform, make_tenant
+):
+    """/login returns to the console's home, the unit list (ops only): an auditor who is not ops is
+    sent on to the audit console instead of a 403; everyone else sees what they saw before."""
+    login = audit_client.get("/login")
+    assert login.status_code == 302 and login.headers["Location"].endswith("next=/")
+    home = audit_client.get("/")
+    assert home.status_code == 302 and home.headers["Location"] == "/audit/"
+    assert audit_client.get("/?kind=district").headers["Location"] == "/audit/"
+    assert audit_client.get(home.headers["Location"]).status_code == 200
+    # Provider ops (with or without the auditor role) keep the unit list.
+    for roles in (["provider_ops"], ["provider_ops", "city_auditor"]):
+        ops = client_for(host=CONSOLE)
+        sign_in_directly(ops, make_account(platform, platform_roles=roles), site=CONSOLE_SITE)
+        assert ops.get("/").status_code == 200, roles
+    # A unit official on the console: still refused; nobody signed in: still sent to sign in.
+    official = client_for(host=CONSOLE)
+    tenant = make_tenant("district")
+    sign_in_directly(
+        official, make_account(platform, memberships=[(tenant, ["unit_admin"])]), site=CONSOLE_SITE
+    )
+    assert official.get("/").status_code == 403
+    anonymous = client_for(host=CONSOLE).get("/")
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")

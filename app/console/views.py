@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+import functools
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.auth import rp_views
 from app.auth.access import (
+    Forbidden,
+    SignInRequired,
     csrf_token,
+    current_auditor,
     current_ops,
     login_required,
 )
@@ -22,6 +27,32 @@ from tenants.models import Tenant, TenantStatus, UnitKind
 blp = Blueprint("console", __name__, subdomain=CONSOLE)
 
 ops_required = login_required(CONSOLE, "console.login_form", current_ops)
+# A city auditor who is not provider ops lands here after a bare /login: send them to the audit
+# console (registered by billing, named by endpoint only: app does not import billing).
+AUDITOR_HOME = "billing_audit.usage"
+
+
+def auditor_home(view):
+    """``view`` for provider ops; a city auditor (not ops) is redirected to the audit console."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            current_ops(CONSOLE)
+        except Forbidden:
+            if AUDITOR_HOME in current_app.view_functions:
+                try:
+                    current_auditor(CONSOLE)
+                except (Forbidden, SignInRequired):
+                    pass
+                else:
+                    return redirect(url_for(AUDITOR_HOME))
+        except SignInRequired:
+            pass  # ops_required sends them to sign in
+        return view(*args, **kwargs)
+
+    return wrapper
+
 
 KIND_LABELS = {
     "city": ("Thành phố", "City"),
@@ -64,6 +95,7 @@ def _portal_base() -> tuple[str, str]:
 
 
 @blp.get("/")
+@auditor_home
 @ops_required
 def tenants(ops):
     kind = _choice("kind", [k.value for k in UnitKind])
