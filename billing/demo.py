@@ -11,12 +11,19 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from app.auth import actions, queries
+from app.auth.demo import DEMO_PASSWORD, OPS_EMAIL
+from app.auth.passwords import hash_password
+from app.auth.roles import CITY_AUDITOR
 from billing import contracts, service_periods
 from billing.models import Contract
 from tenants.models import Tenant
 
 DEMO_NUMBER = "HĐ-01/2026/HP-MOTCUA"
+# The city's auditor (read-only audit console), beside the demo's provider ops account; same password.
+AUDITOR_EMAIL = "kiemtoan@motcua.local"
 
 
 def demo_contract_data(city_tenant_id: int | None, today: date) -> dict:
@@ -64,10 +71,27 @@ def demo_contract_data(city_tenant_id: int | None, today: date) -> dict:
     }
 
 
+def ensure_demo_auditor(session: Session) -> None:
+    """The demo's city auditor: only ``city_auditor`` (not ops), so the demo shows the read-only console."""
+    account = queries.find_account_by_email(session, AUDITOR_EMAIL)
+    if account is None:
+        account = actions.create_account(session, email=AUDITOR_EMAIL, full_name="Kiểm toán viên thành phố")
+        account.password_hash = hash_password(DEMO_PASSWORD)
+        session.flush()
+    if CITY_AUDITOR not in (account.platform_roles or []):
+        actions.set_platform_roles(session, account, [*(account.platform_roles or []), CITY_AUDITOR])
+
+
 def seed_billing_demo(platform, report=None) -> bool:
-    """The demo contract (once) and every unit's service period; True when a contract was made."""
+    """The demo contract (once), the city auditor's account and every unit's service period;
+    True when a contract was made."""
     with platform.shards.platform_session() as session, session.begin():
         service_periods.ensure_service_periods(session)
+        if queries.find_account_by_email(session, OPS_EMAIL) is not None:  # the demo's accounts exist
+            ensure_demo_auditor(session)
+            accounts = getattr(report, "accounts", None)
+            if isinstance(accounts, dict):  # the dev server's sign-in hints
+                accounts["auditors"] = [AUDITOR_EMAIL]
         if session.scalar(select(Contract.id).limit(1)) is not None:
             return False
         city = session.scalar(select(Tenant).where(Tenant.kind == "city").order_by(Tenant.id).limit(1))

@@ -876,3 +876,26 @@ def test_a_final_period_cut_by_the_old_end_cannot_grow_and_the_city_unit_cannot_
     finalize_first_period(platform, whole["id"])
     longer = contract_data(date(2027, 1, 1), date(2027, 6, 1), number=whole["number"])
     assert update_it(platform, whole["id"], longer)["ends_on"] == "2027-06-01"
+
+
+def test_the_demo_has_a_city_auditor_beside_its_provider_ops(app, platform, city, client_for):
+    from types import SimpleNamespace
+
+    from app.auth.demo import DEMO_PASSWORD, OPS_EMAIL, seed_demo_accounts
+    from app.auth.models import Account
+    from app.auth.passwords import verify_password
+    from billing.demo import AUDITOR_EMAIL
+
+    seed_demo_accounts(platform.shards, {})  # what the demo seed makes first: its provider ops account
+    report = SimpleNamespace(accounts={"ops": [OPS_EMAIL]})
+    seed_billing_demo(platform, report)
+    seed_billing_demo(platform, report)  # idempotent
+    assert report.accounts["auditors"] == [AUDITOR_EMAIL]
+    with platform.shards.platform_session() as session:
+        [auditor] = session.scalars(select(Account).where(Account.email == AUDITOR_EMAIL)).all()
+        assert auditor.platform_roles == ["city_auditor"]  # read-only: not provider ops
+        assert verify_password(auditor.password_hash, DEMO_PASSWORD)[0]
+    client = client_for(host=CONSOLE)
+    sign_in_directly(client, auditor, site="console")
+    assert client.get("/audit/").status_code == 200
+    assert client.get("/billing/contracts/").status_code == 403
