@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Date, case, cast, func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.auth import api_tokens
 from app.auth import roles as r
@@ -371,6 +372,32 @@ def test_a_rolled_back_savepoint_takes_its_events_and_a_released_one_keeps_them(
     assert lost == kept  # the code of the rolled-back intake was given again
     assert sorted(e.event_id for e in rows if e.source == "dossier.received") == sorted([kept, later])
     assert len([e for e in rows if e.source == "official.active"]) == 1
+
+
+def test_a_rolled_back_savepoint_never_takes_the_events_of_the_transaction_around_it(unit):
+    """A savepoint's release writes every pending event inside it; when a savepoint around it is
+    then rolled back, the events recorded OUTSIDE that one must still be written by the commit
+    (they were lost: counted zero times). A release whose flush fails keeps them too."""
+    before = last_id(unit)
+    with unit.session() as session, session.begin():
+        desk = unit.desk(session, at(0, days=12))
+        first = intake.receive_at_counter(desk, unit.actor("counter"), unit.intake()).code
+        with pytest.raises(RuntimeError), session.begin_nested():
+            with session.begin_nested():
+                pass  # released: the pending events are written inside the outer savepoint
+            raise RuntimeError("the outer savepoint is rolled back")
+        second = intake.receive_at_counter(desk, unit.actor("counter"), unit.intake()).code
+        with pytest.raises(IntegrityError), session.begin_nested():
+            # "insert or ignore" in a savepoint: the release's flush fails on the unique key
+            session.add(FormDocument(dossier_id=1, form_set="2018", form_no="01", number=second, payload={}))
+    rows = new_ids(unit, before)
+    assert sorted(e.event_id for e in rows if e.source == "dossier.received") == sorted([first, second])
+    assert sorted(e.event_id for e in rows if e.source == "document.generated") == sorted(
+        [f"2018:01:{first}", f"2018:01:{second}"]
+    )
+    assert len([e for e in rows if e.source == "official.active"]) == 1
+    with unit.session() as session:
+        assert session.scalar(select(func.count()).select_from(Dossier).where(Dossier.code == second)) == 1
 
 
 def test_a_refused_action_writes_no_event(unit):

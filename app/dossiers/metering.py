@@ -11,7 +11,10 @@ The events of a transaction are written by ONE insert just before it commits (th
 session's ``before_commit``, which also runs when a savepoint is released), so metering
 adds one round trip to an action, not one per event. They belong to the transaction: a
 rolled-back transaction, or savepoint, takes its pending events with it, and the unique key
-(tenant, source, event id) makes a retried action count once.
+(tenant, source, event id) makes a retried action count once. A savepoint's release writes
+the events recorded outside it too; if a savepoint around it is rolled back later, the rows
+of events recorded outside that one go back to waiting for the commit (never counted zero
+times), those recorded inside it are dropped.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ COUNTER, ONLINE, POSTAL = 1, 2, 3
 CHANNELS = {COUNTER: "counter", ONLINE: "online", POSTAL: "postal"}
 APPLICANT_ROLE = "applicant"
 PENDING = "usage_pending"  # session.info: [(transaction the event was recorded in, row), ...]
+# session.info: [(transaction recorded in, transaction written in, row), ...] until the whole commits
+WRITTEN = "usage_written"
 _hooks: list[bool] = []  # the session hooks are installed once, on first use
 
 
@@ -61,8 +66,11 @@ def _write_pending(session: Session) -> None:
     pending = session.info.get(PENDING)
     if pending:
         rows = [row for _, row in pending]
-        pending.clear()
+        # Written inside the transaction being committed (the innermost: a savepoint being released).
+        written_in = session.get_nested_transaction() or session.get_transaction()
         insert_usage_rows(session, rows)
+        session.info.setdefault(WRITTEN, []).extend((t, written_in, row) for t, row in pending)
+        pending.clear()
 
 
 def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
@@ -74,14 +82,24 @@ def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -
 
 
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """The rolled-back (savepoint's) own events are gone; rows it undid of events recorded outside
+    it, written by a savepoint released inside it, wait again for the commit."""
     pending = session.info.get(PENDING)
     if pending:
         pending[:] = [(t, row) for t, row in pending if not _within(t, previous_transaction)]
+    written = session.info.get(WRITTEN)
+    if written:
+        undone = [(t, row) for t, w, row in written if _within(w, previous_transaction)]
+        written[:] = [entry for entry in written if not _within(entry[1], previous_transaction)]
+        again = [(t, row) for t, row in undone if not _within(t, previous_transaction)]
+        if again:
+            session.info.setdefault(PENDING, []).extend(again)
 
 
 def _forget_ended(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the whole transaction is over (committed, rolled back or closed)
         session.info.pop(PENDING, None)
+        session.info.pop(WRITTEN, None)
 
 
 def _install_hooks() -> None:
