@@ -69,10 +69,27 @@ def _record_view(auditor) -> None:
         action="view",
         actor_account_id=auditor.id,
         actor_label=auditor.email,
-        data={"path": request.path, "params": request.args.to_dict(flat=False)},
+        data={"path": _storable(request.path), "params": _stored_params()},
     )
     session.commit()
     data.make_read_only(session)
+
+
+def _storable(value: str) -> str:
+    """``value`` as JSONB can hold it (PostgreSQL refuses U+0000: the row would not be written)."""
+    return value.replace("\x00", "\\x00")
+
+
+def _stored_params() -> dict[str, list[str]]:
+    return {_storable(k): [_storable(v) for v in vs] for k, vs in request.args.to_dict(flat=False).items()}
+
+
+def _check_params() -> None:
+    """A NUL in a parameter is refused (400) after the view was recorded, never sent to PostgreSQL."""
+    if any("\x00" in key or any("\x00" in v for v in values) for key, values in request.args.lists()):
+        raise data.BadAuditQuery(
+            "Tham số có ký tự không hợp lệ (NUL)", "a parameter holds an invalid character (NUL)"
+        )
 
 
 def audited(view):
@@ -92,6 +109,7 @@ def audited(view):
             raise
         _record_view(auditor)
         try:
+            _check_params()
             return view(auditor, *args, **kwargs)
         except DomainError as exc:
             if _is_json():
@@ -124,16 +142,22 @@ def _num(value) -> str:
     return f"{int(value):,}".replace(",", ".")
 
 
-def _int_arg(name: str, default: int) -> int:
+MAX_PAGE = 1_000_000  # far past any page of events or audit rows; (page - 1) * 100 fits a BIGINT offset
+
+
+def _int_arg(name: str, default: int, high: int = MAX_PAGE) -> int:
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise data.BadAuditQuery(
             f"Giá trị {name} không hợp lệ: {raw!r}", f"invalid {name}: {raw!r}"
         ) from None
+    if not 1 <= value <= high:
+        raise data.BadAuditQuery(f"{name} phải từ 1 đến {high}", f"{name} must be 1 to {high}")
+    return value
 
 
 # --- usage ----------------------------------------------------------------------------
@@ -142,7 +166,7 @@ def _int_arg(name: str, default: int) -> int:
 def _usage_report():
     session = platform_db()
     month = data.parse_month(request.args.get("month"))
-    months = _int_arg("months", 6)
+    months = _int_arg("months", 6, high=data.MAX_CHART_MONTHS)
     slug = request.args.get("tenant") or None
     tenant = data.tenant_by_slug(session, slug) if slug else None
     metric = data.check_metric(request.args.get("metric"))

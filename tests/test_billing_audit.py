@@ -769,3 +769,28 @@ def test_after_a_bare_login_an_auditor_lands_on_the_audit_console(
     assert official.get("/").status_code == 403
     anonymous = client_for(host=CONSOLE).get("/")
     assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+
+
+def test_out_of_range_parameters_are_a_400_with_one_audit_row(audit_client, platform, auditor, units):
+    """Pages past any BIGINT offset, a NUL in a parameter (PostgreSQL text and JSONB refuse it):
+    a clear 400 (JSON on the JSON endpoints), and the view is still recorded exactly once."""
+    fact = units["facts"]["a1"]
+    urls = [
+        "/audit/usage.json?tenant=%00",
+        "/audit/log.json?page=99999999999999999999",
+        "/audit/log?page=99999999999999999999",
+        f"/audit/facts/{fact}.json?page=99999999999999999999",
+        f"/audit/facts/{fact}.json?page=-1",
+        "/audit/log.json?page=%00",
+        "/audit/usage.json?metric=%00",
+        "/audit/recount.json?month=2041-03&tenant=a%00b",
+        "/audit/facts.json?tenant=%00&metric=dossiers_received",
+    ]
+    for url in urls:
+        before = audit_count(platform, auditor.id)
+        response = audit_client.get(url)
+        assert response.status_code == 400, (url, response.status_code)
+        if ".json" in url:
+            assert response.get_json()["code"] == 400, url
+        assert audit_count(platform, auditor.id) == before + 1, url
+    assert audit_client.get("/audit/log.json").status_code == 200
