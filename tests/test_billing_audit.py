@@ -794,3 +794,65 @@ def test_out_of_range_parameters_are_a_400_with_one_audit_row(audit_client, plat
             assert response.get_json()["code"] == 400, url
         assert audit_count(platform, auditor.id) == before + 1, url
     assert audit_client.get("/audit/log.json").status_code == 200
+
+
+def _billing_routes(app, tenant_slug: str, ids: dict[str, int]) -> list[tuple[str, str, str]]:
+    """(method, path, endpoint) of every route billing registered (pages, JSON API, downloads),
+    with ids of records that exist."""
+    routes = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if not view.__module__.startswith("billing."):
+            continue
+        values = {
+            name: ids[name] if hasattr(converter, "num_convert") else tenant_slug
+            for name, converter in rule._converters.items()
+        }
+        path = rule.build(values, append_unknown=False)[1]
+        routes += [(m, path, rule.endpoint) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return routes
+
+
+def _wants_json(path: str) -> bool:
+    return path.endswith(".json") or path.startswith("/api/")
+
+
+def test_every_billing_route_by_who_asks(app, client_for, platform, make_tenant, units, contract):
+    """Every route billing registers, whoever wrote it: anonymous -> sign-in (401 as JSON), a unit
+    official on the console -> 403, a unit host -> 404 (even for its admin), provider ops posting
+    without the CSRF token -> 400; nothing is written by any of them."""
+    tenant = make_tenant("district")
+    invoice_id, line_id = final_invoice(platform, contract, units)
+    ids = {"contract_id": contract[0], "invoice_id": invoice_id, "line_id": line_id}
+    ids["fact_id"] = units["facts"]["a1"]
+    routes = _billing_routes(app, tenant.slug, ids)
+    endpoints = {e for _, _, e in routes}
+    assert {"billing_audit.usage", "billing_audit.invoice_pdf", "contracts.contract_create"} <= endpoints
+    assert any(e.startswith("billing_contracts_api.") for e in endpoints)
+
+    anonymous = client_for(host=CONSOLE)
+    official_account = make_account(platform, memberships=[(tenant, ["unit_admin", "fee_collector"])])
+    official = client_for(host=CONSOLE)
+    sign_in_directly(official, official_account, site=CONSOLE_SITE)
+    on_unit = client_for(tenant)
+    sign_in_directly(on_unit, official_account, tenant)
+    ops = client_for(host=CONSOLE)
+    sign_in_directly(ops, make_account(platform, platform_roles=["provider_ops"]), site=CONSOLE_SITE)
+    posts = 0
+    for method, path, endpoint in routes:
+        where = (method, path, endpoint)
+        answer = anonymous.open(path, method=method, data={"csrf_token": "test-csrf-token"})
+        if _wants_json(path):
+            assert answer.status_code == 401, (where, answer.status_code)
+        else:
+            assert answer.status_code == 302 and answer.headers["Location"].startswith("/login"), where
+        answer = official.open(path, method=method, data={"csrf_token": "test-csrf-token"})
+        assert answer.status_code == 403, (where, answer.status_code)
+        answer = on_unit.open(path, method=method, data={"csrf_token": "test-csrf-token"})
+        assert answer.status_code == 404, (where, answer.status_code)
+        if method == "POST":
+            posts += 1
+            answer = ops.open(path, method=method, data={"csrf_token": "wrong"})
+            assert answer.status_code == 400, (where, answer.status_code)
+    assert posts >= 3
+    assert audit_count(platform, official_account.id) == 0
