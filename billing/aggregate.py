@@ -163,15 +163,17 @@ def aggregate_tenant(
     *,
     extra_days: Iterable[date] = (),
     as_of: datetime | None = None,
+    shard: str | None = None,
 ) -> int:
     """Recompute ``tenant_id``'s facts of ``first_day``..``last_day`` (inclusive) and ``extra_days``
     from the events recorded before ``as_of`` (default: now, on the shard's clock).
 
     Writes in ``platform_session``'s transaction (the caller commits: one transaction per
-    tenant); returns how many facts those days now have.
+    tenant); returns how many facts those days now have. With ``shard`` (the name of the shard
+    ``shard_session`` reads), nothing is done when the tenant is no longer on it (moved away).
     """
     return _aggregate(
-        platform_session, shard_session, tenant_id, first_day, last_day, extra_days, as_of
+        platform_session, shard_session, tenant_id, first_day, last_day, extra_days, as_of, shard
     ).facts
 
 
@@ -183,6 +185,7 @@ def _aggregate(
     last_day: date,
     extra_days: Iterable[date],
     as_of: datetime | None,
+    shard: str | None = None,
 ) -> TenantResult:
     days = {first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)}
     days.update(extra_days)
@@ -192,6 +195,16 @@ def _aggregate(
     platform = _connection(platform_session)
     # One aggregation of a tenant at a time (the periodic job and an operator's command).
     platform.execute(text("SELECT pg_advisory_xact_lock(:c, :t)"), {"c": LOCK_CLASS, "t": tenant_id})
+    # A unit moved to another shard since the run listed it has no events left here: reading
+    # them here would delete its facts. Its new shard's runs count it (a move deletes the old
+    # shard's events under this lock: provisioning/usage_move.py).
+    if shard is not None:
+        current = platform.execute(select(Tenant.shard).where(Tenant.id == tenant_id)).scalar_one_or_none()
+        if current != shard:
+            log.info(
+                "tenant %s is no longer on shard %s (now %s): not aggregated there", tenant_id, shard, current
+            )
+            return TenantResult(tenant_id, 0, 0)
     params: dict = {"tenant_id": tenant_id, "as_of": as_of}
     sql = GROUPS_SQL.format(
         day=ledger.DAY_SQL,
@@ -330,7 +343,9 @@ def aggregate_shard(
         runs = [shard_run] if shard_run else []
         for tenant_id in tenants:
             run = shard_run or new_run(tenant_id, set())
-            result = _aggregate(session, conn, tenant_id, first_day, last_day, late.get(tenant_id, ()), as_of)
+            result = _aggregate(
+                session, conn, tenant_id, first_day, last_day, late.get(tenant_id, ()), as_of, shard
+            )
             conn.rollback()  # end the shard read's transaction; the facts commit on the primary
             session.commit()
             run.events += result.events

@@ -9,10 +9,11 @@ schema. The unit is suspended for the whole move, so no event is written meanwhi
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app.core.usage_models import UsageEvent
+from billing.aggregate import LOCK_CLASS
 from tenants.engines import ShardEngines
 
 BATCH = 5000
@@ -51,6 +52,10 @@ def checksum(shards: ShardEngines, shard: str, tenant_id: int) -> tuple[int, str
 
 
 def delete_events(shards: ShardEngines, shard: str, tenant_id: int) -> None:
+    """Delete the unit's events on ``shard``, under the aggregation's lock of the unit: a run
+    that listed the unit on this shard either reads them before, or finds it moved and skips it."""
     table = UsageEvent.__table__
-    with shards.engine(shard).begin() as conn:
-        conn.execute(delete(table).where(table.c.tenant_id == tenant_id))
+    with shards.platform_session() as platform, platform.begin():
+        platform.execute(text("SELECT pg_advisory_xact_lock(:c, :t)"), {"c": LOCK_CLASS, "t": tenant_id})
+        with shards.engine(shard).begin() as conn:
+            conn.execute(delete(table).where(table.c.tenant_id == tenant_id))

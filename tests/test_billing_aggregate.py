@@ -11,7 +11,14 @@ from sqlalchemy import select, text
 from app.core.scheduler import _periodic
 from app.core.usage import record_usage, usage_hash
 from billing import ledger
-from billing.aggregate import VN_TZ, aggregate_all, aggregate_tenant, local_day, period_quantity
+from billing.aggregate import (
+    VN_TZ,
+    aggregate_all,
+    aggregate_shard,
+    aggregate_tenant,
+    local_day,
+    period_quantity,
+)
 from billing.models import AggregationRun, DailyFact
 
 DAY = date(2026, 3, 9)
@@ -334,3 +341,47 @@ def test_a_run_of_chosen_units_does_not_hide_late_events_from_the_next_full_run(
     assert shape(facts_of(platform, tenant)) == [
         (today - timedelta(days=30), "dossiers_received", "online", 1, 1, 1, 0)
     ]
+
+
+def _move_events(platform, tenant_id: int, source: str, target: str) -> None:
+    """The usage part of a shard move (provisioning/lifecycle.py): copy, switch, drop the source's."""
+    from provisioning import usage_move
+
+    usage_move.copy_events(platform.shards, tenant_id, source, target)
+    with platform.shards.platform_session() as session, session.begin():
+        session.execute(
+            text("UPDATE platform.tenants SET shard = :s WHERE id = :t"), {"s": target, "t": tenant_id}
+        )
+    usage_move.delete_events(platform.shards, source, tenant_id)
+
+
+def test_a_unit_moved_to_another_shard_during_a_run_keeps_its_facts(app, platform, make_tenant):
+    """A run lists the shard's units first; one moved away meanwhile has no events left on the
+    shard it was listed on. Reading them there deleted all its facts of the run's days."""
+    first, moving = make_tenant(), make_tenant()
+    assert first.id < moving.id
+    make_tenant(shard="s2")  # the second shard is registered
+    for tenant in (first, moving):
+        record(platform, tenant, occurred_at=at(DAY), dimension="counter")
+    with app.app_context():
+        aggregate_all(first_day=DAY, last_day=DAY, tenant_ids=[first.id, moving.id])
+        before = shape(facts_of(platform, moving))
+        assert before == [(DAY, "dossiers_received", "counter", 1, 1, 1, 0)]
+
+        def move_after_the_first(result) -> None:
+            if result.tenant_id == first.id:
+                _move_events(platform, moving.id, "main", "s2")
+
+        try:
+            aggregate_shard(
+                "main",
+                first_day=DAY,
+                last_day=DAY,
+                tenant_ids=[first.id, moving.id],
+                progress=move_after_the_first,
+            )
+            assert shape(facts_of(platform, moving)) == before
+            aggregate_all(first_day=DAY, last_day=DAY, tenant_ids=[moving.id])  # now read on s2
+            assert shape(facts_of(platform, moving)) == before
+        finally:
+            _move_events(platform, moving.id, "s2", "main")  # its schema never left main
