@@ -173,6 +173,9 @@ def _usage_report():
     return data.usage_report(session, month, months=months, tenant=tenant, metric=metric)
 
 
+USAGE_FILTERS = ("month", "months", "tenant", "metric")
+
+
 def chart(series: dict) -> dict:
     """Bar geometry of one metric's monthly series (the quota as a tick over each bar)."""
     points = series["points"]
@@ -218,6 +221,9 @@ def usage(auditor):
         tenants=data.all_tenants(session),
         selected_metric=request.args.get("metric") or "",
         months_count=len(report["months"]),
+        # The JSON link repeats the filters only: every query parameter given to url_for let
+        # ``endpoint=``/``_scheme=`` crash it and ``_external``/``_anchor`` choose the link.
+        filters={k: request.args[k] for k in USAGE_FILTERS if request.args.get(k)},
     )
 
 

@@ -856,3 +856,25 @@ def test_every_billing_route_by_who_asks(app, client_for, platform, make_tenant,
             assert answer.status_code == 400, (where, answer.status_code)
     assert posts >= 3
     assert audit_count(platform, official_account.id) == 0
+
+
+def test_the_usage_pages_json_link_takes_only_the_filters(audit_client, units):
+    """The page's JSON link was built from every query parameter: ``endpoint=`` or ``_scheme=`` made
+    url_for fail (a 500), and ``_external``/``_scheme``/``_anchor`` wrote a link of the asker's choice
+    (``javascript:`` included) into the auditor's page."""
+    for query in (
+        "endpoint=x",
+        "_scheme=https",
+        "_method=POST",
+        "_external=1&_scheme=javascript&_anchor=%0Aalert(1)",
+    ):
+        page = audit_client.get(f"/audit/?month=2041-03&{query}")
+        assert page.status_code == 200, (query, page.status_code)
+        link = re.search(r'<a href="([^"]*)">JSON</a>', page.text).group(1)
+        assert link == "/audit/usage.json?month=2041-03", (query, link)
+    page = audit_client.get(
+        f"/audit/?month=2041-03&months=3&tenant={units['a'].slug}&metric=dossiers_received"
+    )
+    link = re.search(r'<a href="([^"]*)">JSON</a>', page.text).group(1)
+    assert link.startswith("/audit/usage.json?") and f"tenant={units['a'].slug}" in link
+    assert "months=3" in link and "metric=dossiers_received" in link and "month=2041-03" in link
