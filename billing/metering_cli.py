@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -50,14 +50,14 @@ def aggregate_command(first, last, slugs, settle) -> None:
     from sqlalchemy import func, select
 
     from app.core.db import get_platform
-    from billing.aggregate import aggregate_all
+    from billing.aggregate import aggregate_all, local_day
     from tenants.models import Tenant
 
     ids = _tenant_ids(slugs)
     first_day = first.date() if first else None
     last_day = last.date() if last else None
     if first_day and not last_day:
-        last_day = date.today()
+        last_day = local_day(datetime.now(UTC))  # today in Asia/Ho_Chi_Minh, not the server's date
     if last_day and not first_day:
         raise click.BadParameter("--to cần --from / --to needs --from", param_hint="--from")
     if first_day and last_day < first_day:

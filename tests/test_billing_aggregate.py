@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, datetime, timedelta
 
@@ -385,3 +386,32 @@ def test_a_unit_moved_to_another_shard_during_a_run_keeps_its_facts(app, platfor
             assert shape(facts_of(platform, moving)) == before
         finally:
             _move_events(platform, moving.id, "s2", "main")  # its schema never left main
+
+
+def test_the_cli_from_a_day_aggregates_up_to_todays_local_day_whatever_the_servers_zone(
+    app, platform, make_tenant, monkeypatch
+):
+    """--from without --to runs to today in Asia/Ho_Chi_Minh, not the server's local date (a
+    server on UTC is still on yesterday until 07:00 in Hà Nội)."""
+    tenant = make_tenant()
+    now = datetime.now(VN_TZ)
+    record(platform, tenant, occurred_at=now, dimension="counter")
+    command = [
+        "billing",
+        "aggregate",
+        "--from",
+        now.date().isoformat(),
+        "--tenant",
+        tenant.slug,
+        "--settle",
+        "0",
+    ]
+    monkeypatch.setenv("TZ", "<-24>24")  # a server a day behind UTC: its date is never Hà Nội's today
+    time.tzset()
+    try:
+        result = app.test_cli_runner().invoke(args=command)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.exit_code == 0, result.output
+    assert [(f.day, f.event_count) for f in facts_of(platform, tenant)] == [(now.date(), 1)]
