@@ -18,14 +18,25 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy_utils import Currency
 
 from app.audit.platform import record
 from app.calendar.workcal import VN_TZ
 from app.core.errors import Conflict, DomainError, NotFound
-from billing.models import FINAL, MONTHLY, QUARTERLY, Contract, ContractSeat, Invoice, PricePlan
+from billing.models import (
+    DRAFT,
+    FINAL,
+    INVOICE,
+    MONTHLY,
+    QUARTERLY,
+    Contract,
+    ContractSeat,
+    Invoice,
+    InvoiceLine,
+    PricePlan,
+)
 from billing.plans import Problems, check_kind, check_plan, is_int, plan_snapshot, prices_of, write_plan
 from tenants.models import Tenant
 
@@ -56,6 +67,10 @@ class ContractOverlap(Conflict):
 
 class PeriodFinalized(Conflict):
     """The change would alter a period already invoiced for good."""
+
+
+class DraftHasAdjustments(Conflict):
+    """The change would remove a draft holding manual adjustment lines."""
 
 
 def vn_date(at: datetime) -> date:
@@ -466,8 +481,12 @@ def update_contract(
     _check_overlap(session, clean, contract.id)
     _write(contract, clean)
     session.flush()
+    drafts = realign_drafts(session, contract)
     after = snapshot(contract)
     if after != before:
+        changes: dict[str, Any] = {"before": before, "after": after}
+        if drafts:
+            changes["drafts"] = drafts
         record(
             session,
             entity=AUDIT_ENTITY,
@@ -475,6 +494,103 @@ def update_contract(
             action="updated",
             actor_account_id=actor_account_id,
             actor_label=actor_label,
-            data={"before": before, "after": after},
+            data=changes,
         )
     return contract
+
+
+def realign_drafts(session: Session, contract: Contract) -> list[dict[str, Any]]:
+    """Make the contract's draft invoices follow its (changed) billing periods.
+
+    Drafts are recomputed over their own stored period, found by its start: a changed term or
+    billing period left a draft over a period that no longer exists (monthly -> quarterly kept
+    January's draft as January only while February and March were never billed; a shortened
+    term kept billing a whole month). Now a draft whose start is still a period's start takes
+    that period's end; any other draft is folded into the draft of the period holding its start
+    (its manual adjustment lines moved there, or the draft itself re-dated when there is none)
+    or, outside the term, removed: refused when it holds manual adjustments (they would be
+    lost). The refresh job recomputes the drafts. Returns what was done, for the audit.
+    """
+    terms = periods(contract)
+    ends = dict(terms)
+    drafts = session.scalars(
+        select(Invoice)
+        .where(Invoice.contract_id == contract.id, Invoice.kind == INVOICE, Invoice.status == DRAFT)
+        .order_by(Invoice.period_start)
+        .with_for_update()
+    ).all()
+    finals = set(
+        session.scalars(
+            select(Invoice.period_start).where(
+                Invoice.contract_id == contract.id, Invoice.kind == INVOICE, Invoice.status == FINAL
+            )
+        )
+    )
+    by_start = {d.period_start: d for d in drafts if d.period_start in ends}
+    done: list[dict[str, Any]] = []
+    for draft in by_start.values():
+        if ends[draft.period_start] != draft.period_end:
+            done.append(
+                {
+                    "invoice_id": draft.id,
+                    "period": [draft.period_start.isoformat(), draft.period_end.isoformat()],
+                    "now": [draft.period_start.isoformat(), ends[draft.period_start].isoformat()],
+                }
+            )
+            draft.period_end = ends[draft.period_start]
+    for draft in (d for d in drafts if d.period_start not in ends):
+        shown = {
+            "invoice_id": draft.id,
+            "period": [draft.period_start.isoformat(), draft.period_end.isoformat()],
+        }
+        home = next(((s, e) for s, e in terms if s <= draft.period_start < e), None)
+        manual = list(
+            session.scalars(
+                select(InvoiceLine.id)
+                .where(
+                    InvoiceLine.invoice_id == draft.id,
+                    InvoiceLine.kind == "adjustment",
+                    InvoiceLine.is_late_adjustment.is_(False),
+                )
+                .order_by(InvoiceLine.position)
+            )
+        )
+        if home is None or home[0] in finals:
+            if manual:
+                raise DraftHasAdjustments(
+                    f"Hóa đơn nháp kỳ từ {draft.period_start:%d/%m/%Y} có dòng điều chỉnh thủ công nhưng "
+                    "sau thay đổi này không còn thuộc kỳ thanh toán nào của hợp đồng: giữ thời hạn để "
+                    "chốt kỳ đó trước.",
+                    f"The draft of the period from {draft.period_start} holds manual adjustments but would "
+                    "no longer fall in a billing period of the contract: keep the term until it is final.",
+                    errors={
+                        "ends_on": ["Còn hóa đơn nháp có điều chỉnh", "a draft holds manual adjustments"]
+                    },
+                )
+            done.append({**shown, "now": None})
+            session.delete(draft)
+            continue
+        target = by_start.get(home[0])
+        if target is None:  # no draft for its new period yet: this one becomes it
+            done.append({**shown, "now": [home[0].isoformat(), home[1].isoformat()]})
+            draft.period_start, draft.period_end = home
+            by_start[home[0]] = draft
+            session.flush()
+            continue
+        last = session.scalar(
+            select(func.coalesce(func.max(InvoiceLine.position), 0)).where(
+                InvoiceLine.invoice_id == target.id
+            )
+        )
+        for n, line_id in enumerate(manual, 1):
+            session.execute(
+                update(InvoiceLine)
+                .where(InvoiceLine.id == line_id)
+                .values(invoice_id=target.id, position=last + n)
+            )
+        done.append({**shown, "now": [home[0].isoformat(), home[1].isoformat()], "moved_lines": manual})
+        session.expunge(draft)
+        session.execute(delete(Invoice).where(Invoice.id == draft.id))
+    session.flush()
+    session.expire_all()
+    return done

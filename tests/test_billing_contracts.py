@@ -899,3 +899,86 @@ def test_the_demo_has_a_city_auditor_beside_its_provider_ops(app, platform, city
     sign_in_directly(client, auditor, site="console")
     assert client.get("/audit/").status_code == 200
     assert client.get("/billing/contracts/").status_code == 403
+
+
+def _draft(platform, contract_id, start, end, *, adjustment: str | None = None) -> int:
+    """A draft as the refresh job leaves it: one computed line, and a manual adjustment if asked."""
+    from billing.models import InvoiceLine
+
+    with platform.shards.platform_session() as session, session.begin():
+        lines = [
+            InvoiceLine(position=1, kind="unit_fee", description_vi="Phí", description_en="Fee", amount=1)
+        ]
+        if adjustment:
+            lines.append(
+                InvoiceLine(
+                    position=2,
+                    kind="adjustment",
+                    description_vi=adjustment,
+                    description_en=adjustment,
+                    amount=-500,
+                    reason=adjustment,
+                )
+            )
+        invoice = Invoice(contract_id=contract_id, period_start=start, period_end=end, lines=lines)
+        session.add(invoice)
+        session.flush()
+        return invoice.id
+
+
+def _drafts(platform, contract_id) -> dict:
+    from billing.models import InvoiceLine
+
+    with platform.shards.platform_session() as session:
+        rows = session.scalars(
+            select(Invoice).where(Invoice.contract_id == contract_id).order_by(Invoice.period_start)
+        ).all()
+        return {
+            (i.period_start, i.period_end): sorted(
+                session.scalars(
+                    select(InvoiceLine.description_vi).where(
+                        InvoiceLine.invoice_id == i.id, InvoiceLine.kind == "adjustment"
+                    )
+                )
+            )
+            for i in rows
+        }
+
+
+def test_drafts_follow_a_change_of_billing_period_or_term(platform):
+    """Drafts are recomputed over their stored period, found by its start: before, monthly ->
+    quarterly left January's draft over January only (February and March never billed, their
+    drafts orphaned) and a shorter term kept billing past its end."""
+    data = contract_data(date(2025, 1, 1), date(2026, 1, 1))
+    stored = create(platform, data)
+    _draft(platform, stored["id"], date(2025, 1, 1), date(2025, 2, 1))
+    _draft(platform, stored["id"], date(2025, 2, 1), date(2025, 3, 1), adjustment="Giảm trừ sự cố tháng 2")
+    _draft(platform, stored["id"], date(2025, 3, 1), date(2025, 4, 1))
+    quarterly = dict(copy.deepcopy(data), billing_period="quarterly")
+    update_it(platform, stored["id"], quarterly)
+    assert _drafts(platform, stored["id"]) == {
+        (date(2025, 1, 1), date(2025, 4, 1)): ["Giảm trừ sự cố tháng 2"]
+    }
+    assert audit_of(platform, stored["id"])[-1].data["drafts"]
+
+    shorter = dict(copy.deepcopy(quarterly), ends_on=date(2025, 2, 15))
+    update_it(platform, stored["id"], shorter)
+    assert list(_drafts(platform, stored["id"])) == [(date(2025, 1, 1), date(2025, 2, 15))]
+
+    # Back to monthly with April's draft re-dated when none exists for its new period.
+    longer = dict(copy.deepcopy(data), billing_period="quarterly", ends_on=date(2025, 7, 1))
+    update_it(platform, stored["id"], longer)
+    _draft(platform, stored["id"], date(2025, 4, 1), date(2025, 7, 1))
+    update_it(platform, stored["id"], dict(copy.deepcopy(longer), billing_period="monthly"))
+    assert list(_drafts(platform, stored["id"])) == [
+        (date(2025, 1, 1), date(2025, 2, 1)),
+        (date(2025, 4, 1), date(2025, 5, 1)),
+    ]
+
+    # A draft with a manual adjustment that would fall outside the term: refused, nothing changed.
+    _draft(platform, stored["id"], date(2025, 6, 1), date(2025, 7, 1), adjustment="Điều chỉnh tháng 6")
+    cut = dict(copy.deepcopy(longer), billing_period="monthly", ends_on=date(2025, 5, 1))
+    with pytest.raises(contracts.DraftHasAdjustments) as refused:
+        update_it(platform, stored["id"], cut)
+    assert refused.value.status == 409 and "01/06/2025" in refused.value.vi
+    assert (date(2025, 6, 1), date(2025, 7, 1)) in _drafts(platform, stored["id"])
