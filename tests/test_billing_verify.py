@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from app.core.usage import usage_hash
+from app.core.usage import record_usage, usage_hash
 from billing import ledger
 from billing.aggregate import aggregate_all
 from billing.verify import verify
@@ -216,3 +216,35 @@ def test_verify_reads_a_large_shard_in_batches(app, platform, make_tenant, monke
     result = check(app, tenant)
     assert result.ok and result.checked["events"] == 30
     assert result.checked["facts"] == len(facts_of(platform, tenant)) == 2
+
+
+@pytest.mark.parametrize("shard", ["main", "s2"])
+def test_an_event_of_a_transaction_that_commits_after_an_aggregation_is_pending_not_altered(
+    app, platform, make_tenant, shard
+):
+    """The action's transaction began before the aggregation's cut-off and wrote its event (as
+    metering does, at its commit) after the aggregation had read. The event was stamped with the
+    transaction's start (now()), before the fact's computed_at, so verify counted it in the fact
+    and called the fact altered; it is stamped when it is written (clock_timestamp())."""
+    tenant = make_tenant(shard=shard)
+    record(platform, tenant, event_id="EARLY", occurred_at=at(DAY, 8), dimension="counter")
+    with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as session, session.begin():
+        session.execute(text("SELECT 1"))  # the action's transaction has begun
+        shard_sql(platform, tenant, "SELECT pg_sleep(0.01)")
+        aggregate(platform, tenant, DAY, DAY)  # cut-off now: the transaction is still open
+        record_usage(
+            session,
+            tenant_id=tenant.id,
+            source="dossier.received",
+            event_id="SLOW",
+            metric="dossiers_received",
+            dimension="counter",
+            occurred_at=at(DAY, 9),
+        )
+    result = check(app, tenant)
+    assert result.ok, result.problems
+    assert result.checked["pending_events"] == 1
+    aggregate(platform, tenant, DAY, DAY)
+    result = check(app, tenant)
+    assert result.ok and result.checked["pending_events"] == 0
+    assert [f.event_count for f in facts_of(platform, tenant)] == [2]

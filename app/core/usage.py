@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+from sqlalchemy import func
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -52,8 +53,13 @@ def usage_hash(
 
 # Built once: a Core statement on the connection costs a third of an ORM-enabled insert through
 # ``Session.execute`` (no ORM DML path, compiled once), and it never autoflushes the caller's rows.
-_INSERT = insert(UsageEvent.__table__).on_conflict_do_nothing(
-    index_elements=["tenant_id", "source", "event_id"]
+# ``recorded_at`` is the time of the INSERT (clock_timestamp()), not the column default now(), which is
+# the time the transaction BEGAN: an event of a transaction that began before an aggregation's cut-off
+# and committed after it had read would otherwise look counted by that fact (verify: "altered").
+_INSERT = (
+    insert(UsageEvent.__table__)
+    .values(recorded_at=func.clock_timestamp())
+    .on_conflict_do_nothing(index_elements=["tenant_id", "source", "event_id"])
 )
 
 
@@ -94,8 +100,8 @@ _TYPES = ("bigint", "text", "text", "text", "text", "bigint", "text", "timestamp
 # Several rows as one statement and one round trip: one array per column, unnested.
 _ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _TYPES, strict=True))
 _INSERT_MANY = sql_text(
-    f"INSERT INTO {UsageEvent.__table__.fullname} ({', '.join(_COLUMNS)}, row_hash) "
-    f"SELECT * FROM unnest({_ARRAYS}, CAST(:row_hash AS text[])) "
+    f"INSERT INTO {UsageEvent.__table__.fullname} ({', '.join(_COLUMNS)}, row_hash, recorded_at) "
+    f"SELECT *, clock_timestamp() FROM unnest({_ARRAYS}, CAST(:row_hash AS text[])) "
     "ON CONFLICT (tenant_id, source, event_id) DO NOTHING"
 )
 
