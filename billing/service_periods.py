@@ -23,6 +23,7 @@ from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.audit.platform_models import PlatformAuditEvent
@@ -33,17 +34,28 @@ from tenants.models import Tenant, TenantStatus
 
 def get_period(session: Session, tenant_id: int, *, lock: bool = False) -> ServicePeriod | None:
     query = select(ServicePeriod).where(ServicePeriod.tenant_id == tenant_id)
-    return session.scalar(query.with_for_update() if lock else query)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(query)
+
+
+def _insert_missing(
+    session: Session, tenant_id: int, active_from: date, active_until: date | None = None
+) -> bool:
+    """Add the unit's row unless one exists, committed or being inserted by another transaction
+    (a plain INSERT failed on the unique key when the backfill and a decommission met)."""
+    inserted = session.execute(
+        insert(ServicePeriod)
+        .values(tenant_id=tenant_id, active_from=active_from, active_until=active_until)
+        .on_conflict_do_nothing(index_elements=[ServicePeriod.tenant_id])
+    )
+    return bool(inserted.rowcount)
 
 
 def activate(session: Session, tenant_id: int, day: date) -> ServicePeriod:
     """The unit is live from ``day`` (included). A second call keeps the first day."""
-    period = get_period(session, tenant_id, lock=True)
-    if period is None:
-        period = ServicePeriod(tenant_id=tenant_id, active_from=day, active_until=None)
-        session.add(period)
-        session.flush()
-    return period
+    _insert_missing(session, tenant_id, day)
+    return get_period(session, tenant_id, lock=True)
 
 
 def cancel_activation(session: Session, tenant_id: int) -> bool:
@@ -63,8 +75,8 @@ def decommission(session: Session, tenant_id: int, day: date) -> ServicePeriod:
     if period is None:  # never recorded (made before billing): live since it was created
         tenant = session.get(Tenant, tenant_id)
         start = vn_date(tenant.created_at) if tenant is not None else day
-        period = ServicePeriod(tenant_id=tenant_id, active_from=min(start, day))
-        session.add(period)
+        _insert_missing(session, tenant_id, min(start, day))
+        period = get_period(session, tenant_id, lock=True)
     if period.active_until is None:
         period.active_until = max(day, period.active_from)
     session.flush()
@@ -116,11 +128,12 @@ def ensure_service_periods(session: Session) -> int:
         )
         .order_by(Tenant.id)
     ).all()
+    made = 0
     for tenant in missing:
         start = vn_date(tenant.created_at)
         until = None
         if tenant.status == TenantStatus.ARCHIVED:
             until = max(_archived_on(session, tenant), start)
-        session.add(ServicePeriod(tenant_id=tenant.id, active_from=start, active_until=until))
+        made += _insert_missing(session, tenant.id, start, until)
     session.flush()
-    return len(missing)
+    return made

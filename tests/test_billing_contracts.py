@@ -982,3 +982,47 @@ def test_drafts_follow_a_change_of_billing_period_or_term(platform):
         update_it(platform, stored["id"], cut)
     assert refused.value.status == 409 and "01/06/2025" in refused.value.vi
     assert (date(2025, 6, 1), date(2025, 7, 1)) in _drafts(platform, stored["id"])
+
+
+def test_the_backfill_and_a_decommission_meeting_on_a_unit_both_succeed(platform, make_tenant):
+    """A unit made before billing: the backfill (uncommitted) and its decommission hook insert its
+    row at once. The second used to fail on the unique key (the hook is retried, the CLI died);
+    now it waits, finds the backfill's row and ends it."""
+    import threading
+
+    unit = make_tenant("district")
+    backfill = platform.shards.platform_session()
+    backfill.begin()
+    assert service_periods.ensure_service_periods(backfill) >= 1  # holds the unit's new row, not committed
+    outcome = {}
+
+    def hook():
+        try:
+            with platform.shards.platform_session() as session, session.begin():
+                service_periods.decommission(session, unit.id, date(2026, 5, 4))
+            outcome["hook"] = "ended"
+        except Exception as exc:  # the failure is what the test reports
+            outcome["hook"] = repr(exc)
+
+    thread = threading.Thread(target=hook)
+    thread.start()
+    with platform.shards.platform_session() as watcher:
+        for _ in range(2000):  # until the hook waits on the backfill's uncommitted row
+            waiting = watcher.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query LIKE '%billing_service_periods%'"
+                )
+            )
+            watcher.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.01)
+        assert waiting >= 1
+    backfill.commit()
+    backfill.close()
+    thread.join()
+    assert outcome["hook"] == "ended"
+    period = period_of(platform, unit.id)
+    assert period.active_from == contracts.vn_date(unit.created_at)
+    assert period.active_until == max(date(2026, 5, 4), period.active_from)
