@@ -43,6 +43,9 @@ KIND_LABELS = {
 _FIELD_OF = {"plan.discount_bp": "plan.discount", "sla_target_bp": "sla_target"}
 _SEPARATORS = re.compile(r"[\s.,_]")
 _INTEGER = re.compile(r"-?\d+")
+# Thousands written 3.000.000, 3,000,000 or 3 000 000: groups of three after the first. Anything
+# else with a separator is refused, never read by dropping it ("2,5" is 2.5 in Vietnamese, not 25).
+_GROUPED = re.compile(r"-?\d{1,3}(?:([\s.,_])\d{3})(?:\1\d{3})*")
 
 
 def dong(amount: int | None) -> str:
@@ -101,7 +104,9 @@ def seat_rows(session: Session, contract: Contract) -> list[dict[str, Any]]:
 def _integer(
     problems: dict, key: str, raw: str, what: tuple[str, str], *, grouped: bool = True
 ) -> int | None:
-    value = _SEPARATORS.sub("", raw) if grouped else raw.strip()
+    value = raw.strip()
+    if grouped and _GROUPED.fullmatch(value):
+        value = _SEPARATORS.sub("", value)
     if not value:
         return None
     if not _INTEGER.fullmatch(value):

@@ -815,6 +815,10 @@ FORM_500S = {
     "seats past INTEGER": {"seats.district": "99999999999"},
     "a tier price past any invoice": {"metric.dossiers_received.tiers": "1000:500; *:" + "9" * 20},
     "a tier bound past BIGINT": {"metric.dossiers_received.tiers": "9" * 25 + ":500; *:300"},
+    "a decimal comma in a fee (2,5 read as 25)": {"plan.unit_fees.district": "2,5"},
+    "a decimal point in seats (1.5 read as 15)": {"seats.district": "1.5"},
+    "a decimal comma in a tier price": {"metric.dossiers_received.tiers": "1.000:2,5; *:300"},
+    "grace days 1.0 (read as 10)": {"grace_days": "1.0"},
     "a NUL in the number": {"number": "HĐ-\x00-1"},
     "a NUL in the plan's name": {"plan.name": "Gói\x00"},
 }
