@@ -878,3 +878,27 @@ def test_the_usage_pages_json_link_takes_only_the_filters(audit_client, units):
     link = re.search(r'<a href="([^"]*)">JSON</a>', page.text).group(1)
     assert link.startswith("/audit/usage.json?") and f"tenant={units['a'].slug}" in link
     assert "months=3" in link and "metric=dossiers_received" in link and "month=2041-03" in link
+
+
+def test_charts_of_nothing_zero_or_huge_usage_draw_finite_bars():
+    import math
+
+    from billing.audit_views import CHART_HEIGHT, chart
+
+    assert chart({"metric": "api_calls", "points": []})["bars"] == []
+    zero = chart({"metric": "api_calls", "points": [{"month": "2041-01", "quantity": 0, "quota": 0}]})
+    assert zero["bars"][0]["height"] == 0 and zero["bars"][0]["quota_y"] == zero["base_y"]
+    huge = chart(
+        {
+            "metric": "attachment_bytes",
+            "points": [
+                {"month": "2041-01", "quantity": 9 * 10**18, "quota": 10**17},
+                {"month": "2041-02", "quantity": 1, "quota": None},
+            ],
+        }
+    )
+    for bar in huge["bars"]:
+        for key in ("x", "y", "height"):
+            assert math.isfinite(bar[key]) and 0 <= bar["height"] <= CHART_HEIGHT
+    assert huge["bars"][0]["height"] == CHART_HEIGHT and huge["bars"][0]["over"]
+    assert huge["bars"][1]["quota_y"] is None and not huge["bars"][1]["over"]
