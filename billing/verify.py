@@ -40,19 +40,30 @@ class VerifyResult:
     ok: bool
     first_problem: str | None
     checked: dict[str, int] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)  # the first MAX_PROBLEMS, in the order found
+    problems: list[str] = field(default_factory=list)  # the first MAX_PROBLEMS: events, facts, invoices
     notes: list[str] = field(default_factory=list)  # e.g. "invoices: not checked"
 
 
+EVENTS, FACTS, INVOICES = 0, 1, 2  # the chain's levels, bottom up
+
+
 class _Report:
+    """Problems by level of the chain: an altered event is named before the facts it upsets
+    (e.g. an event moved to a later day also upsets the fact of its earlier day, checked
+    first in day order), a fact before the invoices; within a level, in the order checked."""
+
     def __init__(self) -> None:
-        self.problems: list[str] = []
+        self.levels: dict[int, list[str]] = {EVENTS: [], FACTS: [], INVOICES: []}
         self.count = 0
 
-    def add(self, problem: str) -> None:
+    def add(self, problem: str, level: int = FACTS) -> None:
         self.count += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(problem)
+        if len(self.levels[level]) < MAX_PROBLEMS:
+            self.levels[level].append(problem)
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for level in sorted(self.levels) for p in self.levels[level]][:MAX_PROBLEMS]
 
 
 EVENTS_SQL = text(
@@ -130,7 +141,9 @@ def _verify_tenant(conn, tenant: Tenant, facts: dict, cutoff, report: _Report, c
                 row.occurred_at,
             )
             if expected != row.row_hash:
-                report.add(f"{_event_name(row, tenant.slug)}: its content no longer matches its row hash")
+                report.add(
+                    f"{_event_name(row, tenant.slug)}: its content no longer matches its row hash", EVENTS
+                )
         fact = facts.pop(key, None)
         if fact is None:
             unaggregated = [row for row in group if cutoff is not None and row.recorded_at < cutoff]
@@ -152,7 +165,9 @@ def _verify_tenant(conn, tenant: Tenant, facts: dict, cutoff, report: _Report, c
 
 
 def verify(tenant_ids=None, *, invoices: bool = True) -> VerifyResult:
-    """Check every level of the chain; ``first_problem`` names the first altered record found.
+    """Check every level of the chain; ``first_problem`` names the first altered record: of the
+    lowest level with a problem (events, then facts, then invoices), the first found there
+    (shards in their configured order, units by id, events by day, metric, dimension and id).
 
     ``tenant_ids`` limits the events and facts checked to those units (``invoices=False``
     skips the invoice chain).
@@ -193,15 +208,16 @@ def verify(tenant_ids=None, *, invoices: bool = True) -> VerifyResult:
             counts["invoices"] = session.scalar(text("SELECT count(*) FROM platform.billing_invoices")) or 0
             problem = verify_invoices(session)
             if problem:
-                report.add(problem)
+                report.add(problem, INVOICES)
     return _result(report, counts, notes)
 
 
 def _result(report: _Report, counts: dict, notes: list[str]) -> VerifyResult:
+    problems = report.problems
     return VerifyResult(
         ok=report.count == 0,
-        first_problem=report.problems[0] if report.problems else None,
+        first_problem=problems[0] if problems else None,
         checked=counts,
-        problems=report.problems,
+        problems=problems,
         notes=notes,
     )

@@ -248,3 +248,22 @@ def test_an_event_of_a_transaction_that_commits_after_an_aggregation_is_pending_
     result = check(app, tenant)
     assert result.ok and result.checked["pending_events"] == 0
     assert [f.event_count for f in facts_of(platform, tenant)] == [2]
+
+
+def test_an_event_moved_to_a_later_day_by_sql_is_named_before_the_facts_it_upsets(app, platform, ledger_unit):
+    """The altered record is the event (its hash no longer fits): it is named first, not the
+    fact of its old day, which comes earlier in day order and only lost an event."""
+    tenant = ledger_unit
+    shard_sql(
+        platform,
+        tenant,
+        "UPDATE shard.usage_events SET occurred_at = occurred_at + interval '1 day'"
+        " WHERE tenant_id = :t AND event_id = 'D-1'",
+    )
+    result = check(app, tenant)
+    row_id = event_row_id(platform, tenant, "D-1")
+    assert result.first_problem == (
+        f"usage event {row_id} (tenant {tenant.slug}, dossier.received/D-1):"
+        " its content no longer matches its row hash"
+    )
+    assert result.problems[1].startswith(f"daily fact {fact_id(platform, tenant, 'counter')} ")
