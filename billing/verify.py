@@ -33,6 +33,9 @@ from tenants.models import Tenant
 
 BATCH = 5000
 MAX_PROBLEMS = 100
+# An event is stamped when it is inserted (clock_timestamp()); one "recorded" later than this
+# after the shard's now was altered: aggregation would leave it out until then (hidden usage).
+FUTURE_MARGIN = "1 minute"
 
 
 @dataclass
@@ -69,7 +72,8 @@ class _Report:
 EVENTS_SQL = text(
     f"""
 SELECT e.id, e.tenant_id, e.source, e.event_id, e.metric, e.dimension, e.quantity, e.subject,
-       e.occurred_at, e.recorded_at, e.row_hash, {ledger.DAY_SQL} AS day
+       e.occurred_at, e.recorded_at, e.row_hash, {ledger.DAY_SQL} AS day,
+       e.recorded_at > statement_timestamp() + interval '{FUTURE_MARGIN}' AS in_future
 FROM shard.usage_events e
 WHERE e.tenant_id = :tenant_id
 ORDER BY day, e.metric, e.dimension, e.id
@@ -143,6 +147,12 @@ def _verify_tenant(conn, tenant: Tenant, facts: dict, cutoff, report: _Report, c
             if expected != row.row_hash:
                 report.add(
                     f"{_event_name(row, tenant.slug)}: its content no longer matches its row hash", EVENTS
+                )
+            elif row.in_future:
+                report.add(
+                    f"{_event_name(row, tenant.slug)}: its recorded_at {row.recorded_at.isoformat()} is"
+                    " in the future (altered: aggregation leaves it out until then)",
+                    EVENTS,
                 )
         fact = facts.pop(key, None)
         if fact is None:

@@ -267,3 +267,25 @@ def test_an_event_moved_to_a_later_day_by_sql_is_named_before_the_facts_it_upset
         " its content no longer matches its row hash"
     )
     assert result.problems[1].startswith(f"daily fact {fact_id(platform, tenant, 'counter')} ")
+
+
+def test_an_event_whose_recorded_at_is_moved_into_the_future_is_named(app, platform, ledger_unit):
+    """Aggregation counts the events recorded before its cut-off, so an event "recorded" in ten
+    years drops out of the next run's fact, which then agrees with its events, and verify called
+    it pending: usage hidden from billing without a trace."""
+    tenant = ledger_unit
+    shard_sql(
+        platform,
+        tenant,
+        "UPDATE shard.usage_events SET recorded_at = now() + interval '10 years'"
+        " WHERE tenant_id = :t AND event_id = 'D-1'",
+    )
+    aggregate(platform, tenant, DAY, DAY)
+    assert next(f for f in facts_of(platform, tenant) if f.dimension == "counter").event_count == 2
+    result = check(app, tenant)
+    assert not result.ok
+    row_id = event_row_id(platform, tenant, "D-1")
+    assert result.first_problem.startswith(
+        f"usage event {row_id} (tenant {tenant.slug}, dossier.received/D-1):"
+    )
+    assert "recorded_at" in result.first_problem
