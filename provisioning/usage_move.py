@@ -13,7 +13,6 @@ from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app.core.usage_models import UsageEvent
-from billing.aggregate import LOCK_CLASS
 from tenants.engines import ShardEngines
 
 BATCH = 5000
@@ -54,6 +53,8 @@ def checksum(shards: ShardEngines, shard: str, tenant_id: int) -> tuple[int, str
 def delete_events(shards: ShardEngines, shard: str, tenant_id: int) -> None:
     """Delete the unit's events on ``shard``, under the aggregation's lock of the unit: a run
     that listed the unit on this shard either reads them before, or finds it moved and skips it."""
+    from billing.aggregate import LOCK_CLASS  # here: importing billing.aggregate registers its job
+
     table = UsageEvent.__table__
     with shards.platform_session() as platform, platform.begin():
         platform.execute(text("SELECT pg_advisory_xact_lock(:c, :t)"), {"c": LOCK_CLASS, "t": tenant_id})
