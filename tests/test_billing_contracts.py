@@ -1030,3 +1030,43 @@ def test_the_backfill_and_a_decommission_meeting_on_a_unit_both_succeed(platform
     period = period_of(platform, unit.id)
     assert period.active_from == contracts.vn_date(unit.created_at)
     assert period.active_until == max(date(2026, 5, 4), period.active_from)
+
+
+def test_a_price_change_racing_a_finalization_waits_for_it_and_is_refused(platform):
+    """finalize_invoice holds the contract FOR SHARE: a price change started meanwhile waits,
+    then sees the final invoice and is refused (it used to commit, leaving a final invoice
+    priced by a plan the contract no longer shows)."""
+    import threading
+
+    from billing import invoices
+
+    data = contract_data(date(2025, 1, 1), date(2026, 1, 1))
+    stored = create(platform, data)
+    with platform.shards.platform_session() as session, session.begin():
+        contract = contracts.get_contract(session, stored["id"])
+        draft_id = invoices.refresh_draft(session, contract, date(2025, 1, 1), date(2025, 2, 1)).id
+
+    changed = copy.deepcopy(data)
+    changed["plan"]["unit_fees"]["district"] = 9_999_999
+    outcome: dict = {}
+
+    def change_prices():
+        try:
+            update_it(platform, stored["id"], changed)
+            outcome["result"] = "changed"
+        except PeriodFinalized as refused:
+            outcome["result"] = refused
+
+    with platform.shards.platform_session() as session:
+        session.begin()
+        invoices.finalize_invoice(session, draft_id, actor_label="test")
+        writer = threading.Thread(target=change_prices)
+        writer.start()
+        writer.join(timeout=1.5)
+        assert writer.is_alive(), "the price change did not wait for the finalization"
+        session.commit()
+    writer.join(timeout=30)
+    assert isinstance(outcome.get("result"), PeriodFinalized), outcome
+    with platform.shards.platform_session() as session:
+        fee = contracts.get_contract(session, stored["id"]).plan.unit_fees
+        assert {f.unit_kind: f.monthly_fee for f in fee}["district"] == 3_000_000

@@ -80,6 +80,10 @@ def finalize_invoice(
     from billing import invoice_chain
 
     now = now or datetime.now(UTC)
+    # The contract first, shared: a price change (which locks it for update, then its drafts)
+    # waits for this invoice or sees it final, never prices the period under our feet.
+    contract_id = get_invoice(session, invoice_id).contract_id
+    contract = session.get(Contract, contract_id, with_for_update={"read": True})
     invoice = get_invoice(session, invoice_id, lock=True)
     if invoice.kind != INVOICE:
         raise InvoiceRefused("Hóa đơn điều chỉnh giảm đã chốt từ khi lập", "a credit note is final already")
@@ -93,7 +97,6 @@ def finalize_invoice(
             f"Kỳ hóa đơn chưa kết thúc (đến hết ngày {last:%d/%m/%Y})",
             f"the invoice's period has not ended yet (it runs to {last:%Y-%m-%d})",
         )
-    contract = session.get(Contract, invoice.contract_id)
     refresh_draft(session, contract, invoice.period_start, invoice.period_end, now=now)
     if invoice.total < 0:
         raise InvoiceRefused(
