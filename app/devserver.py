@@ -160,6 +160,8 @@ def print_banner(port: int, domain: str, seed) -> None:
         lines += ["", f"Tài khoản demo / demo sign-in (password {DEMO_PASSWORD}):"]
         for email in accounts.get("ops", [])[:1]:
             lines.append(f"  provider ops   {email:<38} http://admin.{domain}:{port}/login")
+        for email in accounts.get("auditors", [])[:1]:
+            lines.append(f"  city auditor   {email:<38} http://admin.{domain}:{port}/audit/")
         for kind, label in (("unit_admins", "unit admin"), ("counter_officers", "counter")):
             for email in [e for e in accounts.get(kind, []) if any(f"@{s}." in e for s in FEATURED)]:
                 slug = email.split("@", 1)[1].split(".", 1)[0]

@@ -18,6 +18,9 @@ from app.auth.demo import DEMO_PASSWORD, OPS_EMAIL
 from app.auth.passwords import hash_password
 from app.auth.roles import CITY_AUDITOR
 from billing import contracts, service_periods
+from billing.aggregate import aggregate_all
+from billing.invoices import refresh_all
+from billing.invoices.pricing import contract_unit_ids
 from billing.models import Contract
 from tenants.models import Tenant
 
@@ -100,4 +103,11 @@ def seed_billing_demo(platform, report=None) -> bool:
             demo_contract_data(city.id if city else None, contracts.vn_today()),
             actor_label="demo seed",
         )
+    # What the worker's periodic jobs would do within the hour, done now so the console and the
+    # audit console show the demo's usage and this year's invoices from the first page.
+    with platform.shards.platform_session() as session:
+        contract = session.scalar(select(Contract).where(Contract.number == DEMO_NUMBER))
+        unit_ids = contract_unit_ids(session, contract)
+    aggregate_all(tenant_ids=unit_ids)
+    refresh_all(contract_number=DEMO_NUMBER)
     return True

@@ -719,8 +719,9 @@ def test_the_api_needs_a_provider_ops_session_and_the_csrf_header(platform, clie
 
 def test_the_demo_gets_a_contract_in_force_once(app, platform, city):
     assert seed_billing_demo in app.extensions["motcua.demo_seeders"]
-    assert seed_billing_demo(platform) is True
-    assert seed_billing_demo(platform) is False  # idempotent
+    with app.app_context():  # as the demo seed calls it
+        assert seed_billing_demo(platform) is True
+        assert seed_billing_demo(platform) is False  # idempotent
     with platform.shards.platform_session() as session:
         contract = contracts.contract_in_force(session, today())
         assert contract.number == DEMO_NUMBER and contract.city_tenant_id == city.id
@@ -892,8 +893,9 @@ def test_the_demo_has_a_city_auditor_beside_its_provider_ops(app, platform, city
 
     seed_demo_accounts(platform.shards, {})  # what the demo seed makes first: its provider ops account
     report = SimpleNamespace(accounts={"ops": [OPS_EMAIL]})
-    seed_billing_demo(platform, report)
-    seed_billing_demo(platform, report)  # idempotent
+    with app.app_context():  # as the demo seed calls it
+        seed_billing_demo(platform, report)
+        seed_billing_demo(platform, report)  # idempotent
     assert report.accounts["auditors"] == [AUDITOR_EMAIL]
     with platform.shards.platform_session() as session:
         [auditor] = session.scalars(select(Account).where(Account.email == AUDITOR_EMAIL)).all()

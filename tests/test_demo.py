@@ -244,3 +244,29 @@ def test_every_procedure_has_a_published_process_and_featured_units_work(demo):
                 assert {d.status for d in dossiers} - {2}  # some moved along their process
             else:
                 assert not dossiers
+
+
+def test_the_demo_shows_billing_from_the_start(demo):
+    """The demo's contract, its units' usage as daily facts and this year's statements, verified."""
+    from billing.demo import DEMO_NUMBER
+    from billing.models import Contract, DailyFact, Invoice
+    from billing.verify import verify
+
+    app, platform, _report = demo
+    with platform.shards.platform_session() as session:
+        contract = session.scalar(select(Contract).where(Contract.number == DEMO_NUMBER))
+        received = session.scalar(
+            select(func.sum(DailyFact.quantity_sum)).where(DailyFact.metric == "dossiers_received")
+        )
+        invoices = session.scalars(select(Invoice).where(Invoice.contract_id == contract.id)).all()
+        dossiers = 0
+        for tenant in _tenants(platform).values():
+            with platform.shards.tenant_session(tenant.shard, tenant.schema_name) as tenant_session:
+                dossiers += tenant_session.scalar(
+                    select(func.count()).select_from(Dossier).where(Dossier.received_at.is_not(None))
+                )
+    assert received == dossiers > 0  # every received demo dossier is metered and aggregated
+    assert invoices and {i.status for i in invoices} <= {"draft", "final"}
+    with app.app_context():
+        result = verify()
+    assert result.ok, result.first_problem
