@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import functools
 from datetime import timedelta
-from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
 from app.audit.platform import record
 from app.auth.access import SignInRequired, csrf_token, current_auditor
-from app.core.db import get_platform, platform_db
-from app.core.errors import DomainError, NotFound
+from app.core.db import platform_db
+from app.core.errors import DomainError
 from app.core.sites import CONSOLE
 from app.core.usage import METRICS
 from billing import audit_data as data
-from billing import invoice_exports
-from billing.models import Contract, Invoice
+from billing import invoice_downloads
 
 blp = Blueprint("billing_audit", __name__, subdomain=CONSOLE, url_prefix="/audit")
 # The console menu shows a city auditor only these of CONSOLE_LINKS (app/templates/console/_layout.html).
@@ -312,51 +310,11 @@ def invoice_json(auditor, invoice_id: int):
     return jsonify(data.invoice_detail(platform_db(), invoice_id))
 
 
-def _export(invoice_id: int, suffix: str, mimetype: str, make):
-    """One of billing/invoice_exports.py's files of an invoice, for the auditor to keep."""
-    session = platform_db()
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"Không có hóa đơn #{invoice_id}", f"no invoice {invoice_id}")
-    contract = session.get(Contract, invoice.contract_id)
-    name = invoice_exports.file_stem(invoice) + suffix
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}"}
-    return Response(make(session, invoice, contract), mimetype=mimetype, headers=headers)
-
-
-@blp.get("/invoices/<int:invoice_id>/invoice.pdf")
+@blp.get(f"/invoices/<int:invoice_id>/<{invoice_downloads.FILE_NAMES}:name>")
 @audited
-def invoice_pdf(auditor, invoice_id: int):
-    return _export(invoice_id, ".pdf", "application/pdf", invoice_exports.invoice_pdf)
-
-
-@blp.get("/invoices/<int:invoice_id>/lines.csv")
-@audited
-def invoice_csv(auditor, invoice_id: int):
-    return _export(invoice_id, ".csv", "text/csv", lambda s, i, _c: invoice_exports.lines_csv(s, i))
-
-
-@blp.get("/invoices/<int:invoice_id>/lines.xlsx")
-@audited
-def invoice_xlsx(auditor, invoice_id: int):
-    return _export(
-        invoice_id,
-        ".xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        invoice_exports.lines_xlsx,
-    )
-
-
-@blp.get("/invoices/<int:invoice_id>/usage.jsonl")
-@audited
-def invoice_usage(auditor, invoice_id: int):
-    shards = get_platform().shards
-    return _export(
-        invoice_id,
-        "-usage.jsonl",
-        "application/x-ndjson",
-        lambda s, i, c: b"".join(invoice_exports.usage_jsonl(s, shards, i, c)),
-    )
+def invoice_file(auditor, invoice_id: int, name: str):
+    """One of the invoice's files (PDF, CSV, XLSX, the period's raw usage) for the auditor to keep."""
+    return invoice_downloads.download(platform_db(), invoice_id, name)
 
 
 @blp.get("/lines/<int:line_id>")

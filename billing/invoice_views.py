@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.audit.platform import record
 from app.auth.access import check_csrf, csrf_token, current_ops, login_required
-from app.core.db import get_platform, platform_db
+from app.core.db import platform_db
 from app.core.errors import DomainError, NotFound
 from app.core.sites import CONSOLE
 from app.core.usage import METRICS
-from billing import invoice_exports, invoices
+from billing import invoice_downloads, invoice_exports, invoices
 from billing.models import CREDIT_NOTE, DRAFT, FINAL, Contract, Invoice
 from tenants.models import Tenant
 
@@ -246,55 +246,10 @@ def adjustment_create(ops, invoice_id: int):
 # -- downloads ------------------------------------------------------------------------------------
 
 
-def _download(invoice_id: int, suffix: str, mimetype: str, make):
-    session = platform_db()
-    invoice = invoices.get_invoice(session, invoice_id)
-    contract = session.get(Contract, invoice.contract_id)
-    body = make(session, invoice, contract)
-    name = f"{invoice_exports.file_stem(invoice)}{suffix}"
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"}
-    return Response(body, mimetype=mimetype, headers=headers)
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
-
-
-@blp.get("/<int:invoice_id>/invoice.pdf")
+@blp.get(f"/<int:invoice_id>/<{invoice_downloads.FILE_NAMES}:name>")
 @ops_required
-def download_pdf(ops, invoice_id: int):
-    return _download(invoice_id, ".pdf", "application/pdf", invoice_exports.invoice_pdf)
-
-
-@blp.get("/<int:invoice_id>/lines.csv")
-@ops_required
-def download_csv(ops, invoice_id: int):
-    return _download(invoice_id, ".csv", "text/csv", lambda s, inv, _c: invoice_exports.lines_csv(s, inv))
-
-
-@blp.get("/<int:invoice_id>/lines.xlsx")
-@ops_required
-def download_xlsx(ops, invoice_id: int):
-    return _download(
-        invoice_id,
-        ".xlsx",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        invoice_exports.lines_xlsx,
-    )
-
-
-@blp.get("/<int:invoice_id>/usage.jsonl")
-@ops_required
-def download_usage(ops, invoice_id: int):
-    shards = get_platform().shards
-    return _download(
-        invoice_id,
-        "-usage.jsonl",
-        "application/x-ndjson",
-        lambda s, inv, c: b"".join(invoice_exports.usage_jsonl(s, shards, inv, c)),
-    )
+def download(ops, invoice_id: int, name: str):
+    return invoice_downloads.download(platform_db(), invoice_id, name)
 
 
 BLUEPRINTS: tuple = (blp,)

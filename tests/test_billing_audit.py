@@ -696,9 +696,10 @@ def test_auditor_is_refused_on_every_ops_only_console_route(app, audit_client, m
             continue
         if rule.endpoint == "static":
             continue
-        values = {}
-        for name, converter in rule._converters.items():
-            values[name] = 1 if hasattr(converter, "num_convert") else tenant.slug
+        values = {
+            name: _sample(name, converter, tenant.slug, {name: 1})
+            for name, converter in rule._converters.items()
+        }
         if "kind" in values:
             values["kind"] = "suspend"
         path = rule.build(values, append_unknown=False)[1]
@@ -796,6 +797,15 @@ def test_out_of_range_parameters_are_a_400_with_one_audit_row(audit_client, plat
     assert audit_client.get("/audit/log.json").status_code == 200
 
 
+def _sample(name: str, converter, tenant_slug: str, ids: dict[str, int]):
+    """A value for a route argument: an existing id, one of an ``any(...)`` list, or a unit's slug."""
+    if hasattr(converter, "num_convert"):
+        return ids[name]
+    if hasattr(converter, "items"):  # any('invoice.pdf', ...): each file answers alike
+        return sorted(converter.items)[0]
+    return tenant_slug
+
+
 def _billing_routes(app, tenant_slug: str, ids: dict[str, int]) -> list[tuple[str, str, str]]:
     """(method, path, endpoint) of every route billing registered (pages, JSON API, downloads),
     with ids of records that exist."""
@@ -805,8 +815,7 @@ def _billing_routes(app, tenant_slug: str, ids: dict[str, int]) -> list[tuple[st
         if not view.__module__.startswith("billing."):
             continue
         values = {
-            name: ids[name] if hasattr(converter, "num_convert") else tenant_slug
-            for name, converter in rule._converters.items()
+            name: _sample(name, converter, tenant_slug, ids) for name, converter in rule._converters.items()
         }
         path = rule.build(values, append_unknown=False)[1]
         routes += [(m, path, rule.endpoint) for m in sorted(rule.methods - {"HEAD", "OPTIONS"})]
@@ -827,7 +836,7 @@ def test_every_billing_route_by_who_asks(app, client_for, platform, make_tenant,
     ids["fact_id"] = units["facts"]["a1"]
     routes = _billing_routes(app, tenant.slug, ids)
     endpoints = {e for _, _, e in routes}
-    assert {"billing_audit.usage", "billing_audit.invoice_pdf", "contracts.contract_create"} <= endpoints
+    assert {"billing_audit.usage", "billing_audit.invoice_file", "contracts.contract_create"} <= endpoints
     assert any(e.startswith("billing_contracts_api.") for e in endpoints)
 
     anonymous = client_for(host=CONSOLE)
