@@ -27,44 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import NullPool, create_engine, make_url, text  # noqa: E402
+from scratch_db import drop_database, fresh_database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.core import embedded  # noqa: E402
-from app.core.config import sqlalchemy_url  # noqa: E402
 from billing import ledger  # noqa: E402
 from tenants.migrations import upgrade_platform  # noqa: E402
 
 DB_NAME = "motcua_bench_aggregation"
 DUMMY_REDIS = "redis://127.0.0.1:6379/15"  # create_app wants a URL; nothing here talks to Redis
 DAYS = 30
-_KEEP_ALIVE: list = []
 
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _admin(url: str, statement: str) -> None:
-    engine = create_engine(
-        make_url(sqlalchemy_url(url)).set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-    )
-    with engine.connect() as conn:
-        conn.exec_driver_sql(statement)
-    engine.dispose()
-
-
-def fresh_database() -> str:
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        server = embedded.start_postgres(ROOT / ".data" / "bench")
-        _KEEP_ALIVE.append(server)
-        admin_url = embedded.database_url(server, "postgres")
-    _admin(admin_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    _admin(admin_url, f'CREATE DATABASE "{DB_NAME}"')
-    return make_url(sqlalchemy_url(admin_url)).set(database=DB_NAME).render_as_string(hide_password=False)
 
 
 SHARD_SQL = "INSERT INTO platform.shards (name) VALUES ('main') ON CONFLICT DO NOTHING"
@@ -106,7 +82,7 @@ def main() -> None:
     parser.add_argument("--verify", action="store_true", help="also time billing.verify.verify()")
     args = parser.parse_args()
 
-    db_url = fresh_database()
+    db_url, _where = fresh_database(DB_NAME)
     app = create_app(
         {
             "database_url": db_url,
@@ -185,7 +161,7 @@ def main() -> None:
         result["within_target"] = result["aggregate_seconds"] <= 60
     finally:
         platform.shards.dispose()
-        _admin(db_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        drop_database(db_url, DB_NAME)
     print(json.dumps(result, indent=2))
 
 

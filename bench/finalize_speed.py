@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -34,44 +33,22 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from sqlalchemy import NullPool, create_engine, make_url, text  # noqa: E402
+from scratch_db import drop_database, fresh_database  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from tenancy import app_config, git_info, log, machine_info  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.core import embedded  # noqa: E402
-from app.core.config import sqlalchemy_url  # noqa: E402
 from app.core.usage import METRICS  # noqa: E402
 from billing import invoice_chain, invoices  # noqa: E402
 from billing.models import Contract, PlanMetric, PlanUnitFee, PricePlan  # noqa: E402
 from tenants.migrations import upgrade_platform  # noqa: E402
 
 DB_NAME = "motcua_bench_invoices"
-_KEEP_ALIVE: list = []
 TIERS = [
     {"up_to": 500, "unit_price": 500},
     {"up_to": 2000, "unit_price": 400},
     {"up_to": None, "unit_price": 300},
 ]
-
-
-def _admin(url: str, statement: str) -> None:
-    engine = create_engine(
-        make_url(sqlalchemy_url(url)).set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-    )
-    with engine.connect() as conn:
-        conn.exec_driver_sql(statement)
-    engine.dispose()
-
-
-def _admin_url() -> str:
-    admin_url = os.environ.get("DATABASE_URL")
-    if not admin_url:
-        server = embedded.start_postgres(ROOT / ".data" / "bench")
-        _KEEP_ALIVE.append(server)
-        admin_url = embedded.database_url(server, "postgres")
-    return admin_url
 
 
 def _seed(platform, units: int, months: list[date]) -> int:
@@ -194,10 +171,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    admin_url = _admin_url()
-    _admin(admin_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    _admin(admin_url, f'CREATE DATABASE "{DB_NAME}"')
-    db_url = make_url(sqlalchemy_url(admin_url)).set(database=DB_NAME).render_as_string(hide_password=False)
+    db_url, _where = fresh_database(DB_NAME)
     months = [date(2026, m, 1) for m in range(10 - args.months + 1, 11)]  # ... October 2026
     result: dict = {
         "benchmark": "finalize_speed",
@@ -265,7 +239,7 @@ def main() -> None:
     finally:
         platform.shards.dispose()
         if not args.keep:
-            _admin(admin_url, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            drop_database(db_url, DB_NAME)
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 

@@ -38,13 +38,12 @@ for path in (ROOT, ROOT / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from sqlalchemy import NullPool, create_engine, event, make_url, text  # noqa: E402
+from scratch_db import drop_database, fresh_database  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 from tenancy import app_config, git_info, log, machine_info, unit_code  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.calendar.workcal import VN_TZ  # noqa: E402
-from app.core import embedded  # noqa: E402
-from app.core.config import sqlalchemy_url  # noqa: E402
 from app.core.usage_models import UsageEvent  # noqa: E402
 from app.dossiers import metering  # noqa: E402
 from app.dossiers.intake import Applicant, receive_at_counter  # noqa: E402
@@ -54,38 +53,6 @@ from tests.dossier_fixtures import build_unit  # noqa: E402
 
 DB_NAME = "motcua_bench_ingest"
 TARGET_ADDED_P95_MS = 1.0
-_KEEP_ALIVE: list = []
-
-
-def _admin_engine(url: str):
-    return create_engine(
-        make_url(sqlalchemy_url(url)).set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        poolclass=NullPool,
-    )
-
-
-def fresh_database() -> tuple[str, str]:
-    admin_url, where = os.environ.get("DATABASE_URL"), "DATABASE_URL"
-    if not admin_url:
-        server = embedded.start_postgres(ROOT / ".data" / "bench")
-        _KEEP_ALIVE.append(server)
-        admin_url, where = embedded.database_url(server, "postgres"), "embedded (.data/bench)"
-    engine = _admin_engine(admin_url)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{DB_NAME}"')
-    engine.dispose()
-    return make_url(sqlalchemy_url(admin_url)).set(database=DB_NAME).render_as_string(
-        hide_password=False
-    ), where
-
-
-def drop_database(db_url: str) -> None:
-    engine = _admin_engine(db_url)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    engine.dispose()
 
 
 def _q(values: list[float], q: float) -> float:
@@ -262,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     machine = machine_info()
-    db_url, where = fresh_database()
+    db_url, where = fresh_database(DB_NAME)
     log(f"database {DB_NAME} on {where}")
     app = create_app(app_config(db_url))
     platform = app.extensions["motcua"]
@@ -340,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         platform.shards.dispose()
         if not args.keep:
-            drop_database(db_url)
+            drop_database(db_url, DB_NAME)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return 0  # a benchmark reports (target.holds says whether the figure holds); it does not gate
 
