@@ -455,6 +455,7 @@ def move_switch_do(ctx: StepContext) -> None:
             session, _shards(ctx), ctx.tenant_slug, ctx.params["to"], actor_label=_actor(ctx)
         )
     _forget_hosts(ctx)
+    ctx.data["usage_facts"] = usage_move.recount_on_new_shard(_shards(ctx), ctx.params["to"], _tenant_id(ctx))
 
 
 def move_switch_undo(ctx: StepContext) -> None:

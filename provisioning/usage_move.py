@@ -34,6 +34,24 @@ def copy_events(shards: ShardEngines, tenant_id: int, source: str, target: str) 
     return copied
 
 
+def recount_on_new_shard(shards: ShardEngines, shard: str, tenant_id: int) -> int:
+    """Aggregate every day of the unit's events on its new shard once, however old: days the old
+    shard had not aggregated yet would otherwise fall outside the next runs' late window."""
+    from billing.aggregate import aggregate_all, local_day
+
+    table = UsageEvent.__table__
+    with shards.engine(shard).connect() as conn:
+        first, last = conn.execute(
+            select(func.min(table.c.occurred_at), func.max(table.c.occurred_at)).where(
+                table.c.tenant_id == tenant_id
+            )
+        ).one()
+    if first is None:
+        return 0
+    runs = aggregate_all(first_day=local_day(first), last_day=local_day(last), tenant_ids=[tenant_id])
+    return sum(run.facts for run in runs)
+
+
 def checksum(shards: ShardEngines, shard: str, tenant_id: int) -> tuple[int, str]:
     """(events, md5 over their row hashes in id order) of the unit on ``shard``."""
     table = UsageEvent.__table__

@@ -287,6 +287,7 @@ def test_a_moved_unit_takes_its_usage_events_and_its_facts_still_verify(app, pla
     assert _events(platform, "s2", unit.id) == events_before  # same rows, same order
     assert _events(platform, "main", unit.id) == (0, "")  # gone from the source with its schema
     assert _events(platform, "main", neighbour.id)[0] == 3  # the neighbour's stay
+    assert run.data["usage_facts"] >= 1  # the switch re-counted the unit's days on s2, however old
     with app.app_context():
         aggregate_all()  # reads the unit's events on s2 now: its facts do not change
         result = verify([unit.id], invoices=False)
@@ -322,3 +323,38 @@ def test_a_move_whose_usage_events_differ_is_not_switched(app, platform, unit, m
     assert "usage events differ" in run.error
     assert _registry(platform, unit.slug)[0] == "main"  # the source stays in charge
     assert _events(platform, "main", unit.id)[0] == 4
+
+
+def test_old_events_not_yet_aggregated_are_counted_on_the_new_shard_by_the_move(app, platform, unit):
+    """Events older than the late window that the old shard never aggregated: the move's switch
+    counts them on the new shard (the next periodic runs only look at the window)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func
+
+    from app.core.usage import record_usage
+    from billing.models import DailyFact
+
+    old = datetime.now(UTC) - timedelta(days=40)
+    with platform.shards.tenant_session("main", unit.schema_name) as session, session.begin():
+        for n in range(3):
+            record_usage(
+                session,
+                tenant_id=unit.id,
+                source="dossier.received",
+                event_id=f"OLD-{n}",
+                metric="dossiers_received",
+                dimension="counter",
+                occurred_at=old + timedelta(minutes=n),
+            )
+
+    run = _move(app, unit.slug)
+
+    assert run.status == RunStatus.DONE, run.error
+    with platform.shards.platform_session() as session:
+        counted = session.scalar(
+            select(func.sum(DailyFact.quantity_sum)).where(
+                DailyFact.tenant_id == unit.id, DailyFact.metric == "dossiers_received"
+            )
+        )
+    assert counted == 3
