@@ -102,27 +102,7 @@ def insert_usage_rows(session: Session, rows: list[dict]) -> None:
         session.connection().execute(_INSERT, rows if len(rows) > 1 else rows[0])
 
 
-def record_usage(
-    session: Session,
-    *,
-    tenant_id: int,
-    source: str,
-    event_id: str,
-    metric: str,
-    occurred_at: datetime,
-    quantity: int = 1,
-    dimension: str = "",
-    subject: str | None = None,
-) -> None:
-    """Add one usage event to ``session``'s transaction (a shard session); a duplicate key is a no-op."""
-    row = usage_row(
-        tenant_id=tenant_id,
-        source=source,
-        event_id=event_id,
-        metric=metric,
-        occurred_at=occurred_at,
-        quantity=quantity,
-        dimension=dimension,
-        subject=subject,
-    )
-    session.connection().execute(_INSERT, row)
+def record_usage(session: Session, **fields) -> None:
+    """Add one usage event (the keyword arguments of ``usage_row``) to ``session``'s transaction,
+    a shard session; a duplicate key is a no-op."""
+    session.connection().execute(_INSERT, usage_row(**fields))

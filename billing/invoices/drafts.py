@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.platform import record
 from app.core.errors import NotFound
+from billing.invoice_chain import LINE_FIELDS
 from billing.invoices.pricing import (
     AUDIT_ENTITY,
     CANONICAL_KEY,
@@ -55,19 +56,7 @@ _LINE_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('platform.billing_invoice_lines', 'id')) "
     "FROM generate_series(1, :n)"
 )
-LINE_COLUMNS = (
-    "kind",
-    "tenant_id",
-    "metric",
-    "description_vi",
-    "description_en",
-    "quantity",
-    "unit_price",
-    "amount",
-    "computation",
-    "reason",
-    "is_late_adjustment",
-)
+LINE_COLUMNS = tuple(f for f in LINE_FIELDS if f != "position")  # what a line holds besides its place
 
 
 def _copy(session: Session, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
