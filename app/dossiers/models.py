@@ -125,6 +125,10 @@ class Dossier(TenantBase):
     is_vneid_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     dvcqg_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     dvcqg_sync_status: Mapped[str | None] = mapped_column(String(16))
+    # Set on dossiers brought over from the unit's previous system (app.imports); NULL when born here.
+    history_import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("history_imports.id", ondelete="SET NULL")
+    )
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

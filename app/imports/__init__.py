@@ -1,0 +1,1 @@
+"""Import of historical dossiers from a unit's previous system (issue #7)."""
