@@ -85,6 +85,7 @@ class ReportDossier(PlatformBase):
     pauses: Mapped[list[Any]] = mapped_column(JSONB, default=list, server_default="[]")
     supplements: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     apologies: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # form 04 letters
+    rating_level: Mapped[int | None] = mapped_column(SmallInteger)  # latest citizen rating, 1..5
 
     # Asia/Ho_Chi_Minh days the rollup and the period filters use.
     received_day: Mapped[date | None] = mapped_column(Date)

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("pauses", postgresql.JSONB(astext_type=sa.Text()), server_default="[]", nullable=False),
         sa.Column("supplements", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("apologies", sa.SmallInteger(), server_default="0", nullable=False),
+        sa.Column("rating_level", sa.SmallInteger(), nullable=True),
         sa.Column("received_day", sa.Date(), nullable=True),
         sa.Column("due_day", sa.Date(), nullable=True),
         sa.Column("closed_day", sa.Date(), nullable=True),
