@@ -63,23 +63,24 @@ def action(
     )
     desk.session.add(row)
     metering.action_recorded(desk, actor, dossier, row)
-    if from_status != to_status:
-        emit_event(
-            desk.session,
-            TRANSITION_TOPIC,
-            {
-                "dossier_id": dossier.id,
-                "code": dossier.code,
-                "action": name,
-                "from_status": from_status,
-                "to_status": to_status,
-                "at": desk.now.isoformat(),
-                "procedure_id": dossier.procedure_id,
-                "channel": dossier.channel,
-                "due_at": dossier.due_at.isoformat() if dossier.due_at else None,
-            },
-            tenant_id=desk.tenant.id,
-        )
+    # Every action, a status change or not (a handover, a claim, form 04), is one event: the
+    # reporting store and the national portal sync follow who holds the dossier and its dates.
+    emit_event(
+        desk.session,
+        TRANSITION_TOPIC,
+        {
+            "dossier_id": dossier.id,
+            "code": dossier.code,
+            "action": name,
+            "from_status": from_status,
+            "to_status": to_status,
+            "at": desk.now.isoformat(),
+            "procedure_id": dossier.procedure_id,
+            "channel": dossier.channel,
+            "due_at": dossier.due_at.isoformat() if dossier.due_at else None,
+        },
+        tenant_id=desk.tenant.id,
+    )
     return row
 
 
