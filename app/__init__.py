@@ -123,6 +123,7 @@ def _register_cli(app) -> None:
     from app.catalog.cli import catalog_cli
     from app.core.jobs_cli import jobs_cli
     from app.demo.cli import demo_cli
+    from app.reports.cli import reports_cli
     from tenants.cli import db_cli, tenants_cli
 
     app.cli.add_command(tenants_cli)
@@ -132,3 +133,4 @@ def _register_cli(app) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(reports_cli)
