@@ -8,7 +8,7 @@ bilingual 400, so every report page and export speaks the same period language.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from app.core.errors import DomainError
@@ -35,8 +35,8 @@ class Period:
     start: date
     end: date
     kind: str = "range"
-    label_vi: str = ""
-    label_en: str = ""
+    label_vi: str = field(default="", compare=False)
+    label_en: str = field(default="", compare=False)
 
     def __post_init__(self):
         if self.start > self.end:

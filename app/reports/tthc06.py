@@ -1,7 +1,7 @@
 """The periodic report on handling administrative procedures (form 06 family, Circular 01/2018
 and Decree 09/2019): per unit, received / resolved / pending in a period.
 
-``report_06`` reads the daily rollup only (one SQL, sums with FILTER per column, grouped by unit),
+``report_06`` reads the daily rollup only (one query, sums with FILTER per column, grouped by unit),
 so a city-wide quarter is a few thousand rows' read. ``breakdown_06`` reads the dossier facts and
 groups them another way (sector, procedure, level, channel, unit) using the same definitions,
 written as conditions on the facts' days, so its totals equal the report's (tests hold it).
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sqlalchemy import text
+from sqlalchemy import DateTime, and_, cast, column, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 
+from app.reports.models import ReportDaily, ReportDossier
 from app.reports.periods import Period
+from tenants.models import Tenant
 
 CHANNELS = {
     1: ("Trực tiếp", "At the counter"),
@@ -98,27 +101,31 @@ def total_of(rows) -> Row06:
 
 # --- from the daily rollup -----------------------------------------------------------
 
-_REPORT_SQL = text(
-    """
-    SELECT tenant_id,
-      coalesce(sum(open_delta) FILTER (WHERE day < :start), 0) AS carried,
-      coalesce(sum(received_online) FILTER (WHERE day >= :start), 0) AS new_online,
-      coalesce(sum(received_counter) FILTER (WHERE day >= :start), 0) AS new_counter,
-      coalesce(sum(received_postal) FILTER (WHERE day >= :start), 0) AS new_postal,
-      coalesce(sum(completed_early) FILTER (WHERE day >= :start), 0) AS early,
-      coalesce(sum(completed_on_time) FILTER (WHERE day >= :start), 0) AS on_time,
-      coalesce(sum(completed_late) FILTER (WHERE day >= :start), 0) AS late,
-      coalesce(sum(withdrawn) FILTER (WHERE day >= :start), 0) AS withdrawn,
-      coalesce(sum(stopped) FILTER (WHERE day >= :start), 0) AS stopped,
-      coalesce(sum(open_delta), 0) AS pending,
-      coalesce(sum(overdue_delta), 0) AS pending_over,
-      coalesce(sum(supplement_delta), 0) AS supplement,
-      coalesce(sum(financial_delta), 0) AS financial
-    FROM report_daily
-    WHERE tenant_id = ANY(:ids) AND day <= :end
-    GROUP BY tenant_id
-    """
-)
+
+def _rollup_columns(start, end):
+    """Row06's columns as sums over report_daily rows up to ``end`` (FILTER by day where it matters)."""
+    d = ReportDaily
+    in_period = d.day >= start
+
+    def total(col, where=None):
+        summed = func.sum(col) if where is None else func.sum(col).filter(where)
+        return func.coalesce(summed, 0)
+
+    return {
+        "carried": total(d.open_delta, d.day < start),
+        "new_online": total(d.received_online, in_period),
+        "new_counter": total(d.received_counter, in_period),
+        "new_postal": total(d.received_postal, in_period),
+        "early": total(d.completed_early, in_period),
+        "on_time": total(d.completed_on_time, in_period),
+        "late": total(d.completed_late, in_period),
+        "withdrawn": total(d.withdrawn, in_period),
+        "stopped": total(d.stopped, in_period),
+        "pending": total(d.open_delta),
+        "pending_over": total(d.overdue_delta),
+        "supplement": total(d.supplement_delta),
+        "financial": total(d.financial_delta),
+    }
 
 
 def report_06(platform_session, tenant_ids, period: Period) -> dict[int, Row06]:
@@ -127,66 +134,78 @@ def report_06(platform_session, tenant_ids, period: Period) -> dict[int, Row06]:
     result = {tenant_id: Row06() for tenant_id in ids}
     if not ids:
         return result
-    rows = platform_session.execute(_REPORT_SQL, {"ids": ids, "start": period.start, "end": period.end})
-    for row in rows.mappings():
+    columns = _rollup_columns(period.start, period.end)
+    query = (
+        select(ReportDaily.tenant_id, *(c.label(name) for name, c in columns.items()))
+        .where(ReportDaily.tenant_id.in_(ids), ReportDaily.day <= period.end)
+        .group_by(ReportDaily.tenant_id)
+    )
+    for row in platform_session.execute(query).mappings():
         result[row["tenant_id"]] = Row06(**{name: int(row[name]) for name in COLUMNS})
     return result
 
 
 # --- from the dossier facts: the same definitions as conditions ----------------------
 
-_PAUSE_DAY = "((p->>'{end}')::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh')::date"
-_IN_PAUSE = (
-    "(SELECT count(*) FROM jsonb_array_elements(f.pauses) AS p WHERE p->>'kind' = '{kind}'"
-    f" AND {_PAUSE_DAY.format(end='start')} <= :end"
-    f" AND (p->>'end' IS NULL OR {_PAUSE_DAY.format(end='end')} > :end))"
-)
-_OPEN_AT_END = "(f.closed_day IS NULL OR f.closed_day > :end)"
-_IN_PERIOD = "BETWEEN :start AND :end"
-# column -> the condition a fact must meet to count in it (summed as count(*) FILTER).
-_FACT_CONDITIONS: dict[str, str] = {
-    "carried": "f.received_day < :start AND (f.closed_day IS NULL OR f.closed_day >= :start)",
-    "new_online": f"f.received_day {_IN_PERIOD} AND f.channel = 2",
-    "new_counter": f"f.received_day {_IN_PERIOD} AND f.channel = 1",
-    "new_postal": f"f.received_day {_IN_PERIOD} AND f.channel = 3",
-    "early": f"f.closed_kind = 'completed' AND f.on_time_class = 'early' AND f.closed_day {_IN_PERIOD}",
-    "on_time": f"f.closed_kind = 'completed' AND f.on_time_class = 'on_time' AND f.closed_day {_IN_PERIOD}",
-    "late": f"f.closed_kind = 'completed' AND f.on_time_class = 'late' AND f.closed_day {_IN_PERIOD}",
-    "withdrawn": f"f.closed_kind = 'withdrawn' AND f.closed_day {_IN_PERIOD}",
-    "stopped": f"f.closed_kind = 'stopped' AND f.closed_day {_IN_PERIOD}",
-    "pending": _OPEN_AT_END,
-    "pending_over": f"f.overdue_from_day <= :end AND {_OPEN_AT_END}",
-}
-# Pauses are intervals inside one dossier: summed, not counted.
-_PAUSE_SUMS = {
-    "supplement": _IN_PAUSE.format(kind="supplement"),
-    "financial": _IN_PAUSE.format(kind="financial"),
-}
 
-_GROUPING = {
-    "unit": ("f.tenant_id", "max(t.name)"),
-    "sector": ("coalesce(f.sector_code, '')", "max(f.sector_name)"),
-    "procedure": ("coalesce(f.procedure_code, '')", "max(f.procedure_name)"),
-    "level": ("coalesce(f.service_level, 0)", "NULL"),
-    "channel": ("f.channel", "NULL"),
-}
+def _local_day(iso_text):
+    return func.date(func.timezone("Asia/Ho_Chi_Minh", cast(iso_text, DateTime(timezone=True))))
 
 
-def _breakdown_sql(by: str):
-    key, label = _GROUPING[by]
-    counts = [f"count(*) FILTER (WHERE {cond}) AS {name}" for name, cond in _FACT_CONDITIONS.items()]
-    sums = [
-        f"coalesce(sum({expr}) FILTER (WHERE f.received_day <= :end), 0) AS {name}"
-        for name, expr in _PAUSE_SUMS.items()
-    ]
-    return text(
-        f"""
-        SELECT {key} AS key, {label} AS label, {", ".join(counts + sums)}
-        FROM report_dossiers AS f JOIN tenants AS t ON t.id = f.tenant_id
-        WHERE f.tenant_id = ANY(:ids) AND f.received_day <= :end
-        GROUP BY 1 ORDER BY 1
-        """
+def _pauses_open_at_end(kind: str, end):
+    """How many of the fact's pauses of ``kind`` run at the end of ``end`` (the rollup's rule)."""
+    p = func.jsonb_array_elements(ReportDossier.pauses).table_valued(column("value", JSONB)).alias("p")
+    return (
+        select(func.count())
+        .select_from(p)
+        .where(
+            p.c.value["kind"].astext == kind,
+            _local_day(p.c.value["start"].astext) <= end,
+            or_(p.c.value["end"].astext.is_(None), _local_day(p.c.value["end"].astext) > end),
+        )
+        .scalar_subquery()
     )
+
+
+def _fact_columns(start, end):
+    """Row06's columns as counts of facts meeting the same definitions as the rollup's sums."""
+    f = ReportDossier
+    received_in = f.received_day.between(start, end)
+    closed_in = f.closed_day.between(start, end)
+    open_at_end = or_(f.closed_day.is_(None), f.closed_day > end)
+
+    def completed(cls):
+        return and_(f.closed_kind == "completed", f.on_time_class == cls, closed_in)
+
+    conditions = {
+        "carried": and_(f.received_day < start, or_(f.closed_day.is_(None), f.closed_day >= start)),
+        "new_online": and_(received_in, f.channel == 2),
+        "new_counter": and_(received_in, f.channel == 1),
+        "new_postal": and_(received_in, f.channel == 3),
+        "early": completed("early"),
+        "on_time": completed("on_time"),
+        "late": completed("late"),
+        "withdrawn": and_(f.closed_kind == "withdrawn", closed_in),
+        "stopped": and_(f.closed_kind == "stopped", closed_in),
+        "pending": open_at_end,
+        "pending_over": and_(f.overdue_from_day <= end, open_at_end),
+    }
+    columns = {name: func.count().filter(cond) for name, cond in conditions.items()}
+    # Pauses are intervals inside one dossier: summed, not counted.
+    for kind in ("supplement", "financial"):
+        columns[kind] = func.coalesce(func.sum(_pauses_open_at_end(kind, end)), 0)
+    return columns
+
+
+def _grouping(by: str):
+    f = ReportDossier
+    return {
+        "unit": (f.tenant_id, func.max(Tenant.name)),
+        "sector": (func.coalesce(f.sector_code, ""), func.max(f.sector_name)),
+        "procedure": (func.coalesce(f.procedure_code, ""), func.max(f.procedure_name)),
+        "level": (func.coalesce(f.service_level, 0), literal(None)),
+        "channel": (f.channel, literal(None)),
+    }[by]
 
 
 def _label(by: str, key, label) -> str:
@@ -204,14 +223,22 @@ def breakdown_06(platform_session, tenant_ids, period: Period, by: str) -> list[
 
     A key with nothing in the period is left out; the rows add up to ``report_06``'s total.
     """
-    if by not in _GROUPING:
+    if by not in BY:
         raise ValueError(f"unknown breakdown {by!r}")
     ids = sorted({int(i) for i in tenant_ids})
     if not ids:
         return []
-    rows = platform_session.execute(
-        _breakdown_sql(by), {"ids": ids, "start": period.start, "end": period.end}
+    key, label = _grouping(by)
+    columns = _fact_columns(period.start, period.end)
+    query = (
+        select(key.label("key"), label.label("label"), *(c.label(name) for name, c in columns.items()))
+        .select_from(ReportDossier)
+        .join(Tenant, Tenant.id == ReportDossier.tenant_id)
+        .where(ReportDossier.tenant_id.in_(ids), ReportDossier.received_day <= period.end)
+        .group_by(key)
+        .order_by(key)
     )
+    rows = platform_session.execute(query)
     result = []
     for row in rows.mappings():
         values = Row06(**{name: int(row[name]) for name in COLUMNS})
