@@ -67,6 +67,8 @@ def _register_blueprints(app) -> None:
     from app.dossiers import views as dossiers_ui
     from app.federation import admin_views as federation_admin
     from app.federation import views as federation
+    from app.imports import views as imports_ui
+    from app.integrations import dvcqg_views
     from app.feedback import question_views
     from app.feedback import views as ratings
     from app.officials import api as officials_api
@@ -77,6 +79,11 @@ def _register_blueprints(app) -> None:
     from app.portal import views as portal
     from app.processes import api as processes_api
     from app.processes import views as processes_admin
+    from app.reports import console_views as reports_console
+    from app.reports import export_views as reports_exports
+    from app.reports import leader_views as reports_leader
+    from app.reports import public_views as reports_public
+    from app.reports import views as reports_ui
     from app.themes import views as themes_ui
 
     for blueprint in (
@@ -111,6 +118,17 @@ def _register_blueprints(app) -> None:
         ratings.blp,
         themes_ui.public_blp,
         themes_ui.blp,
+        dvcqg_views.blp,
+        dvcqg_views.console_blp,
+        imports_ui.blp,
+        reports_ui.blp,
+        reports_console.blp,
+        reports_exports.blp,
+        reports_exports.console_blp,
+        reports_leader.blp,
+        reports_leader.city_blp,
+        reports_public.city_blp,
+        reports_public.unit_blp,
     ):
         app.register_blueprint(blueprint)
     for blueprint in (catalog.blp, officials_api.blp, processes_api.blp, dossiers_api.blp):
@@ -123,6 +141,8 @@ def _register_cli(app) -> None:
     from app.catalog.cli import catalog_cli
     from app.core.jobs_cli import jobs_cli
     from app.demo.cli import demo_cli
+    from app.integrations.dvcqg_cli import dvcqg_cli
+    from app.imports.cli import dossiers_cli
     from app.reports.cli import reports_cli
     from tenants.cli import db_cli, tenants_cli
 
@@ -133,4 +153,6 @@ def _register_cli(app) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(calendar_cli)
+    app.cli.add_command(dvcqg_cli)
+    app.cli.add_command(dossiers_cli)
     app.cli.add_command(reports_cli)

@@ -43,6 +43,7 @@ NAV: tuple[NavItem, ...] = (
         "Questions and petitions",
         frozenset({r.HEAD_OF_DIVISION, r.HEAD_OF_UNIT, r.UNIT_ADMIN}),
     ),
+    NavItem("reports_ui.index", "Báo cáo, thống kê", "Reports", frozenset({r.HEAD_OF_UNIT, r.UNIT_ADMIN})),
     NavItem("catalog_admin.procedures", "Thủ tục hành chính", "Procedures", _ADMIN),
     NavItem("processes_admin.index", "Quy trình nội bộ", "Internal processes", _ADMIN),
     NavItem("officials_admin.index", "Cán bộ và vai trò", "Officials and roles", _ADMIN),
@@ -50,7 +51,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("settings_admin.index", "Thiết lập đơn vị", "Unit settings", _ADMIN),
     NavItem("theme_admin.index", "Giao diện cổng", "Portal theme", _ADMIN),
     NavItem("tokens_admin.index", "Khóa API", "API tokens", _ADMIN),
+    NavItem("imports_ui.index", "Nhập hồ sơ cũ", "Import history", _ADMIN),
     NavItem("federation_admin.index", "Đăng nhập liên kết", "Federated sign-in", _ADMIN),
+    NavItem("dvcqg_admin.index", "Kết nối Cổng DVC quốc gia", "National portal sync", _ADMIN),
     NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN, frozenset({"city"})),
 )
 

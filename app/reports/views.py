@@ -1,0 +1,151 @@
+"""The back office's reports (``/backoffice/reports``): the periodic TTHC report (form 06 family)
+for the units an official may read (app.reports.scope), per unit of a group with a total row,
+its breakdowns and a chart.
+
+``page_06`` builds what the page shows from the visible units and the query arguments; the
+console (app/reports/console_views.py) renders the same thing for the city auditor and ops.
+Other report pages add themselves to the reports sub-navigation with ``add_report_link``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from app.auth import roles as r
+from app.auth.access import require_role
+from app.backoffice.views import official_required
+from app.core.db import get_current_tenant, platform_db
+from app.core.errors import DomainError
+from app.core.sites import TENANT
+from app.reports import periods, scope
+from app.reports.tthc06 import BY, Row06, breakdown_06, report_06, total_of
+
+blp = Blueprint("reports_ui", __name__, subdomain=TENANT, url_prefix="/backoffice/reports")
+
+LINKS_KEY = "REPORTS_BACKOFFICE_LINKS"
+EXPORT_ENDPOINT = "reports_exports.create"
+MAX_CHART_UNITS = 40  # more units than this: the chart shows the 40 with the most dossiers
+
+
+def add_report_link(blueprint: Blueprint, order: int, endpoint: str, vi: str, en: str) -> None:
+    """Put ``endpoint`` in the reports sub-navigation (shown only once the endpoint exists)."""
+    blueprint.record_once(
+        lambda state: state.app.config.setdefault(LINKS_KEY, []).append((order, endpoint, vi, en))
+    )
+
+
+add_report_link(
+    blp, 20, "reports_ui.tthc06", "Báo cáo 06 (giải quyết TTHC)", "Report 06 (procedures handled)"
+)
+
+
+def report_links() -> list[tuple[str, str, str]]:
+    """(endpoint, vi, en) of the report pages that exist, in their order."""
+    links = sorted(set(current_app.config.get(LINKS_KEY, [])))
+    return [(endpoint, vi, en) for _, endpoint, vi, en in links if endpoint in current_app.view_functions]
+
+
+class BadBreakdown(DomainError):
+    status = 400
+
+
+@dataclass
+class Page06:
+    period: periods.Period
+    group: str
+    groups: list[tuple[str, str, str]]
+    rows: list[tuple[object, Row06]]  # (tenant, row) per unit of the group
+    total: Row06
+    by: str
+    breakdown: list[tuple[object, str, Row06]]
+    chart: dict
+    args: dict[str, str]  # the query that gives this page back (links, export)
+
+
+def page_06(session, visible_ids: list[int], args, default_group: str) -> Page06:
+    """What the 06 page shows for ``args`` over the units in ``visible_ids``."""
+    period = periods.parse_period(args)
+    groups = scope.groups_for(session, visible_ids)
+    group = (args.get("group") or default_group).strip()
+    ids = scope.tenant_ids_for_group(session, group, visible_ids)
+    by = (args.get("by") or "unit").strip()
+    if by not in BY:
+        raise BadBreakdown("Cách chia nhỏ không hợp lệ.", "Unknown breakdown.")
+    values = report_06(session, ids, period)
+    rows = [(t, values[t.id]) for t in scope.units(session, ids)]
+    breakdown = [] if by == "unit" else breakdown_06(session, ids, period, by)
+    query = {**periods.period_args(period), "group": group, "by": by}
+    return Page06(
+        period, group, groups, rows, total_of(v for _, v in rows), by, breakdown, chart_06(rows), query
+    )
+
+
+def chart_06(rows) -> dict:
+    """A horizontal stacked bar per unit: resolved in time, resolved late, pending, other closings."""
+    shown = sorted(rows, key=lambda tr: -tr[1].total)[:MAX_CHART_UNITS]
+    widest = max([row.total for _, row in shown] + [1])
+    scale, left, bar_h, gap = 420 / widest, 180, 14, 6
+    bars = []
+    for index, (tenant, row) in enumerate(shown):
+        x, parts = left, []
+        for key, value in (
+            ("in_time", row.early + row.on_time),
+            ("late", row.late),
+            ("pending", row.pending),
+            ("other", row.withdrawn + row.stopped),
+        ):
+            width = value * scale
+            parts.append({"key": key, "x": round(x, 1), "width": round(width, 1), "value": value})
+            x += width
+        bars.append({"name": tenant.name, "y": 8 + index * (bar_h + gap), "parts": parts, "row": row})
+    return {
+        "bars": bars,
+        "left": left,
+        "bar_height": bar_h,
+        "width": left + 440,
+        "height": 16 + len(bars) * (bar_h + gap),
+        "cut": len(rows) > len(shown),
+    }
+
+
+def render_06(template: str, page: Page06, links=None, **context):
+    export = None
+    if EXPORT_ENDPOINT in current_app.view_functions:
+        export = url_for(EXPORT_ENDPOINT, kind="tthc06", **page.args)
+    return render_template(
+        template,
+        page=page,
+        kinds=periods.KINDS,
+        by_labels=BY,
+        export_url=export,
+        report_links=report_links() if links is None else links,
+        **context,
+    )
+
+
+def _default_group(tenant) -> str:
+    if tenant.kind == "city":
+        return "city"
+    if tenant.kind == "district":
+        return f"district:{tenant.id}"
+    return f"unit:{tenant.id}"
+
+
+@blp.get("/")
+@official_required
+def index(official):
+    require_role(official, r.HEAD_OF_UNIT, r.UNIT_ADMIN)
+    links = report_links()
+    return redirect(url_for(links[0][0] if links else "reports_ui.tthc06"))
+
+
+@blp.get("/06")
+@official_required
+def tthc06(official):
+    tenant = get_current_tenant()
+    visible = scope.visible_tenant_ids(official, tenant)
+    session = platform_db()
+    page = page_06(session, visible, request.args, _default_group(tenant))
+    return render_06("reports/tthc06.html", page, tenant=tenant, official=official)
