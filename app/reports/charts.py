@@ -1,0 +1,169 @@
+"""Small server-rendered SVG charts: horizontal bars, stacked bars and a line.
+
+Each chart is a ``<figure>`` holding an ``<svg role="img">`` with ``<title>`` and ``<desc>`` (the
+values in words, for screen readers), a caption, and the same numbers as a ``<table>`` inside
+``<details>`` (the fallback for anyone who cannot read the picture). Every text is escaped.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#1d4e89", "#2a9d8f", "#e9c46a", "#e76f51", "#6c757d")
+_ids = itertools.count(1)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.1f}"
+    return str(int(value))
+
+
+def _table(caption: str, headers: Sequence[str], rows: Sequence[Sequence]) -> Markup:
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
+    body = "".join(
+        "<tr>"
+        + f'<th scope="row">{escape(row[0])}</th>'
+        + "".join(f"<td>{escape(_num(v) if not isinstance(v, str) else v)}</td>" for v in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return Markup(
+        f'<details class="chart-data"><summary>{escape(caption)}</summary>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></details>"
+    )
+
+
+def _figure(svg: str, title: str, desc: str, caption: str, table: Markup) -> Markup:
+    return Markup(f'<figure class="chart">{svg}<figcaption>{escape(caption)}</figcaption>{table}</figure>')
+
+
+def _svg_open(width: int, height: int, title: str, desc: str) -> tuple[str, str]:
+    n = next(_ids)
+    tid, did = f"chart-{n}-title", f"chart-{n}-desc"
+    head = (
+        f'<svg role="img" aria-labelledby="{tid} {did}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{tid}">{escape(title)}</title><desc id="{did}">{escape(desc)}</desc>'
+    )
+    return head, "</svg>"
+
+
+def bar_chart(
+    title: str,
+    items: Sequence[tuple[str, float | None]],
+    *,
+    unit: str = "",
+    maximum: float | None = None,
+    value_header: str = "",
+    label_header: str = "",
+    table_label: str = "Bảng số liệu / Data table",
+) -> Markup:
+    """One horizontal bar per (label, value); None draws no bar and reads "—"."""
+    top = maximum or max([v for _, v in items if v is not None] + [1])
+    width, label_w, bar_w, row_h = 560, 200, 280, 26
+    height = max(row_h * len(items) + 8, 30)
+    desc = "; ".join(f"{label}: {_num(value)}{unit}" for label, value in items) or "—"
+    head, tail = _svg_open(width, height, title, desc)
+    parts = [head]
+    for i, (label, value) in enumerate(items):
+        y = 4 + i * row_h
+        w = round(bar_w * max(value or 0, 0) / top, 1) if top else 0
+        parts.append(
+            f'<text x="0" y="{y + 17}" font-size="12" fill="currentColor">{escape(label[:32])}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w}" height="20" fill="{PALETTE[0]}"></rect>'
+            f'<text x="{label_w + w + 6}" y="{y + 17}" font-size="12" fill="currentColor">'
+            f"{escape(_num(value))}{escape(unit)}</text>"
+        )
+    parts.append(tail)
+    table = _table(
+        table_label, [label_header, value_header or title], [(label, value) for label, value in items]
+    )
+    return _figure("".join(parts), title, desc, title, table)
+
+
+def stacked_bar_chart(
+    title: str,
+    series: Sequence[str],
+    items: Sequence[tuple[str, Sequence[int]]],
+    *,
+    label_header: str = "",
+    table_label: str = "Bảng số liệu / Data table",
+) -> Markup:
+    """Vertical stacked bars: per (label, [value per series]), with a legend."""
+    top = max([sum(values) for _, values in items] + [1])
+    width, plot_h, base = 600, 180, 200
+    slot = (width - 40) / max(len(items), 1)
+    bar = min(slot * 0.7, 48)
+    desc = "; ".join(
+        f"{label}: " + ", ".join(f"{name} {v}" for name, v in zip(series, values, strict=False))
+        for label, values in items
+    )
+    head, tail = _svg_open(width, base + 40 + 18 * len(series), title, desc or "—")
+    parts = [head]
+    for i, (label, values) in enumerate(items):
+        x = 40 + i * slot
+        y = base
+        for k, value in enumerate(values):
+            h = round(plot_h * value / top, 1)
+            y -= h
+            color = PALETTE[k % 5]
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h}" fill="{color}"></rect>'
+            )
+        text = escape(label[:10])
+        parts.append(f'<text x="{x:.1f}" y="{base + 14}" font-size="10" fill="currentColor">{text}</text>')
+    for k, name in enumerate(series):
+        y = base + 30 + 18 * k
+        parts.append(
+            f'<rect x="40" y="{y}" width="12" height="12" fill="{PALETTE[k % 5]}"></rect>'
+            f'<text x="58" y="{y + 11}" font-size="12" fill="currentColor">{escape(name)}</text>'
+        )
+    parts.append(tail)
+    table = _table(table_label, [label_header, *series], [(label, *values) for label, values in items])
+    return _figure("".join(parts), title, desc, title, table)
+
+
+def line_chart(
+    title: str,
+    items: Sequence[tuple[str, float | None]],
+    *,
+    unit: str = "",
+    maximum: float | None = None,
+    value_header: str = "",
+    label_header: str = "",
+    table_label: str = "Bảng số liệu / Data table",
+) -> Markup:
+    """A line through (label, value) points; None breaks the line."""
+    top = maximum or max([v for _, v in items if v is not None] + [1])
+    width, plot_h, base = 600, 160, 180
+    step = (width - 60) / max(len(items) - 1, 1)
+    desc = "; ".join(f"{label}: {_num(value)}{unit}" for label, value in items) or "—"
+    head, tail = _svg_open(width, base + 24, title, desc)
+    parts = [head, f'<line x1="30" y1="{base}" x2="{width - 20}" y2="{base}" stroke="currentColor"></line>']
+    points: list[str] = []
+    for i, (label, value) in enumerate(items):
+        x = 30 + i * step
+        parts.append(
+            f'<text x="{x:.1f}" y="{base + 16}" font-size="10" fill="currentColor">{escape(label[:8])}</text>'
+        )
+        if value is None:
+            if len(points) > 1:
+                parts.append(
+                    f'<polyline points="{" ".join(points)}" fill="none" stroke="{PALETTE[0]}"></polyline>'
+                )
+            points = []
+            continue
+        y = base - plot_h * value / top
+        points.append(f"{x:.1f},{y:.1f}")
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PALETTE[0]}"></circle>')
+    if len(points) > 1:
+        parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{PALETTE[0]}"></polyline>')
+    parts.append(tail)
+    table = _table(table_label, [label_header, value_header or title], list(items))
+    return _figure("".join(parts), title, desc, title, table)
