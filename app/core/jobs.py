@@ -40,6 +40,7 @@ JOB_MODULES: tuple[str, ...] = (
     "app.catalog.index",
     "app.dossiers.interop_jobs",
     "app.auth.pruning",
+    "app.integrations.dvcqg_jobs",
     "app.reports.feed",
 )
 
