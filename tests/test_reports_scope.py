@@ -138,6 +138,9 @@ def test_reports_menu_and_bad_period(world, client_for):
     assert client.get(f"{Q}&by=nope").status_code == 400
     english = client.get(f"{Q}&lang=en").get_data(as_text=True)
     assert "Carried over" in english
+    # The export form opens pre-filled with the page's group and period.
+    page = client.get(Q).get_data(as_text=True)
+    assert "/backoffice/reports/exports?" in page and "report=tthc06" in page
 
 
 def test_console_is_for_the_auditor_and_ops(world, client_for):
@@ -148,7 +151,9 @@ def test_console_is_for_the_auditor_and_ops(world, client_for):
         page = client.get("/reports/?kind=report_quarter&year=2026&quarter=1")
         assert page.status_code == 200, who
         assert {t.id for t in units.values()} <= _rows(page.get_data(as_text=True))
-        assert client.get("/reports/?group=district:" + str(units["D1"].id)).status_code == 200
+        district = client.get("/reports/?group=district:" + str(units["D1"].id)).get_data(as_text=True)
+        assert _rows(district) == {units["D1"].id, units["C1"].id}
+        assert "/reports/exports?" in district
     # A unit's leader on the console is no auditor.
     client = client_for(host=CONSOLE)
     sign_in_directly(client, people["city_head"], site="console")

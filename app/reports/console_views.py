@@ -78,6 +78,11 @@ def tthc06(auditor):
     session = platform_db()
     page = page_06(session, scope.every_tenant_id(session), request.args, "city")
     html = render_06(
-        "reports/tthc06_console.html", page, console_report_links(), ops=auditor, csrf_token=csrf_token()
+        "reports/tthc06_console.html",
+        page,
+        console_report_links(),
+        "reports_exports_console.index",
+        ops=auditor,
+        csrf_token=csrf_token(),
     )
     return html

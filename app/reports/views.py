@@ -25,7 +25,8 @@ from app.reports.tthc06 import BY, Row06, breakdown_06, report_06, total_of
 blp = Blueprint("reports_ui", __name__, subdomain=TENANT, url_prefix="/backoffice/reports")
 
 LINKS_KEY = "REPORTS_BACKOFFICE_LINKS"
-EXPORT_ENDPOINT = "reports_exports.create"
+# The export form (app/reports/export_views.py), pre-filled with this page's group and period.
+EXPORT_ENDPOINT = "reports_exports.index"
 MAX_CHART_UNITS = 40  # more units than this: the chart shows the 40 with the most dossiers
 
 
@@ -110,10 +111,10 @@ def chart_06(rows) -> dict:
     }
 
 
-def render_06(template: str, page: Page06, links=None, **context):
+def render_06(template: str, page: Page06, links=None, export_endpoint: str = EXPORT_ENDPOINT, **context):
     export = None
-    if EXPORT_ENDPOINT in current_app.view_functions:
-        export = url_for(EXPORT_ENDPOINT, kind="tthc06", **page.args)
+    if export_endpoint in current_app.view_functions:
+        export = url_for(export_endpoint, report="tthc06", **page.args)
     return render_template(
         template,
         page=page,
