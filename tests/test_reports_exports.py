@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -18,7 +18,8 @@ from app.auth.models import Membership
 from app.core.jobs import run_in_platform_scope
 from app.reports import scope
 from app.reports.export_models import ReportExport
-from app.reports.models import ReportDaily
+from app.reports.models import ReportDaily, ReportStep
+from app.reports.officials import officials_report
 from app.reports.periods import Period
 from app.reports.tthc06 import report_06, total_of
 from tests.conftest import create_test_tenant
@@ -342,3 +343,48 @@ def test_the_city_auditor_exports_on_the_console(app, platform, client_for, area
     not_auditor = client_for(host=CONSOLE_HOST)
     sign_in_directly(not_auditor, area["people"]["leader"], site="console")
     assert not_auditor.post("/reports/exports", data={"csrf_token": TEST_CSRF}).status_code == 403
+
+
+def test_officials_export_lists_each_official_then_the_unit(app, platform, client_for, area):
+    district, leader = area["district"], area["people"]["leader"]
+    handed = datetime(2026, 2, 3, 3, 0, tzinfo=UTC)
+    with platform.shards.platform_session() as session, session.begin():
+        for n, cls in enumerate(("early", "on_time", "late"), start=1):
+            session.add(
+                ReportStep(
+                    tenant_id=district.id,
+                    action_id=9000 + n,
+                    dossier_id=n,
+                    action="forward",
+                    account_id=leader.id,
+                    started_at=handed - timedelta(hours=4),
+                    due_at=handed - timedelta(hours=2) if cls == "late" else handed + timedelta(hours=4),
+                    handed_over_at=handed,
+                    on_time_class=cls,
+                )
+            )
+    client = signed_in(client_for, area, "leader")
+    export_id = export_id_of(ask(client, "xlsx", report="officials", group=f"unit:{district.id}"))
+    assert run_queued(app) == ["done"]
+    assert load(platform, export_id).params["by"] == "unit"
+    sheet = openpyxl.load_workbook(io.BytesIO(client.get(f"{BACK}/{export_id}/download").data)).active
+    assert sheet["C8"].value == "Số bước nhận xử lý" and "C8:C9" in {
+        str(r) for r in sheet.merged_cells.ranges
+    }
+    with platform.shards.platform_session() as session:
+        rows = officials_report(session, [district.id], PERIOD_OBJ)
+    lines = [[c.value for c in row] for row in sheet.iter_rows(min_row=11) if row[1].value]
+    assert [line[1] for line in lines] == [
+        *(r.name if r.account_id else f"{r.unit_name} (cả đơn vị)" for r in rows),
+        "Tổng cộng",
+    ]
+    mine = next(line for line in lines if line[1] == leader.full_name)
+    assert mine[2:8] == [3, 3, 1, 1, 1, 0]  # received, done, early, on time, late, no step deadline
+    assert mine[12] == pytest.approx(4.0) and mine[14] == pytest.approx(2 / 3)
+    csv_id = export_id_of(ask(client, "csv", report="officials", group=f"unit:{district.id}"))
+    pdf_id = export_id_of(ask(client, "pdf", report="officials", group=f"unit:{district.id}"))
+    assert run_queued(app) == ["done", "done"]
+    table = list(csv.reader(io.StringIO(client.get(f"{BACK}/{csv_id}/download").data.decode("utf-8-sig"))))
+    assert table[0][12] == "Thời gian xử lý bình quân (giờ)"
+    assert next(line for line in table if line[1] == leader.full_name)[12] == "4,0"  # decimal comma
+    assert client.get(f"{BACK}/{pdf_id}/download").data.startswith(b"%PDF")

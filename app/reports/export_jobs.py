@@ -30,6 +30,7 @@ from app.core.errors import DomainError
 from app.core.storage import get_storage, storage_key
 from app.reports import exports, scope
 from app.reports.export_models import ReportExport
+from app.reports.officials import OfficialRow, officials_report
 from app.reports.periods import Period
 from app.reports.tthc06 import BY, breakdown_06, report_06, total_of
 from tenants.models import Tenant
@@ -38,7 +39,10 @@ from tenants.resolution import TenantRef
 log = logging.getLogger("motcua.reports.exports")
 
 QUEUE = "low"
-KINDS = {"tthc06": ("Báo cáo tình hình giải quyết TTHC (06a)", "TTHC handling report (06a)")}
+KINDS = {
+    "tthc06": ("Báo cáo tình hình giải quyết TTHC (06a)", "TTHC handling report (06a)"),
+    "officials": ("Kết quả giải quyết theo cán bộ, đơn vị", "Officials' and units' results"),
+}
 CHUNK = 50  # units per query of a unit-by-unit report: progress moves, no single huge read
 PLATFORM_PREFIX = "platform"  # storage prefix of console exports (a reserved slug: no tenant has it)
 JOB_TIMEOUT = 1800
@@ -84,6 +88,8 @@ def request_export(
     check_choice(kind, KINDS, "Loại báo cáo", "report kind")
     check_choice(fmt, exports.FORMATS, "Định dạng tệp", "file format")
     check_choice(by, BY, "Cách chia số liệu", "breakdown")
+    if kind == "officials":
+        by = "unit"  # officials are listed unit by unit
     if not tenant_ids:
         raise BadExport("Chưa chọn đơn vị nào.", "No unit chosen.")
     export = ReportExport(
@@ -213,32 +219,54 @@ def _build(export: ReportExport) -> tuple[bytes, str]:
     with get_platform().shards.platform_session() as session:
         if set(ids) - visible_ids(session, _requester(session, export)):
             raise _no_longer_allowed()
-        table = exports.Table(exports.TTHC06, params.get("unit_name") or "", period.start, period.end)
-        if params.get("by", "unit") == "unit":
-            _unit_rows(session, export, table, ids, period)
+        layout = exports.LAYOUTS[export.kind]
+        table = exports.Table(layout, params.get("unit_name") or "", period.start, period.end)
+        if export.kind == "officials":
+            _by_units(session, export, table, ids, lambda units: _officials_rows(session, units, period))
+            table.total = _officials_total(row for _, row in table.rows)
+        elif params.get("by", "unit") == "unit":
+            _by_units(session, export, table, ids, lambda units: _unit_rows(session, units, period))
+            table.total = total_of(row for _, row in table.rows)
         else:
             export.total = 2
             _update(export.id, total=export.total)
             rows = breakdown_06(session, ids, period, params["by"])
             table.rows = [(label, row) for _, label, row in rows]
+            table.total = total_of(row for _, row in table.rows)
             _update(export.id, done=1)
-        table.total = total_of(row for _, row in table.rows)
     name = exports.file_name(export.kind, period.start, period.end, export.format)
     return exports.render(table, export.format), name
 
 
-def _unit_rows(session: Session, export: ReportExport, table, ids: list[int], period: Period) -> None:
-    """One row per unit, read CHUNK units at a time; done counts units, plus one for the file."""
+def _by_units(session: Session, export: ReportExport, table, ids: list[int], read) -> None:
+    """Rows read CHUNK units at a time; ``done`` counts units, ``total`` is units plus one (the file)."""
     units = scope.units(session, ids)
     export.total = len(units) + 1
     _update(export.id, total=export.total)
-    done = 0
     for start in range(0, len(units), CHUNK):
         chunk = units[start : start + CHUNK]
-        figures = report_06(session, [unit.id for unit in chunk], period)
-        table.rows.extend((unit.name, figures[unit.id]) for unit in chunk)
-        done += len(chunk)
-        _update(export.id, done=done)
+        table.rows.extend(read(chunk))
+        _update(export.id, done=start + len(chunk))
+
+
+def _unit_rows(session: Session, units: list[Tenant], period: Period) -> list[tuple[str, Any]]:
+    figures = report_06(session, [unit.id for unit in units], period)
+    return [(unit.name, figures[unit.id]) for unit in units]
+
+
+def _officials_rows(session: Session, units: list[Tenant], period: Period) -> list[tuple[str, Any]]:
+    """Each unit's officials, then the unit's own total line (named after the unit)."""
+    rows = officials_report(session, [unit.id for unit in units], period)
+    return [(row.name if row.account_id is not None else f"{row.unit_name} (cả đơn vị)", row) for row in rows]
+
+
+def _officials_total(rows) -> OfficialRow:
+    """The sum of the units' total lines (officials are already in them)."""
+    total = OfficialRow(0, "", None, "Tổng cộng")
+    for row in rows:
+        if row.account_id is None:
+            total.add(row)
+    return total
 
 
 def _store(export: ReportExport, data: bytes, name: str) -> str:

@@ -46,7 +46,7 @@ class Column:
 
     name: str
     value: Callable[[Any], Any]
-    kind: str = "int"  # int | rate | text
+    kind: str = "int"  # int | rate | hours
     width: float = 9  # XLSX characters
     pdf_width: float = 11  # mm
 
@@ -59,6 +59,8 @@ class Layout:
     heads: tuple[Head, ...]  # from the third column on (STT and the label span all header rows)
     header_rows: int
     columns: tuple[Column, ...]
+    sheet_title: str = "06a-VPCP-KSTT"
+    legal_basis: str = ""  # the line under the form number
     unit_of_count: str = "Đơn vị tính: Số hồ sơ TTHC."
 
 
@@ -98,6 +100,7 @@ TTHC06 = Layout(
         "TRỰC TIẾP GIẢI QUYẾT THỦ TỤC HÀNH CHÍNH"
     ),
     label_name="Đơn vị / Lĩnh vực",
+    legal_basis="Ban hành kèm theo Thông tư số 01/2020/TT-VPCP",
     header_rows=3,
     heads=(
         Head("Tổng số hồ sơ", 0, 0, cols=5),
@@ -148,6 +151,59 @@ TTHC06 = Layout(
 )
 
 
+def _hours(name: str, label: str) -> Column:
+    return Column(label, _attr(name), "hours", 10, 12)
+
+
+OFFICIALS = Layout(
+    form_no="Theo dõi kết quả thực hiện nhiệm vụ",
+    title="KẾT QUẢ GIẢI QUYẾT HỒ SƠ THỦ TỤC HÀNH CHÍNH THEO CÁN BỘ, CÔNG CHỨC VÀ ĐƠN VỊ",
+    label_name="Cán bộ / Đơn vị",
+    header_rows=2,
+    sheet_title="Can bo",
+    unit_of_count="Đơn vị tính: Số bước xử lý hồ sơ.",
+    heads=(
+        Head("Số bước nhận xử lý", 0, 0, rows=2),
+        Head("Số bước đã xử lý", 0, 1, cols=5),
+        Head("Tổng số", 1, 1),
+        Head("Trước hạn", 1, 2),
+        Head("Đúng hạn", 1, 3),
+        Head("Quá hạn", 1, 4),
+        Head("Không có hạn bước", 1, 5),
+        Head("Đang giữ", 0, 6, cols=2),
+        Head("Trong hạn", 1, 6),
+        Head("Quá hạn", 1, 7),
+        Head("Yêu cầu bổ sung", 0, 8, rows=2),
+        Head("Phiếu xin lỗi (Mẫu 04)", 0, 9, rows=2),
+        Head("Thời gian xử lý bình quân (giờ)", 0, 10, cols=2),
+        Head("Thực tế", 1, 10),
+        Head("Định mức", 1, 11),
+        Head("Tỷ lệ đúng hạn (%)", 0, 12, rows=2),
+    ),
+    columns=(
+        _int("received", "Số bước nhận xử lý"),
+        _int("done", "Đã xử lý - Tổng số"),
+        _int("early", "Đã xử lý - Trước hạn"),
+        _int("on_time", "Đã xử lý - Đúng hạn"),
+        _int("late", "Đã xử lý - Quá hạn"),
+        _int("unclassified", "Đã xử lý - Không có hạn bước"),
+        _int("held_within", "Đang giữ - Trong hạn"),
+        _int("held_over", "Đang giữ - Quá hạn"),
+        _int("supplements", "Yêu cầu bổ sung"),
+        _int("apologies", "Phiếu xin lỗi (Mẫu 04)"),
+        _hours("avg_step_hours", "Thời gian xử lý bình quân (giờ)"),
+        _hours("avg_budget_hours", "Thời gian định mức bình quân (giờ)"),
+        _rate("on_time_rate", "Tỷ lệ đúng hạn (%)"),
+    ),
+)
+LAYOUTS = {"tthc06": TTHC06, "officials": OFFICIALS}
+
+
+def decimal_text(value: float | None) -> str:
+    """``12,5`` (one decimal, Vietnamese comma) or empty."""
+    return "" if value is None else f"{value:.1f}".replace(".", ",")
+
+
 def percent(value: float | None) -> str:
     """``87,5`` (Vietnamese decimal comma) or empty when there is nothing to divide by."""
     return "" if value is None else f"{value * 100:.1f}".replace(".", ",")
@@ -177,7 +233,7 @@ def to_csv(table: Table) -> bytes:
     for seq, label, data in _lines(table):
         cells = []
         for column, value in zip(layout.columns, _values(layout, data), strict=True):
-            cells.append(percent(value) if column.kind == "rate" else value)
+            cells.append(_text(column, value) if column.kind != "int" else value)
         writer.writerow([seq, label, *cells])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
@@ -191,6 +247,7 @@ BOLD = Font(name="Times New Roman", bold=True, size=11)
 PLAIN = Font(name="Times New Roman", size=11)
 ITALIC = Font(name="Times New Roman", italic=True, size=11)
 TITLE_ROWS = 6  # unit / form number, the circular, blank, title, period, unit of count
+NUMBER_FORMATS = {"int": "#,##0", "rate": "0.0%", "hours": "0.0"}
 
 
 def _clean(value: Any) -> Any:
@@ -209,7 +266,8 @@ def _title_block(sheet, table: Table, width: int) -> None:
     half = width // 2
     _merge(sheet, 1, 1, 1, half, table.unit_name.upper())
     _merge(sheet, 1, half + 1, 1, width - half, table.layout.form_no)
-    _merge(sheet, 2, half + 1, 1, width - half, "Ban hành kèm theo Thông tư số 01/2020/TT-VPCP", ITALIC)
+    if table.layout.legal_basis:
+        _merge(sheet, 2, half + 1, 1, width - half, table.layout.legal_basis, ITALIC)
     _merge(sheet, 4, 1, 1, width, table.layout.title)
     _merge(sheet, 5, 1, 1, width, table.period_text, ITALIC)
     right = Alignment(horizontal="right", vertical="center")
@@ -240,7 +298,7 @@ def to_xlsx(table: Table) -> bytes:
     layout = table.layout
     book = Workbook()
     sheet = book.active
-    sheet.title = layout.form_no.replace("Biểu số ", "").replace("/", "-")[:31]
+    sheet.title = layout.sheet_title
     width = 2 + len(layout.columns)
     _title_block(sheet, table, width)
     first = _header(sheet, layout, TITLE_ROWS + 2)
@@ -256,10 +314,8 @@ def to_xlsx(table: Table) -> bytes:
                 cell.alignment = Alignment(vertical="center", wrap_text=True)
             else:
                 cell.alignment = Alignment(horizontal="center" if col == 1 else "right", vertical="center")
-            if col > 2 and layout.columns[col - 3].kind == "rate":
-                cell.number_format = "0.0%"
-            elif col > 2:
-                cell.number_format = "#,##0"
+            if col > 2:
+                cell.number_format = NUMBER_FORMATS[layout.columns[col - 3].kind]
         row += 1
     sheet.column_dimensions["A"].width = 6
     sheet.column_dimensions["B"].width = 36
@@ -287,9 +343,12 @@ class ReportSheet(Sheet):
         self.cell(0, 4, f"Trang {self.page_no()}/{{nb}}", align="C")
 
 
-def _pdf_text(column: Column, value: Any) -> str:
+def _text(column: Column, value: Any) -> str:
+    """A value as printed: thousands with ".", decimals with "," (Vietnamese), rates in %."""
     if column.kind == "rate":
         return percent(value)
+    if column.kind == "hours":
+        return decimal_text(value)
     return f"{value:,}".replace(",", ".") if isinstance(value, int) else str(value or "")
 
 
@@ -316,7 +375,7 @@ def to_pdf(table: Table) -> bytes:
     pdf.set_xy(pdf.w - pdf.r_margin - 100, top)
     pdf.multi_cell(100, 4, layout.form_no, align="C", new_x="LEFT", new_y="NEXT")
     pdf.font("I", 7.5)
-    pdf.multi_cell(100, 4, "Ban hành kèm theo Thông tư số 01/2020/TT-VPCP", align="C", new_x="LMARGIN")
+    pdf.multi_cell(100, 4, layout.legal_basis, align="C", new_x="LMARGIN")
     pdf.set_y(pdf.get_y() + 4)
     pdf.text_line(layout.title, style="B", size=10, align="C")
     pdf.text_line(table.period_text, style="I", size=9, align="C")
@@ -340,7 +399,7 @@ def to_pdf(table: Table) -> bytes:
         for col in range(1, len(widths) + 1):
             row.cell(f"({col})", align="CENTER")
         for seq, label, data in _lines(table):
-            cells = [_pdf_text(c, v) for c, v in zip(layout.columns, _values(layout, data), strict=True)]
+            cells = [_text(c, v) for c, v in zip(layout.columns, _values(layout, data), strict=True)]
             grid.row([seq, label, *cells], style=HEADINGS if seq == "" else None)
     if not table.rows:
         pdf.text_line("Không có số liệu trong kỳ.", style="I", size=8)
