@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.errors import Conflict, DomainError
+from app.core.outbox import emit_event
 from app.dossiers.models import Dossier, DossierAction
 from app.dossiers.status import DRAFT, RETURNED
 from app.feedback.models import Rating
@@ -147,6 +148,8 @@ def rate(session: Session, code: str, factor: str, answers: RatingInput) -> Rati
     )
     session.add(rating)
     session.flush()
+    # The reporting feed refreshes the dossier's rating_level (satisfaction figures) from this event.
+    emit_event(session, "dossier.rated", {"dossier_id": dossier.id})
     return rating
 
 
