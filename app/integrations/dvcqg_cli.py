@@ -28,10 +28,14 @@ def _units(slug: str | None) -> list:
 
 @dvcqg_cli.command("send")
 @click.option("--tenant", "slug", help="Slug of one unit (default: every enabled unit).")
+@click.option("--retry", is_flag=True, help="Also messages still backing off after a failure.")
 @with_appcontext
-def send(slug: str | None) -> None:
+def send(slug: str | None, retry: bool) -> None:
     """Send the due messages now (in order per dossier)."""
     for tenant in _units(slug):
+        if retry:
+            dvcqg_sender.retry_now(platform_db(), tenant.id)
+            platform_db().commit()
         result = dvcqg_sender.send_tenant(platform_db(), tenant.id)
         line = f"{tenant.slug}: sent {result.sent}, failed {result.failed}"
         if result.skipped:

@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from app.core import scheduler
 from app.core.db import get_current_tenant, platform_db, tenant_db
@@ -18,17 +19,22 @@ log = logging.getLogger("motcua.dvcqg")
 
 
 def units_with_due_messages(platform_session, now: datetime | None = None) -> list[int]:
+    """Enabled units where some dossier's first pending message is due (later ones wait behind it)."""
+    m = DvcqgMessage
+    heads = (
+        select(m.tenant_id, m.next_attempt_at)
+        .join(DvcqgSettings, DvcqgSettings.tenant_id == m.tenant_id)
+        .where(DvcqgSettings.enabled, m.status == "pending")
+        .ext(distinct_on(m.tenant_id, m.dossier_id))
+        .order_by(m.tenant_id, m.dossier_id, m.seq, m.id)
+        .subquery()
+    )
     return list(
         platform_session.scalars(
-            select(DvcqgMessage.tenant_id)
-            .join(DvcqgSettings, DvcqgSettings.tenant_id == DvcqgMessage.tenant_id)
-            .where(
-                DvcqgSettings.enabled,
-                DvcqgMessage.status == "pending",
-                DvcqgMessage.next_attempt_at <= (now or datetime.now(UTC)),
-            )
+            select(heads.c.tenant_id)
+            .where(heads.c.next_attempt_at <= (now or datetime.now(UTC)))
             .distinct()
-            .order_by(DvcqgMessage.tenant_id)
+            .order_by(heads.c.tenant_id)
         )
     )
 
