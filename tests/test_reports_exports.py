@@ -16,6 +16,7 @@ from rq import Queue
 
 from app.auth.models import Membership
 from app.core.jobs import run_in_platform_scope
+from app.core.storage import get_storage
 from app.reports import scope
 from app.reports.export_models import ReportExport
 from app.reports.models import ReportDaily, ReportStep
@@ -388,3 +389,35 @@ def test_officials_export_lists_each_official_then_the_unit(app, platform, clien
     assert table[0][12] == "Thời gian xử lý bình quân (giờ)"
     assert next(line for line in table if line[1] == leader.full_name)[12] == "4,0"  # decimal comma
     assert client.get(f"{BACK}/{pdf_id}/download").data.startswith(b"%PDF")
+
+
+def test_tidying_deletes_old_exports_requeues_lost_jobs_and_fails_dead_runs(app, platform, client_for, area):
+    client = signed_in(client_for, area, "leader")
+    group = f"unit:{area['district'].id}"
+    old_id = export_id_of(ask(client, "csv", group=group))
+    assert run_queued(app) == ["done"]
+    lost_id = export_id_of(ask(client, "csv", group=group))
+    low_queue(app).empty()  # Redis lost the job
+    dead_id = export_id_of(ask(client, "csv", group=group))
+    low_queue(app).empty()
+    old_key = load(platform, old_id).storage_key
+    with platform.shards.platform_session() as session, session.begin():
+        for export_id, status, days in (
+            (old_id, "done", 31),
+            (lost_id, "queued", 0),
+            (dead_id, "running", 0),
+        ):
+            export = session.get(ReportExport, uuid.UUID(export_id))
+            export.status = status
+            export.created_at = datetime.now(UTC) - timedelta(days=days, hours=1)
+    with app.app_context():
+        result = run_in_platform_scope("app.reports.export_jobs.tidy_exports", [], {})
+        assert not get_storage().exists(old_key)
+    assert result["deleted"] >= 1 and result["requeued"] >= 1 and result["interrupted"] >= 1
+    assert load(platform, old_id) is None
+    assert "ask again" in load(platform, dead_id).error
+    # A second sweep does not queue the waiting job twice.
+    with app.app_context():
+        assert run_in_platform_scope("app.reports.export_jobs.tidy_exports", [], {})["requeued"] == 0
+    assert run_queued(app) == ["done"]
+    assert load(platform, lost_id).status == "done"

@@ -42,6 +42,7 @@ JOB_MODULES: tuple[str, ...] = (
     "app.auth.pruning",
     "app.integrations.dvcqg_jobs",
     "app.reports.feed",
+    "app.reports.export_jobs",
 )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -25,9 +25,10 @@ from app.auth import roles as r
 from app.auth.access import Forbidden, Official
 from app.auth.models import Account
 from app.auth.queries import find_membership
-from app.core.db import get_platform
+from app.core.db import get_platform, platform_db
 from app.core.errors import DomainError
-from app.core.storage import get_storage, storage_key
+from app.core.scheduler import register_periodic
+from app.core.storage import delete_after_commit, get_storage, storage_key
 from app.reports import exports, scope
 from app.reports.export_models import ReportExport
 from app.reports.officials import OfficialRow, officials_report
@@ -46,6 +47,8 @@ KINDS = {
 CHUNK = 50  # units per query of a unit-by-unit report: progress moves, no single huge read
 PLATFORM_PREFIX = "platform"  # storage prefix of console exports (a reserved slug: no tenant has it)
 JOB_TIMEOUT = 1800
+KEEP = timedelta(days=30)  # exports (rows and files) older than this are deleted
+REQUEUE_AFTER = timedelta(minutes=15)  # still queued after this: the job may have been lost
 
 
 class BadExport(DomainError):
@@ -280,3 +283,47 @@ def _store(export: ReportExport, data: bytes, name: str) -> str:
     key = storage_key(slug or PLATFORM_PREFIX, "report-exports", f"{export.id.hex}-{name}")
     get_storage().put(key, data, exports.CONTENT_TYPES[export.format])
     return key
+
+
+# -- housekeeping -----------------------------------------------------------------------------------
+
+
+def tidy_exports(now: datetime | None = None) -> dict[str, int]:
+    """Periodic: delete old exports with their files, queue again exports whose job was lost
+    (Redis emptied), and fail exports whose worker died mid-run, so the requester can ask again."""
+    now = now or datetime.now(UTC)
+    session = platform_db()
+    old = session.scalars(select(ReportExport).where(ReportExport.created_at < now - KEEP).limit(1000)).all()
+    delete_after_commit(session, [export.storage_key for export in old])
+    for export in old:
+        session.delete(export)
+    dead = session.scalars(
+        select(ReportExport).where(
+            ReportExport.status == "running",
+            ReportExport.created_at < now - timedelta(seconds=JOB_TIMEOUT) - REQUEUE_AFTER,
+        )
+    ).all()
+    for export in dead:
+        export.status, export.finished_at = "failed", now
+        export.error = "Việc tạo tệp bị gián đoạn; hãy yêu cầu lại. / The export was interrupted; ask again."
+    lost = session.scalars(
+        select(ReportExport.id).where(
+            ReportExport.status == "queued", ReportExport.created_at < now - REQUEUE_AFTER
+        )
+    ).all()
+    session.commit()
+    requeued = [export_id for export_id in lost if not _waiting(export_id)]
+    for export_id in requeued:
+        enqueue(export_id)
+    return {"deleted": len(old), "interrupted": len(dead), "requeued": len(requeued)}
+
+
+def _waiting(export_id: uuid.UUID) -> bool:
+    """A job for this export is still in the queue (a long backlog, not a lost job)."""
+    from app.core.jobs import get_queue
+
+    prefix = f"report-export-{export_id}-"
+    return any(job_id.startswith(prefix) for job_id in get_queue(QUEUE).get_job_ids())
+
+
+register_periodic(tidy_exports, "low", interval=900, name="report-exports-tidy")
