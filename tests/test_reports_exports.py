@@ -421,3 +421,14 @@ def test_tidying_deletes_old_exports_requeues_lost_jobs_and_fails_dead_runs(app,
         assert run_in_platform_scope("app.reports.export_jobs.tidy_exports", [], {})["requeued"] == 0
     assert run_queued(app) == ["done"]
     assert load(platform, lost_id).status == "done"
+
+
+def test_a_breakdown_export_reads_the_facts(app, platform, client_for, area):
+    client = signed_in(client_for, area, "leader")
+    export_id = export_id_of(ask(client, "csv", group=f"district:{area['district'].id}", by="sector"))
+    assert run_queued(app) == ["done"]
+    export = load(platform, export_id)
+    assert (export.done, export.total) == (2, 2)  # the query, then the file
+    lines = list(csv.reader(io.StringIO(client.get(f"{BACK}/{export_id}/download").data.decode("utf-8-sig"))))
+    assert lines[-1][1] == "Tổng cộng"  # no dossier facts here: only the total line, all zeros
+    assert set(lines[-1][2:18]) == {"0"}
