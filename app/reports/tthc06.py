@@ -16,10 +16,12 @@ financial = in such a pause then. total = carried + new = resolved + withdrawn +
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime, time, timedelta
 
-from sqlalchemy import DateTime, and_, cast, column, func, literal, or_, select
+from sqlalchemy import DateTime, and_, cast, column, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
+from app.calendar.workcal import VN_TZ
 from app.reports.models import ReportDaily, ReportDossier
 from app.reports.periods import Period
 from tenants.models import Tenant
@@ -148,23 +150,40 @@ def report_06(platform_session, tenant_ids, period: Period) -> dict[int, Row06]:
 # --- from the dossier facts: the same definitions as conditions ----------------------
 
 
-def _local_day(iso_text):
-    return func.date(func.timezone("Asia/Ho_Chi_Minh", cast(iso_text, DateTime(timezone=True))))
+def _pause_sums(key, start, end):
+    """Per ``key``: the pauses of each kind running at the end of ``end`` (the rollup's rule).
 
-
-def _pauses_open_at_end(kind: str, end):
-    """How many of the fact's pauses of ``kind`` run at the end of ``end`` (the rollup's rule)."""
-    p = func.jsonb_array_elements(ReportDossier.pauses).table_valued(column("value", JSONB)).alias("p")
-    return (
-        select(func.count())
-        .select_from(p)
-        .where(
-            p.c.value["kind"].astext == kind,
-            _local_day(p.c.value["start"].astext) <= end,
-            or_(p.c.value["end"].astext.is_(None), _local_day(p.c.value["end"].astext) > end),
-        )
-        .scalar_subquery()
+    Pauses are intervals inside a fact, so they are summed over a lateral unnesting of the paused
+    facts only. A pause's local start day is <= ``end`` exactly when it began before the next local
+    midnight, which spares a time-zone conversion per pause.
+    """
+    midnight = datetime.combine(end + timedelta(days=1), time(0), tzinfo=VN_TZ)
+    p = func.jsonb_array_elements(ReportDossier.pauses).table_valued(column("value", JSONB)).lateral("p")
+    began, ended = p.c.value["start"].astext, p.c.value["end"].astext
+    running = and_(
+        cast(began, DateTime(timezone=True)) < midnight,
+        or_(ended.is_(None), cast(ended, DateTime(timezone=True)) >= midnight),
     )
+    kind = p.c.value["kind"].astext
+    return select(
+        key.label("key"),
+        *(
+            func.count().filter(and_(running, kind == name)).label(name)
+            for name in ("supplement", "financial")
+        ),
+    ).select_from(ReportDossier.__table__.join(p, true())), _relevant(start, end)
+
+
+_HAS_PAUSES = ReportDossier.pauses != cast("[]", JSONB)
+
+
+def _relevant(start, end):
+    """Facts that can count in the period: received by its end; open at its start, closed later, or paused.
+
+    A fact closed before the period only matters through a pause left running (the rollup counts it).
+    """
+    f = ReportDossier
+    return and_(f.received_day <= end, or_(f.closed_day.is_(None), f.closed_day >= start, _HAS_PAUSES))
 
 
 def _fact_columns(start, end):
@@ -190,11 +209,10 @@ def _fact_columns(start, end):
         "pending": open_at_end,
         "pending_over": and_(f.overdue_from_day <= end, open_at_end),
     }
-    columns = {name: func.count().filter(cond) for name, cond in conditions.items()}
-    # Pauses are intervals inside one dossier: summed, not counted.
-    for kind in ("supplement", "financial"):
-        columns[kind] = func.coalesce(func.sum(_pauses_open_at_end(kind, end)), 0)
-    return columns
+    return {name: func.count().filter(cond) for name, cond in conditions.items()}
+
+
+_COUNTED = tuple(name for name in COLUMNS if name not in ("supplement", "financial"))
 
 
 def _grouping(by: str):
@@ -234,15 +252,22 @@ def breakdown_06(platform_session, tenant_ids, period: Period, by: str) -> list[
         select(key.label("key"), label.label("label"), *(c.label(name) for name, c in columns.items()))
         .select_from(ReportDossier)
         .join(Tenant, Tenant.id == ReportDossier.tenant_id)
-        .where(ReportDossier.tenant_id.in_(ids), ReportDossier.received_day <= period.end)
+        .where(ReportDossier.tenant_id.in_(ids), _relevant(period.start, period.end))
         .group_by(key)
-        .order_by(key)
     )
-    rows = platform_session.execute(query)
+    counted = {row["key"]: row for row in platform_session.execute(query).mappings()}
+    pauses, relevant = _pause_sums(key, period.start, period.end)
+    paused = platform_session.execute(
+        pauses.where(ReportDossier.tenant_id.in_(ids), relevant, _HAS_PAUSES).group_by(key)
+    ).mappings()
+    in_pause = {row["key"]: row for row in paused}
     result = []
-    for row in rows.mappings():
-        values = Row06(**{name: int(row[name]) for name in COLUMNS})
+    for key_value, row in sorted(counted.items()):
+        values = Row06(**{name: int(row[name]) for name in _COUNTED})
+        extra = in_pause.get(key_value)
+        if extra is not None:
+            values.supplement, values.financial = int(extra["supplement"]), int(extra["financial"])
         if values == Row06():
             continue
-        result.append((row["key"], _label(by, row["key"], row["label"]), values))
+        result.append((key_value, _label(by, key_value, row["label"]), values))
     return result
