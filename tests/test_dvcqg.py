@@ -195,3 +195,18 @@ def test_token_is_stored_encrypted(app, unit, platform):
         stored = session.get(DvcqgSettings, unit.tenant.id).session_token_encrypted
         assert stored != TOKEN and TOKEN not in stored
         assert decrypt(stored) == TOKEN
+
+
+def test_reconciliation_leaves_historical_imports_unpublished(app, unit):
+    from app.imports.models import HistoryImport
+
+    dossier_id = receive(unit, at(0))
+    with unit.session() as ts, ts.begin():
+        run = HistoryImport(filename="cu.xlsx", storage_key="imports/cu.xlsx", status="done")
+        ts.add(run)
+        ts.flush()
+        ts.execute(update(Dossier).where(Dossier.id == dossier_id).values(history_import_id=run.id))
+    assert queue(unit, [dossier_id], topic="dossiers.imported") == 0
+    with app.app_context(), unit.platform.shards.platform_session() as ps, ps.begin(), unit.session() as ts:
+        dvcqg_reconcile.reconcile(ps, unit.tenant.id, ts)
+    assert not messages(unit.platform, unit.tenant.id, dossier_id=dossier_id)

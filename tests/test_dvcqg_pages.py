@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from app.audit.platform_models import PlatformAuditEvent
 from app.core.secrets import decrypt
 from app.integrations.dvcqg_models import DvcqgMessage, DvcqgSettings
 from tests.conftest import create_test_tenant
@@ -110,6 +111,16 @@ def test_token_is_write_only_and_encrypted(app, client_for, units, platform, por
     with app.app_context(), platform.shards.platform_session() as session:
         stored = session.get(DvcqgSettings, unit.tenant.id).session_token_encrypted
         assert stored != "moi-ma-2" and decrypt(stored) == "moi-ma-2"
+        audit = session.scalars(
+            select(PlatformAuditEvent)
+            .where(
+                PlatformAuditEvent.entity == "dvcqg_settings",
+                PlatformAuditEvent.entity_id == str(unit.tenant.id),
+            )
+            .order_by(PlatformAuditEvent.id.desc())
+        ).first()
+        assert audit.action == "settings_saved" and audit.data["token_changed"] is True
+        assert "moi-ma-2" not in str(audit.data)
     page = client.get(PAGE)
     assert "moi-ma-2" not in page.text and stored not in page.text
     assert client.post(PAGE, data=form | {"token": ""}).status_code == 302  # empty keeps the token

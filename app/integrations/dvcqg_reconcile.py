@@ -44,14 +44,16 @@ def reconcile(
     """Compare, requeue and record one run (no commit; the caller commits)."""
     now = now or datetime.now(UTC)
     sources = tenant_session.execute(
-        select(Dossier.id, Dossier.code, Dossier.status).where(Dossier.status != 0, Dossier.code.is_not(None))
+        select(Dossier.id, Dossier.code, Dossier.status, Dossier.history_import_id).where(
+            Dossier.status != 0, Dossier.code.is_not(None)
+        )
     ).all()
     last_sent, in_flight = sent_state(platform_session, tenant_id)
     queued = dvcqg_queue.last_queued(platform_session, tenant_id, [s.id for s in sources]) if sources else {}
     missing, mismatched = [], []
-    for dossier_id, code, status in sources:
-        if dossier_id in in_flight:
-            continue
+    for dossier_id, code, status, imported in sources:
+        if dossier_id in in_flight or (imported is not None and dossier_id not in queued):
+            continue  # in flight; or historical and never published (imports are not re-published)
         if dossier_id not in last_sent:
             missing.append((dossier_id, code))
         elif last_sent[dossier_id] != (code, status):

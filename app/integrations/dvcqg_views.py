@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from app.audit.platform import record
 from app.auth.access import check_csrf, csrf_token, current_auditor, current_ops, login_required
 from app.backoffice.views import admin_required
 from app.core.db import get_current_tenant, platform_db
@@ -18,6 +19,7 @@ from app.integrations.dvcqg_models import DvcqgSettings
 blp = Blueprint("dvcqg_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/integrations/dvcqg")
 console_blp = Blueprint("dvcqg_console", __name__, subdomain=CONSOLE, url_prefix="/integrations/dvcqg")
 
+AUDIT_ENTITY = "dvcqg_settings"
 CONSOLE_LINK = ("dvcqg_console.index", "Đồng bộ Cổng DVC quốc gia", "National portal sync")
 
 
@@ -28,6 +30,19 @@ def _register_link(state) -> None:
 
 
 console_blp.record_once(_register_link)
+
+
+def _audit(tenant_id: int, action: str, account, **data) -> None:
+    """Settings changes and retries go to the platform audit trail (never the token)."""
+    record(
+        platform_db(),
+        entity=AUDIT_ENTITY,
+        entity_id=tenant_id,
+        action=action,
+        actor_account_id=account.id,
+        actor_label=account.email,
+        data=data,
+    )
 
 
 # --- back office (unit admin) -------------------------------------------------
@@ -84,6 +99,15 @@ def save(official):
         shown["enabled"] = request.form.get("enabled") in ("1", "on", "true", "yes")
         return _page(official, shown, error=exc, status=exc.status)
     dvcqg_config.save(platform_db(), tenant.id, values, account_id=official.account.id)
+    _audit(
+        tenant.id,
+        "settings_saved",
+        official.account,
+        enabled=values.enabled,
+        madonvi=values.madonvi,
+        endpoint_url=values.endpoint_url,
+        token_changed=bool(values.token),
+    )  # never the token itself
     flash(tr("Đã lưu thiết lập kết nối.", "Connection settings saved."), "success")
     return redirect(url_for(".index"))
 
@@ -96,6 +120,7 @@ def retry(official):
     touched = dvcqg_sender.retry_now(
         platform_db(), tenant.id, int(dossier_id) if dossier_id.isdigit() else None
     )
+    _audit(tenant.id, "retry", official.account, dossier_id=dossier_id or None, messages=touched)
     platform_db().commit()
     dvcqg_queue.kick(tenant.id)
     flash(tr(f"Đã đặt gửi lại {touched} thông điệp.", f"{touched} messages set to be sent again."), "success")
@@ -132,6 +157,7 @@ def retry_console(ops, tenant_id: int):
     touched = dvcqg_sender.retry_now(
         platform_db(), tenant_id, int(dossier_id) if dossier_id.isdigit() else None
     )
+    _audit(tenant_id, "retry", ops, dossier_id=dossier_id or None, messages=touched)
     platform_db().commit()
     dvcqg_queue.kick(tenant_id)
     flash(tr(f"Đã đặt gửi lại {touched} thông điệp.", f"{touched} messages set to be sent again."), "success")
