@@ -128,9 +128,8 @@ def test_rating_emits_dossier_rated(app, platform, client_for, units):
         platform.shards.tenant_session(first.shard, first.schema_name) as session,
     ):
         with session.begin():
-            session.execute(
-                Rating.__table__.delete().where(Rating.dossier_id == dossier.id)
-            )  # rate once more, as the citizen would
+            # the fixture's rating is dropped so the citizen can rate it through the real path
+            session.execute(Rating.__table__.delete().where(Rating.dossier_id == dossier.id))
             rating = ratings.rate(session, dossier.code, PHONE, ratings.RatingInput(ratings.SATISFIED))
             assert rating is not None
         event = session.scalar(

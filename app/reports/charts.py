@@ -39,7 +39,7 @@ def _table(caption: str, headers: Sequence[str], rows: Sequence[Sequence]) -> Ma
     )
 
 
-def _figure(svg: str, title: str, desc: str, caption: str, table: Markup) -> Markup:
+def _figure(svg: str, caption: str, table: Markup) -> Markup:
     return Markup(f'<figure class="chart">{svg}<figcaption>{escape(caption)}</figcaption>{table}</figure>')
 
 
@@ -84,7 +84,7 @@ def bar_chart(
     table = _table(
         table_label, [label_header, value_header or title], [(label, value) for label, value in items]
     )
-    return _figure("".join(parts), title, desc, title, table)
+    return _figure("".join(parts), title, table)
 
 
 def stacked_bar_chart(
@@ -126,7 +126,7 @@ def stacked_bar_chart(
         )
     parts.append(tail)
     table = _table(table_label, [label_header, *series], [(label, *values) for label, values in items])
-    return _figure("".join(parts), title, desc, title, table)
+    return _figure("".join(parts), title, table)
 
 
 def line_chart(
@@ -166,4 +166,4 @@ def line_chart(
         parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{PALETTE[0]}"></polyline>')
     parts.append(tail)
     table = _table(table_label, [label_header, value_header or title], list(items))
-    return _figure("".join(parts), title, desc, title, table)
+    return _figure("".join(parts), title, table)
