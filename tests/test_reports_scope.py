@@ -48,6 +48,10 @@ def _client(client_for, tenant, account):
     return client
 
 
+def page_of(client) -> str:
+    return client.get(f"{Q}&lang=vi").get_data(as_text=True)
+
+
 def _rows(html: str) -> set[int]:
     return {int(t) for t in re.findall(r'<tr data-tenant="(\d+)"', html)}
 
@@ -138,6 +142,11 @@ def test_reports_menu_and_bad_period(world, client_for):
     assert client.get(f"{Q}&by=nope").status_code == 400
     english = client.get(f"{Q}&lang=en").get_data(as_text=True)
     assert "Carried over" in english
+    # The chart is an image with a title and a description naming every unit's numbers.
+    assert 'role="img" aria-labelledby="c06-title c06-desc"' in page_of(client)
+    assert re.search(
+        r"<desc id=\"c06-desc\">[^<]*Phường Một: đúng hạn 0, quá hạn 0, đang giải quyết 1", page_of(client)
+    )
     # The export form opens pre-filled with the page's group and period.
     page = client.get(Q).get_data(as_text=True)
     assert "/backoffice/reports/exports?" in page and "report=tthc06" in page

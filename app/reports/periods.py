@@ -50,11 +50,6 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def previous(self) -> Period:
-        """The period of the same length just before this one (for comparisons)."""
-        end = self.start - timedelta(days=1)
-        return Period(end - timedelta(days=self.days - 1), end)
-
 
 def _month_end(year: int, month: int) -> date:
     first_next = date(year + (month == 12), month % 12 + 1, 1)
