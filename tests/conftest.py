@@ -14,11 +14,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import NullPool, create_engine, make_url
 
 from app import create_app
+from app.auth import passwords
 from app.core import embedded
 from app.core.config import sqlalchemy_url
 from tenants import registry
@@ -26,6 +28,32 @@ from tenants.migrations import upgrade_platform
 from tests.factories import next_unit_code
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The production Argon2id parameters cost ~0.2-0.4 s per hash or check, and the suite signs in
+# hundreds of times. In this process the tests hash with the smallest Argon2id cost instead:
+# the same algorithm and code paths (argon2 reads the cost from each stored hash, so hashes
+# made by CLI or worker subprocesses still verify). A test about the parameters themselves
+# asks for ``production_password_hasher``.
+PRODUCTION_HASHER = passwords._hasher
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", CHEAP_HASHER)
+        passwords._dummy_hash.cache_clear()
+        yield
+    passwords._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def production_password_hasher(monkeypatch):
+    """The Argon2id parameters production uses, for tests about those parameters."""
+    monkeypatch.setattr(passwords, "_hasher", PRODUCTION_HASHER)
+    passwords._dummy_hash.cache_clear()
+    yield
+    passwords._dummy_hash.cache_clear()
 
 
 def _worker_index(worker_id: str) -> int:

@@ -54,7 +54,7 @@ def test_unknown_roles_are_refused_in_both_languages():
         roles.check_tenant_roles(["provider_ops"])
 
 
-def test_passwords_are_argon2_and_rehashed_when_parameters_change():
+def test_passwords_are_argon2_and_rehashed_when_parameters_change(production_password_hasher):
     stored = hash_password(PASSWORD)
     assert stored.startswith("$argon2id$")
     assert verify_password(stored, PASSWORD) == (True, None)
