@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import BigInteger, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, distinct_on
 from sqlalchemy.orm import Session
 
 from app.calendar.deadlines import classify
@@ -47,6 +47,11 @@ DAILY_COLUMNS = (
 def granularity_of(tenant_session: Session) -> str:
     """The unit's on-time rule (``classification_granularity``), as the desk reads it."""
     return get_setting(tenant_session, "classification_granularity")
+
+
+def among(column, ids: list[int]):
+    """``column = ANY(:ids)``: one array parameter, where IN would bind (and parse) thousands."""
+    return column == any_(bindparam(None, ids, type_=ARRAY(BigInteger)))
 
 
 def local_day(at: datetime | None) -> date | None:
@@ -135,7 +140,7 @@ def _load_chunk(
         )
         .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
         .outerjoin(Sector, Sector.id == Procedure.sector_id)
-        .where(Dossier.id.in_(ids), Dossier.received_at.is_not(None))
+        .where(among(Dossier.id, ids), Dossier.received_at.is_not(None))
     ).all()
     if not dossiers:
         return [], []
@@ -145,14 +150,14 @@ def _load_chunk(
     apologies = dict(
         session.execute(
             select(FormDocument.dossier_id, func.count())
-            .where(FormDocument.dossier_id.in_(found), FormDocument.form_no == "04")
+            .where(among(FormDocument.dossier_id, found), FormDocument.form_no == "04")
             .group_by(FormDocument.dossier_id)
         ).all()
     )
     ratings = dict(
         session.execute(
             select(Rating.dossier_id, Rating.level)
-            .where(Rating.dossier_id.in_(found))
+            .where(among(Rating.dossier_id, found))
             .order_by(Rating.dossier_id, Rating.rated_at.desc(), Rating.id.desc())
             .ext(distinct_on(Rating.dossier_id))
         ).all()
@@ -170,7 +175,7 @@ def _closings(session: Session, ids: list[int]) -> dict[int, dict[int, datetime]
     """dossier id -> {status: time of the (last) action that set it} for withdrawn and stopped."""
     rows = session.execute(
         select(DossierAction.dossier_id, DossierAction.to_status, func.max(DossierAction.at))
-        .where(DossierAction.dossier_id.in_(ids), DossierAction.to_status.in_((WITHDRAWN, STOPPED)))
+        .where(among(DossierAction.dossier_id, ids), DossierAction.to_status.in_((WITHDRAWN, STOPPED)))
         .group_by(DossierAction.dossier_id, DossierAction.to_status)
     ).all()
     found: dict[int, dict[int, datetime]] = defaultdict(dict)
@@ -182,7 +187,7 @@ def _closings(session: Session, ids: list[int]) -> dict[int, dict[int, datetime]
 def _pauses(session: Session, ids: list[int]) -> dict[int, list[tuple[str, datetime, datetime | None]]]:
     rows = session.execute(
         select(DossierPause.dossier_id, DossierPause.kind, DossierPause.started_at, DossierPause.ended_at)
-        .where(DossierPause.dossier_id.in_(ids))
+        .where(among(DossierPause.dossier_id, ids))
         .order_by(DossierPause.dossier_id, DossierPause.started_at, DossierPause.id)
     ).all()
     found: dict[int, list[tuple[str, datetime, datetime | None]]] = defaultdict(list)
@@ -215,7 +220,7 @@ def _steps(session: Session, tenant_id: int, ids: list[int]) -> list[dict[str, A
             DossierAction.on_time_class,
             previous_at,
         )
-        .where(DossierAction.dossier_id.in_(ids))
+        .where(among(DossierAction.dossier_id, ids))
         .subquery()
     )
     rows = session.execute(
