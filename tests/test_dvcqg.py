@@ -210,3 +210,18 @@ def test_reconciliation_leaves_historical_imports_unpublished(app, unit):
     with app.app_context(), unit.platform.shards.platform_session() as ps, ps.begin(), unit.session() as ts:
         dvcqg_reconcile.reconcile(ps, unit.tenant.id, ts)
     assert not messages(unit.platform, unit.tenant.id, dossier_id=dossier_id)
+
+
+def test_one_sender_per_unit_at_a_time(app, unit):
+    from sqlalchemy import text
+
+    queue(unit, [receive(unit, at(0))])
+    with unit.platform.shards.platform_session() as holder:
+        holder.execute(
+            text("SELECT pg_advisory_lock(:c, :t)"), {"c": dvcqg_sender.LOCK_CLASS, "t": unit.tenant.id}
+        )
+        assert send(app, unit).skipped == "locked"  # another sender is running for this unit
+        holder.execute(
+            text("SELECT pg_advisory_unlock(:c, :t)"), {"c": dvcqg_sender.LOCK_CLASS, "t": unit.tenant.id}
+        )
+    assert send(app, unit).sent >= 2
