@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from app.calendar.deadlines import classify
@@ -129,27 +130,33 @@ def pause_values(row: ImportRow, dossier_id: int) -> list[dict]:
     ]
 
 
+def _unnest_insert(table, rows: list[dict]):
+    """``INSERT INTO t (cols) SELECT unnest(:a), unnest(:b) ...``: a whole batch is one statement with one
+    array parameter per column, whatever its size (no per-row statements, no parameter limit)."""
+    columns = [table.c[name] for name in rows[0]]
+    arrays = [
+        func.unnest(bindparam(f"a_{c.name}", [r[c.name] for r in rows], type_=ARRAY(c.type))) for c in columns
+    ]
+    return insert(table).from_select(columns, select(*arrays))
+
+
 def write_batch(
     session: Session, rows: Sequence[ImportRow], *, import_id: int, tenant_id: int, granularity: str
 ) -> tuple[list[int], int]:
     """Insert one batch (no commit); returns (ids of the dossiers inserted, rows already there)."""
     table = Dossier.__table__
     statement = (
-        insert(table)
+        _unnest_insert(table, [dossier_values(r, import_id) for r in rows])
         .on_conflict_do_nothing(index_elements=[table.c.code])
         .returning(table.c.id, table.c.code)
     )
-    inserted = dict(
-        (code, dossier_id)
-        for dossier_id, code in session.execute(statement, [dossier_values(r, import_id) for r in rows])
-    )
+    inserted = {code: dossier_id for dossier_id, code in session.execute(statement)}
     new_rows = [r for r in rows if r.code in inserted]
     actions = [a for r in new_rows for a in action_values(r, inserted[r.code], granularity)]
     pauses = [p for r in new_rows for p in pause_values(r, inserted[r.code])]
-    if actions:
-        session.execute(insert(DossierAction.__table__), actions)
-    if pauses:
-        session.execute(insert(DossierPause.__table__), pauses)
+    for model, values in ((DossierAction, actions), (DossierPause, pauses)):
+        if values:
+            session.execute(_unnest_insert(model.__table__, values))
     ids = sorted(inserted.values())
     if ids:
         emit_event(session, TOPIC, {"dossier_ids": ids}, tenant_id=tenant_id)
