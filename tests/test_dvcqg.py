@@ -225,3 +225,15 @@ def test_one_sender_per_unit_at_a_time(app, unit):
             text("SELECT pg_advisory_unlock(:c, :t)"), {"c": dvcqg_sender.LOCK_CLASS, "t": unit.tenant.id}
         )
     assert send(app, unit).sent >= 2
+
+
+def test_a_token_that_cannot_be_decrypted_sends_nothing_and_keeps_the_messages(app, unit):
+    queue(unit, [receive(unit, at(0))])
+    with unit.platform.shards.platform_session() as ps, ps.begin():
+        settings = ps.get(DvcqgSettings, unit.tenant.id)
+        kept, settings.session_token_encrypted = settings.session_token_encrypted, "made-with-another-key"
+    assert send(app, unit).skipped == "no usable token"
+    assert messages(unit.platform, unit.tenant.id, status="pending")
+    with unit.platform.shards.platform_session() as ps, ps.begin():
+        ps.get(DvcqgSettings, unit.tenant.id).session_token_encrypted = kept
+    assert send(app, unit).sent >= 2

@@ -90,10 +90,14 @@ def _send_locked(
     settings = platform_session.get(DvcqgSettings, tenant_id)
     if settings is None or not settings.enabled:
         return SendResult(skipped="disabled")
-    conn = connection_for(settings)
+    try:
+        conn = connection_for(settings)
+    except ValueError:  # SECRET_KEY rotated: the unit admin must enter the token again
+        log.warning("dvcqg: the token of unit %s cannot be decrypted", tenant_id)
+        conn = None
     platform_session.commit()  # nothing held open while talking to the remote
     if conn is None:
-        return SendResult(skipped="no token")
+        return SendResult(skipped="no usable token")
     result = SendResult()
     started = time.monotonic()
     for dossier_id in due_dossiers(platform_session, tenant_id, now or _now()):
