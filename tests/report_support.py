@@ -7,10 +7,12 @@ call the store's rebuild so what they read went through the real facts and rollu
     unit = report_unit(platform, tenant)            # one sector and procedure in the unit's schema
     add_dossiers(platform, unit, [D(2, "2026-01-10 09:00", due="2026-01-20", done="2026-01-19")])
     feed(app, tenant)                               # app.reports.store.rebuild
+    feed_by_outbox(app, platform, tenant, ids)      # or: an event through the outbox to the live feed
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -155,3 +157,17 @@ def feed(app, tenant) -> int:
 
     with app.app_context():
         return rebuild(tenant.id)
+
+
+def feed_by_outbox(app, platform, tenant, dossier_ids: list[int]) -> None:
+    """Tell the live feed about the dossiers the way the history import does (``dossiers.imported``
+    through the unit's outbox), then relay every shard's outbox until it is empty."""
+    from app.core.outbox import drain_outbox, emit_event
+
+    importlib.import_module("app.reports.feed")  # registers the outbox handler, as workers do
+    with _session(platform, tenant) as session, session.begin():
+        emit_event(session, "dossiers.imported", {"dossier_ids": dossier_ids}, tenant_id=tenant.id)
+    with app.app_context():
+        for shard in platform.shards.names:
+            while drain_outbox(shard).claimed:
+                pass

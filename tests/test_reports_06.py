@@ -2,7 +2,8 @@
 
 Period: the Decree 09 report quarter Q1/2026 = 15/12/2025 .. 14/03/2026. Every dossier below is
 a real row in its unit's schema (status, times, closing action, pauses), fed into the reporting
-store by the store's rebuild; the expected numbers are counted by hand, dossier by dossier.
+store by the store's rebuild or through the outbox and the live feed; the expected numbers are
+counted by hand, dossier by dossier.
 Times are Asia/Ho_Chi_Minh; a bare date means 09:00 that day.
 """
 
@@ -15,7 +16,7 @@ import pytest
 from app.reports import periods, scope
 from app.reports.tthc06 import BY, Row06, breakdown_06, report_06, total_of
 from tests.conftest import create_test_tenant
-from tests.report_support import D, add_dossiers, feed, report_unit
+from tests.report_support import D, add_dossiers, feed, feed_by_outbox, report_unit
 
 P = periods.report_quarter(2026, 1)
 
@@ -173,9 +174,13 @@ EXPECTED_CITY = Row06(
 )
 
 
+BY_OUTBOX = ("D2", "C4", "C5", "S1", "S2", "S3")
+
+
 @pytest.fixture(scope="module")
 def units(app, platform, city):
-    """The ten units with their dossiers, fed through the store's rebuild."""
+    """The ten units with their dossiers: District 1's through the store's rebuild, the others
+    through the outbox and the live feed (both paths must give the hand-counted numbers)."""
     made = {}
     for key, kind, parent in (
         ("D1", "district", None),
@@ -193,8 +198,11 @@ def units(app, platform, city):
             platform, city, kind, parent=made[parent].slug if parent else None, name=f"Đơn vị {key}"
         )
     for key, tenant in made.items():
-        add_dossiers(platform, tenant, report_unit(platform, tenant), UNIT_DOSSIERS[key])
-        feed(app, tenant)
+        ids = add_dossiers(platform, tenant, report_unit(platform, tenant), UNIT_DOSSIERS[key])
+        if key in BY_OUTBOX:
+            feed_by_outbox(app, platform, tenant, ids)
+        else:
+            feed(app, tenant)
     return made
 
 
