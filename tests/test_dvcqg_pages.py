@@ -200,3 +200,15 @@ def test_console_lists_every_unit_ops_retry_auditor_reads(client_for, units, pla
         == 403
     )
     assert client_for(unit.tenant).get(CONSOLE_PAGE).status_code == 404  # no console route on a unit host
+
+
+def test_test_connection_reports_what_the_portal_answered(client_for, units, portal):
+    unit, _ = units[0]
+    client = admin_client(client_for, unit)
+    accepted = len(portal.accepted)
+    client.post(PAGE + "test", data={"csrf_token": TEST_CSRF})
+    assert "Kết nối thành công" in client.get(PAGE).text
+    portal.fail_next(1, code="503")
+    client.post(PAGE + "test", data={"csrf_token": TEST_CSRF})
+    assert "Kết nối lỗi: http 503" in client.get(PAGE).text
+    assert len(portal.accepted) == accepted  # a lookup publishes nothing

@@ -75,6 +75,11 @@ def post(conn: Connection, service: str, items: list[dict[str, Any]], *, is_upda
     return read_reply(raw)
 
 
+def check(conn: Connection) -> Reply:
+    """ "Test connection": a read-only ``TraCuuHoSo`` lookup (nothing is published)."""
+    return post(conn, "TraCuuHoSo", [{"MaHoSo": "KIEM-TRA-KET-NOI"}], is_updating=False)
+
+
 def read_reply(raw: bytes) -> Reply:
     try:
         answer = json.loads(raw.decode("utf-8"))

@@ -13,7 +13,7 @@ from app.core.db import get_current_tenant, platform_db
 from app.core.errors import NotFound
 from app.core.i18n import tr
 from app.core.sites import CONSOLE, TENANT
-from app.integrations import dvcqg_config, dvcqg_queue, dvcqg_sender, dvcqg_status
+from app.integrations import dvcqg_client, dvcqg_config, dvcqg_queue, dvcqg_sender, dvcqg_status
 from app.integrations.dvcqg_models import DvcqgSettings
 
 blp = Blueprint("dvcqg_admin", __name__, subdomain=TENANT, url_prefix="/backoffice/integrations/dvcqg")
@@ -124,6 +124,29 @@ def retry(official):
     platform_db().commit()
     dvcqg_queue.kick(tenant.id)
     flash(tr(f"Đã đặt gửi lại {touched} thông điệp.", f"{touched} messages set to be sent again."), "success")
+    return redirect(url_for(".index"))
+
+
+@blp.post("/test")
+@admin_required
+def test_connection(official):
+    """Reach the portal with the saved settings (a read-only lookup) and say what it answered."""
+    settings = platform_db().get(DvcqgSettings, get_current_tenant().id)
+    try:
+        conn = dvcqg_sender.connection_for(settings) if settings is not None else None
+    except ValueError:
+        conn = None
+    if conn is None:
+        flash(
+            tr("Chưa có thiết lập hoặc mã truy cập để kiểm tra.", "No settings or token to test yet."),
+            "error",
+        )
+    else:
+        reply = dvcqg_client.check(conn)
+        if reply.ok:
+            flash(tr("Kết nối thành công.", "The portal answered: connection works."), "success")
+        else:
+            flash(tr(f"Kết nối lỗi: {reply.error}", f"Connection failed: {reply.error}"), "error")
     return redirect(url_for(".index"))
 
 

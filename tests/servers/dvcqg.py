@@ -25,10 +25,12 @@ DATE_RE = re.compile(r"^\d{14}$")
 REQUIRED = {
     "DongBoHoSoMC": ("MaHoSo", "MaTTHC", "TrangThaiHoSo", "ChuHoSo", "KenhThucHien"),
     "CapNhatTienDoHoSoMC": ("MaHoSo", "NguoiXuLy", "ThoiDiemXuLy", "TrangThai", "NoiDungXuLy"),
+    "TraCuuHoSo": ("MaHoSo",),  # a lookup: checked, never recorded as accepted
 }
 DATE_FIELDS = {
     "DongBoHoSoMC": ("NgayNopHoSo", "NgayTiepNhan", "NgayHenTra", "NgayTra", "NgayKetThucXuLy", "NgayTuChoi"),
     "CapNhatTienDoHoSoMC": ("ThoiDiemXuLy", "NgayBatDau", "NgayKetThucTheoQuyDinh"),
+    "TraCuuHoSo": (),
 }
 
 
@@ -130,6 +132,8 @@ class FakePortal:
                 self.rejected.append(problem[1])
             return 200, {"error_code": problem[0], "message": problem[1]}
         envelope = json.loads(raw)
+        if envelope["service"] == "TraCuuHoSo":
+            return 200, {"error_code": "00", "message": "Không tìm thấy hồ sơ", "data": []}
         with self._lock:
             for item in envelope["data"]:
                 self.accepted.append((envelope["service"], envelope["isUpdating"] == "True", item))
