@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
+from app.audit.platform_models import PlatformAuditEvent
 from app.auth import roles as r
 from app.reports import scope
 from tests.conftest import create_test_tenant
@@ -152,7 +154,7 @@ def test_reports_menu_and_bad_period(world, client_for):
     assert "/backoffice/reports/exports?" in page and "report=tthc06" in page
 
 
-def test_console_is_for_the_auditor_and_ops(world, client_for):
+def test_console_is_for_the_auditor_and_ops(world, client_for, platform):
     units, people = world
     for who in ("auditor", "ops"):
         client = client_for(host=CONSOLE)
@@ -168,6 +170,15 @@ def test_console_is_for_the_auditor_and_ops(world, client_for):
     sign_in_directly(client, people["city_head"], site="console")
     assert client.get("/reports/").status_code == 403
     assert client_for(host=CONSOLE).get("/reports/").status_code == 302
+    # Every console view is in the platform audit trail, with who and what.
+    with platform.shards.platform_session() as db:
+        seen = db.scalars(
+            select(PlatformAuditEvent).where(
+                PlatformAuditEvent.entity == "reports_console",
+                PlatformAuditEvent.actor_account_id == people["auditor"].id,
+            )
+        ).all()
+    assert seen and seen[0].action == "view" and seen[0].data["params"]["kind"] == ["report_quarter"]
     # The auditor's console menu links the report.
     client = client_for(host=CONSOLE)
     sign_in_directly(client, people["auditor"], site="console")
