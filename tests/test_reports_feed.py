@@ -10,16 +10,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 import app.reports.feed  # noqa: F401  (registers the outbox handler, as workers do)
 from app.calendar.workcal import VN_TZ
+from app.core.jobs import get_queue
 from app.core.outbox import drain_outbox, emit_event
 from app.core.outbox_models import OutboxEvent
 from app.dossiers import actions, intake
 from app.dossiers.models import Dossier
 from app.feedback.models import Rating
+from app.integrations.dvcqg_models import DvcqgMessage, DvcqgSettings
 from app.reports.cli import reports_cli
 from app.reports.models import ReportDaily, ReportDossier
 from tests.conftest import create_test_tenant
@@ -175,3 +177,27 @@ def test_rebuild_of_every_unit_and_an_unknown_one(app, platform, city):
 def test_the_store_keeps_no_personal_data():
     columns = {c.name for c in ReportDossier.__table__.columns}
     assert not {c for c in columns if c.startswith("applicant_") and c != "applicant_type"}
+
+
+def test_the_feed_queues_national_portal_messages_with_the_facts_and_kicks_the_sender(app, platform, city):
+    unit = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    with platform.shards.platform_session() as session, session.begin():
+        session.add(
+            DvcqgSettings(
+                tenant_id=unit.tenant.id,
+                enabled=True,
+                madonvi="000.00.31.H99",
+                endpoint_url="http://127.0.0.1:9/",
+            )
+        )
+    dossier_id = receive(unit)
+    relay(app)
+    with platform.shards.platform_session() as session:
+        queued = session.scalars(
+            select(DvcqgMessage.dossier_id).where(DvcqgMessage.tenant_id == unit.tenant.id)
+        )
+        assert set(queued) == {dossier_id}
+        assert session.get(ReportDossier, (unit.tenant.id, dossier_id)) is not None
+    with app.app_context():
+        kicks = [job.args[:2] for job in get_queue("default").jobs]
+    assert ("app.integrations.dvcqg_sender.send_bound_tenant", unit.tenant.id) in kicks
