@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.calendar.workcal import VN_TZ
 from app.catalog.models import Procedure, Sector
 from app.core.jobs import run_in_tenant_scope
+from app.core.outbox import Event
 from app.core.outbox_models import OutboxEvent
 from app.dossiers.models import Dossier, DossierAction, DossierPause
 from app.imports import actions, reader
@@ -513,20 +514,37 @@ def test_batches_each_commit_with_their_event_and_progress(unit, cli, tmp_path):
     assert (run.done_rows, run.imported) == (2000, 2000)
 
 
+def report_facts(platform, unit) -> dict:
+    from app.reports.models import ReportDossier, ReportStep
+
+    with platform.shards.platform_session() as session:
+        facts = session.scalars(select(ReportDossier).where(ReportDossier.tenant_id == unit.tenant.id))
+        steps = session.scalars(select(ReportStep).where(ReportStep.tenant_id == unit.tenant.id))
+        return {
+            "facts": {f.code: f for f in facts},
+            "steps": sorted((s.dossier_id, s.on_time_class, s.started_at, s.handed_over_at) for s in steps),
+        }
+
+
 def test_imported_dossiers_are_in_the_reports_like_native_ones(unit, cli, tmp_path, app, platform):
-    from app.reports import store
-    from app.reports.models import ReportDossier
+    from app.reports import feed, store
 
     path = tmp_path / "cu.csv"
     path.write_bytes(csv_bytes(good_rows()))
     assert cli(str(path), "--tenant", unit.tenant.slug).exit_code == 0
+    with unit.session() as session:  # the outbox rows of the import, as the relay hands them to the feed
+        events = [
+            Event(row.event_id, row.topic, row.tenant_id, row.payload, row.created_at, row.attempts)
+            for row in session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.topic == "dossiers.imported", OutboxEvent.tenant_id == unit.tenant.id
+                )
+            )
+        ]
     with app.app_context():
-        store.rebuild(unit.tenant.id)
-    with platform.shards.platform_session() as session:
-        facts = {
-            f.code: f
-            for f in session.scalars(select(ReportDossier).where(ReportDossier.tenant_id == unit.tenant.id))
-        }
+        feed.refresh_facts(events)
+    relayed = report_facts(platform, unit)
+    facts = relayed["facts"]
     assert set(facts) == {code(n) for n in range(1, 7)}
     first, late, withdrawn, stopped = (facts[code(n)] for n in (1, 2, 3, 4))
     assert first.received_at == at("01/03/2019 08:00") and first.closed_at == at("05/03/2019 10:00")
@@ -534,6 +552,15 @@ def test_imported_dossiers_are_in_the_reports_like_native_ones(unit, cli, tmp_pa
     assert withdrawn.closed_at == at("02/03/2019 10:00") and stopped.closed_at == at("03/03/2019 10:00")
     assert facts[code(5)].closed_at is None and facts[code(6)].closed_at is None
     assert all(f.is_imported for f in facts.values())
+    assert relayed["steps"] == [(first.dossier_id, "early", at("01/03/2019 08:00"), at("04/03/2019 16:00"))]
+    with app.app_context():  # a full rebuild from the source rows agrees with what the feed wrote
+        store.rebuild(unit.tenant.id)
+    rebuilt = report_facts(platform, unit)
+    assert rebuilt["steps"] == relayed["steps"]
+    columns = ("status", "channel", "received_at", "due_at", "closed_at", "on_time_class", "overdue_from_day")
+    assert {c: [getattr(f, k) for k in columns] for c, f in rebuilt["facts"].items()} == {
+        c: [getattr(f, k) for k in columns] for c, f in facts.items()
+    }
 
 
 def test_cli_refuses_an_unknown_unit_and_a_file_that_is_not_csv_or_xlsx(unit, cli, tmp_path):

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from app.catalog.models import Procedure
 from app.imports import columns as c
 
-RESERVED = "_row"
 
 
 @dataclass(frozen=True)
