@@ -19,7 +19,6 @@ from app.catalog.models import Procedure
 from app.imports import columns as c
 
 
-
 @dataclass(frozen=True)
 class RowError:
     row: int
