@@ -24,6 +24,7 @@ from app.feedback.models import Rating
 from app.integrations.dvcqg_models import DvcqgMessage, DvcqgSettings
 from app.reports.cli import reports_cli
 from app.reports.models import ReportDaily, ReportDossier
+from tenants.models import Tenant
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
 from tests.test_reports_facts import snapshot
@@ -201,3 +202,35 @@ def test_the_feed_queues_national_portal_messages_with_the_facts_and_kicks_the_s
     with app.app_context():
         kicks = [job.args[:2] for job in get_queue("default").jobs]
     assert ("app.integrations.dvcqg_sender.send_bound_tenant", unit.tenant.id) in kicks
+
+
+def test_a_failing_unit_does_not_hold_back_the_others(app, platform, city):
+    broken = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    good = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    schema = broken.tenant.schema_name
+    receive(broken)
+    receive(good)
+    with platform.shards.platform_session() as session, session.begin():  # the unit's schema is unreachable
+        session.execute(update(Tenant).where(Tenant.id == broken.tenant.id).values(schema_name="t_gone"))
+    try:
+        relay(app)
+        assert snapshot(platform, good.tenant.id)["facts"]
+        assert not snapshot(platform, broken.tenant.id)["facts"]
+        with Session(platform.shards.engine("main")) as session:
+            waiting = session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.tenant_id == broken.tenant.id, OutboxEvent.delivered_at.is_(None)
+                )
+            ).all()
+        assert waiting and all(e.attempts == 1 and "t_gone" in e.last_error for e in waiting)
+    finally:
+        with platform.shards.platform_session() as session, session.begin():
+            session.execute(update(Tenant).where(Tenant.id == broken.tenant.id).values(schema_name=schema))
+    with Session(platform.shards.engine("main")) as session, session.begin():
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.tenant_id == broken.tenant.id)
+            .values(next_attempt_at=OutboxEvent.created_at)
+        )
+    relay(app)
+    assert snapshot(platform, broken.tenant.id)["facts"]

@@ -33,12 +33,23 @@ RATED_TOPIC = "dossier.rated"
 @outbox_handler(IMPORTED_TOPIC)
 @outbox_handler(RATED_TOPIC)
 def refresh_facts(events: list[Event]) -> None:
-    """One batch of one topic: refresh each unit's changed dossiers."""
+    """One batch of one topic: refresh each unit's changed dossiers.
+
+    A unit that fails does not hold the others back: they commit, and the batch is then failed
+    so the outbox retries it (the units already refreshed recompute the same rows).
+    """
+    failed: Exception | None = None
     for tenant_id, dossier_ids in sorted(changed_dossiers(events).items()):
-        topic = events[0].topic
-        queued = refresh_tenant(tenant_id, sorted(dossier_ids), topic=topic)
+        try:
+            queued = refresh_tenant(tenant_id, sorted(dossier_ids), topic=events[0].topic)
+        except Exception as exc:
+            log.warning("reporting facts of unit %s not refreshed: %s", tenant_id, exc)
+            failed = failed or exc
+            continue
         if queued > 0:
             dvcqg_queue.kick(tenant_id)
+    if failed is not None:
+        raise failed
 
 
 def changed_dossiers(events: list[Event]) -> dict[int, set[int]]:
