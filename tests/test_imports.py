@@ -671,3 +671,22 @@ def test_pages_are_for_this_units_admin_only(unit, admin_client, client_for, pla
     )
     for path in paths[1:]:
         assert on_theirs.get(path).status_code == 404
+
+
+def test_a_failed_run_can_be_run_again_and_imports_the_rest(unit, admin_client, app):
+    response = upload(admin_client, csv_bytes(good_rows()), "cu.csv")
+    run_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    token = csrf_from(admin_client, f"/backoffice/imports/{run_id}")
+    assert (
+        admin_client.post(f"/backoffice/imports/{run_id}/retry", data={"csrf_token": token}).status_code
+        == 409
+    )
+    with unit.session() as session, session.begin():
+        session.get(HistoryImport, run_id).status = "failed"
+    assert admin_client.get(f"/backoffice/imports/{run_id}/progress").json["can_retry"]
+    assert (
+        admin_client.post(f"/backoffice/imports/{run_id}/retry", data={"csrf_token": token}).status_code
+        == 302
+    )
+    assert run_job(app, unit, run_id) == "done"
+    assert len(dossiers(unit)) == 6

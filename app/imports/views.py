@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -36,6 +37,8 @@ STATUS_LABELS = {
     "failed": ("Thất bại", "Failed"),
 }
 LIST_LIMIT = 50
+# A job runs for at most jobs.TIMEOUT; a run still waiting after that was never started.
+STUCK_AFTER = timedelta(seconds=jobs.TIMEOUT)
 
 
 def _run(run_id: int) -> HistoryImport:
@@ -107,6 +110,7 @@ def progress_data(run: HistoryImport) -> dict:
         "percent": 100 if run.status == "done" else (run.done_rows * 100 // to_import if to_import else 0),
         "finished": run.status in ("invalid", "done", "failed"),
         "has_error_report": run.error_report_key is not None,
+        "can_retry": can_retry(run),
     }
 
 
@@ -156,6 +160,30 @@ def import_valid(official, run_id: int):
     run.skip_invalid, run.status, run.finished_at = True, "ready", None
     jobs.enqueue_after_commit(tenant_db(), get_current_tenant().id, run.id)
     flash(tr("Đang nhập các dòng hợp lệ.", "Importing the valid rows."), "success")
+    return redirect(url_for(".show", run_id=run.id))
+
+
+def can_retry(run: HistoryImport) -> bool:
+    """A failed run, or one whose job never started (Redis was down when it was queued)."""
+    if run.status == "failed":
+        return True
+    waiting = run.status in ("validating", "ready") and run.done_rows == 0
+    return waiting and run.created_at < datetime.now(UTC) - STUCK_AFTER
+
+
+@blp.post("/<int:run_id>/retry")
+@admin_required
+def retry(official, run_id: int):
+    run = _run(run_id)
+    if not can_retry(run):
+        raise DomainError(
+            "Lần nhập này đang chạy hoặc đã xong; không chạy lại.",
+            "This run is under way or finished; it is not run again.",
+            status=409,
+        )
+    run.status, run.error, run.finished_at = "ready", None, None
+    jobs.enqueue_after_commit(tenant_db(), get_current_tenant().id, run.id)
+    flash(tr("Đã xếp lần nhập vào hàng đợi lại.", "The run is queued again."), "success")
     return redirect(url_for(".show", run_id=run.id))
 
 
