@@ -671,6 +671,11 @@ def test_pages_are_for_this_units_admin_only(unit, admin_client, client_for, pla
     )
     for path in paths[1:]:
         assert on_theirs.get(path).status_code == 404
+    token = csrf_from(on_theirs, "/backoffice/imports/")
+    for action in ("import-valid", "retry"):
+        response = on_theirs.post(f"/backoffice/imports/{run_id}/{action}", data={"csrf_token": token})
+        assert response.status_code == 404
+    assert officer.get("/backoffice/imports/template.csv").status_code == 403
 
 
 def test_a_failed_run_can_be_run_again_and_imports_the_rest(unit, admin_client, app):
