@@ -17,6 +17,7 @@ from app.catalog.models import Procedure, Sector
 from app.core.jobs import run_in_tenant_scope
 from app.core.outbox import Event
 from app.core.outbox_models import OutboxEvent
+from app.core.usage_models import UsageEvent
 from app.dossiers.models import Dossier, DossierAction, DossierPause
 from app.imports import actions, reader
 from app.imports.models import HistoryImport
@@ -270,6 +271,9 @@ def test_csv_import_writes_dossiers_history_pauses_and_one_event(unit, cli, tmp_
     assert all(d.history_import_id == run.id for d in found.values())
     assert imported_events(unit) == [sorted(d.id for d in found.values())]
     assert count(unit, Dossier) == 6  # nothing but the import
+    with unit.session() as session:  # history is not new usage of the lease (docs/metering.md)
+        usage = select(func.count()).select_from(UsageEvent).where(UsageEvent.tenant_id == unit.tenant.id)
+        assert session.scalar(usage) == 0
 
 
 def test_xlsx_import_with_spreadsheet_dates_and_english_headers(unit, platform, app):
