@@ -68,7 +68,6 @@ def _register_blueprints(app) -> None:
     from app.federation import admin_views as federation_admin
     from app.federation import views as federation
     from app.imports import views as imports_ui
-    from app.imports import views as imports_ui
     from app.integrations import dvcqg_views
     from app.feedback import question_views
     from app.feedback import views as ratings
@@ -119,7 +118,6 @@ def _register_blueprints(app) -> None:
         ratings.blp,
         themes_ui.public_blp,
         themes_ui.blp,
-        imports_ui.blp,
         dvcqg_views.blp,
         dvcqg_views.console_blp,
         imports_ui.blp,
@@ -143,7 +141,6 @@ def _register_cli(app) -> None:
     from app.catalog.cli import catalog_cli
     from app.core.jobs_cli import jobs_cli
     from app.demo.cli import demo_cli
-    from app.imports.cli import dossiers_cli
     from app.integrations.dvcqg_cli import dvcqg_cli
     from app.imports.cli import dossiers_cli
     from app.reports.cli import reports_cli
@@ -156,7 +153,6 @@ def _register_cli(app) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(calendar_cli)
-    app.cli.add_command(dossiers_cli)
     app.cli.add_command(dvcqg_cli)
     app.cli.add_command(dossiers_cli)
     app.cli.add_command(reports_cli)

@@ -52,7 +52,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("theme_admin.index", "Giao diện cổng", "Portal theme", _ADMIN),
     NavItem("tokens_admin.index", "Khóa API", "API tokens", _ADMIN),
     NavItem("imports_ui.index", "Nhập hồ sơ cũ", "Import history", _ADMIN),
-    NavItem("imports_ui.index", "Nhập hồ sơ cũ", "Import history", _ADMIN),
     NavItem("federation_admin.index", "Đăng nhập liên kết", "Federated sign-in", _ADMIN),
     NavItem("dvcqg_admin.index", "Kết nối Cổng DVC quốc gia", "National portal sync", _ADMIN),
     NavItem("standard_catalog.index", "Danh mục chuẩn", "Standard catalogue", _ADMIN, frozenset({"city"})),
