@@ -41,7 +41,7 @@ def rebuild_command(slug: str | None):
     seconds = time.monotonic() - started
     click.echo(
         f"Đã tính lại {written} hồ sơ của {len(tenants)} đơn vị trong {seconds:.1f} giây / "
-        f"rebuilt {written} dossiers of {len(tenants)} units in {seconds:.1f} s"
+        f"rebuilt {written} dossier(s) of {len(tenants)} unit(s) in {seconds:.1f} s"
     )
 
 
