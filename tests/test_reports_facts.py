@@ -15,6 +15,7 @@ import app.reports.feed  # noqa: F401  (registers the outbox handler, as workers
 from app.calendar.workcal import VN_TZ
 from app.core.outbox import drain_outbox
 from app.dossiers import actions, intake
+from app.officials.models import TenantSetting
 from app.reports import store
 from app.reports.facts import DAILY_COLUMNS, contributions
 from app.reports.models import ReportDaily, ReportDossier, ReportStep
@@ -226,3 +227,21 @@ def test_contributions_of_a_fact():
     assert contributions(on_time)[date(2026, 1, 20)] == {"completed_on_time": 1, "open_delta": -1}
     assert contributions({**fact, "received_day": None}) == {}
     assert set(DAILY_COLUMNS) >= {c for cols in contributions(fact).values() for c in cols}
+
+
+@pytest.mark.parametrize(("granularity", "expected"), [("date", "on_time"), ("timestamp", "late")])
+def test_the_class_follows_the_units_granularity_like_the_desk(app, platform, city, granularity, expected):
+    unit = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    with unit.session() as session, session.begin():
+        session.add(TenantSetting(key="classification_granularity", value=granularity))
+    d = receive(unit)  # due Fri 15/03 09:00
+    act(unit, "transfer", d, "counter", at(0.5))
+    act(unit, "forward", d, "officer", at(2))
+    act(unit, "forward", d, "head_div", at(3))
+    on_due_day_after_the_hour = datetime(2019, 3, 15, 10, 0, tzinfo=VN_TZ)
+    assert act(unit, "complete", d, "head", on_due_day_after_the_hour) == expected
+    relay(app)
+    fact = snapshot(platform, unit.tenant.id)["facts"][0]
+    assert fact["on_time_class"] == expected
+    daily = by_id(snapshot(platform, unit.tenant.id)["daily"], "day")
+    assert daily[date(2019, 3, 15)][f"completed_{expected}"] == 1
