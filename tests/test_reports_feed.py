@@ -7,6 +7,7 @@ that unit only; gone dossiers leave the store; ratings and imports refresh facts
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 import app.reports.feed  # noqa: F401  (registers the outbox handler, as workers do)
 from app.calendar.workcal import VN_TZ
 from app.core.jobs import get_queue
-from app.core.outbox import drain_outbox, emit_event
+from app.core.outbox import drain_outbox, emit_event, relay_outbox
 from app.core.outbox_models import OutboxEvent
 from app.dossiers import actions, intake
 from app.dossiers.models import Dossier
@@ -24,6 +25,7 @@ from app.feedback.models import Rating
 from app.integrations.dvcqg_models import DvcqgMessage, DvcqgSettings
 from app.reports.cli import reports_cli
 from app.reports.models import ReportDaily, ReportDossier
+from app.reports.store import rebuild
 from tenants.models import Tenant
 from tests.conftest import create_test_tenant
 from tests.dossier_fixtures import build_unit
@@ -234,3 +236,30 @@ def test_a_failing_unit_does_not_hold_back_the_others(app, platform, city):
         )
     relay(app)
     assert snapshot(platform, broken.tenant.id)["facts"]
+
+
+def test_concurrent_relays_leave_what_a_rebuild_writes(app, platform, city):
+    unit = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    relay(app)  # other tests' leftovers first: the race below is this unit's alone
+    for n in range(8):
+        d = receive(unit, at(n / 4))
+        act(unit, "transfer", d, "counter", at(n / 4 + 0.1))
+        act(unit, "claim", d, "officer", at(n / 4 + 0.2))
+        if n % 2:
+            act(unit, "request_supplement", d, "officer", at(n / 4 + 0.3), items=["Tờ khai"])
+
+    def small_batches() -> None:
+        with app.app_context():
+            while relay_outbox("main", batch_size=3).claimed:
+                pass
+
+    threads = [threading.Thread(target=small_batches) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fed = snapshot(platform, unit.tenant.id)
+    assert len(fed["facts"]) == 8
+    with app.app_context():
+        rebuild(unit.tenant.id)
+    assert snapshot(platform, unit.tenant.id) == fed
