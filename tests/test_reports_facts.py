@@ -127,7 +127,8 @@ def test_facts_follow_the_desk(platform, unit, flow):
 
     paused = facts[flow["paused"]]
     assert paused["status"] == 5 and paused["paused_kind"] == "supplement"
-    assert paused["overdue_from_day"] is None and paused["closed_kind"] is None
+    # Its due day passed while paused: the rollup cuts the pause out of its overdue days.
+    assert paused["overdue_from_day"] == paused["due_day"] and paused["closed_kind"] is None
     assert paused["supplements"] == 1
     assert paused["pauses"] == [{"kind": "supplement", "start": at(1).isoformat(), "end": None}]
 
@@ -212,7 +213,8 @@ def test_contributions_of_a_fact():
         "pauses": [
             {"kind": "supplement", "start": "2026-01-06T09:00:00+07:00", "end": "2026-01-08T10:00:00+07:00"},
             {"kind": "financial", "start": "2026-01-09T09:00:00+07:00", "end": "2026-01-09T15:00:00+07:00"},
-            {"kind": "financial", "start": "2026-01-09T23:30:00+00:00", "end": None},  # 10 Jan in Hanoi
+            # 10 Jan in Hanoi; it spans the due day, so 15 and 16 Jan are paused, not overdue
+            {"kind": "financial", "start": "2026-01-09T23:30:00+00:00", "end": "2026-01-17T08:00:00+07:00"},
         ],
     }
     assert contributions(fact) == {
@@ -220,8 +222,19 @@ def test_contributions_of_a_fact():
         date(2026, 1, 6): {"supplement_delta": 1},
         date(2026, 1, 8): {"supplement_delta": -1},
         date(2026, 1, 10): {"financial_delta": 1},
-        date(2026, 1, 15): {"overdue_delta": 1},
+        date(2026, 1, 17): {"financial_delta": -1, "overdue_delta": 1},
         date(2026, 1, 20): {"completed_late": 1, "open_delta": -1, "overdue_delta": -1},
+    }
+    still_paused = dict(fact, closed_day=None, closed_kind=None, on_time_class=None)
+    still_paused["pauses"] = [dict(fact["pauses"][2], end=None)]
+    assert not any("overdue_delta" in cols for cols in contributions(still_paused).values())
+    overdue_then_paused = dict(
+        still_paused, pauses=[dict(still_paused["pauses"][0], start="2026-01-18T09:00:00+07:00")]
+    )
+    assert contributions(overdue_then_paused)[date(2026, 1, 15)] == {"overdue_delta": 1}
+    assert contributions(overdue_then_paused)[date(2026, 1, 18)] == {
+        "financial_delta": 1,
+        "overdue_delta": -1,
     }
     on_time = {**fact, "on_time_class": "on_time", "overdue_from_day": date(2026, 1, 20), "pauses": []}
     assert contributions(on_time)[date(2026, 1, 20)] == {"completed_on_time": 1, "open_delta": -1}

@@ -314,7 +314,7 @@ def _fact(tenant_id, granularity, row, closings, pauses, apologies, ratings) -> 
         "received_day": local_day(received_at),
         "due_day": due_day,
         "closed_day": local_day(closed_at),
-        "overdue_from_day": None if paused_now else due_day,
+        "overdue_from_day": due_day,
         "current_account_id": current_account_id,
         "current_role": current_role,
         "current_step_started_at": current_step_started_at,
@@ -348,20 +348,46 @@ def contributions(fact: dict[str, Any]) -> dict[date, dict[str, int]]:
         column = f"completed_{fact['on_time_class'] or 'on_time'}" if kind == "completed" else kind
         out[closed][column] += 1
         out[closed]["open_delta"] -= 1
+    pauses = [
+        (PAUSE_COLUMNS[pause["kind"]], _iso_day(pause["start"]), _iso_day(pause.get("end")))
+        for pause in fact.get("pauses") or ()
+    ]
     overdue = fact.get("overdue_from_day")
-    if overdue is not None and (closed is None or overdue < closed):
-        out[overdue]["overdue_delta"] += 1
-        if closed is not None:
-            out[closed]["overdue_delta"] -= 1
-    for pause in fact.get("pauses") or ():
-        start, end = _iso_day(pause["start"]), _iso_day(pause.get("end"))
-        column = PAUSE_COLUMNS[pause["kind"]]
+    if overdue is not None:
+        for first, stop in _overdue_spans(overdue, closed, [(start, end) for _, start, end in pauses]):
+            out[first]["overdue_delta"] += 1
+            if stop is not None:
+                out[stop]["overdue_delta"] -= 1
+    for column, start, end in pauses:
         if end is None:
             out[start][column] += 1
         elif end > start:
             out[start][column] += 1
             out[end][column] -= 1
     return {day: dict(cols) for day, cols in out.items()}
+
+
+def _overdue_spans(first: date, closed: date | None, pauses: list[tuple[date, date | None]]):
+    """Days [start, stop) the dossier is open past its due day and not paused (stop None: still).
+
+    A pause stops the clock, so its days are cut out; days overdue before a pause stay overdue,
+    and a past period's figure does not change when the dossier is paused later.
+    """
+    spans: list[tuple[date, date | None]] = [(first, closed)] if closed is None or first < closed else []
+    for pause_start, pause_end in pauses:
+        if pause_end is not None and pause_end <= pause_start:
+            continue
+        cut = []
+        for start, stop in spans:
+            if stop is None or pause_start < stop:
+                if start < pause_start:
+                    cut.append((start, pause_start))
+                if pause_end is not None and (stop is None or pause_end < stop):
+                    cut.append((max(start, pause_end), stop))
+            else:
+                cut.append((start, stop))
+        spans = [(start, stop) for start, stop in cut if stop is None or start < stop]
+    return spans
 
 
 def add_contributions(total: dict[date, dict[str, int]], fact: dict[str, Any], sign: int = 1) -> None:

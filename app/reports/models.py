@@ -91,7 +91,7 @@ class ReportDossier(PlatformBase):
     received_day: Mapped[date | None] = mapped_column(Date)
     due_day: Mapped[date | None] = mapped_column(Date)
     closed_day: Mapped[date | None] = mapped_column(Date)
-    # First day the dossier counts as pending over its deadline (NULL: never, or paused now).
+    # The due day: from it on, an open dossier counts as over its deadline on every day it is not paused.
     overdue_from_day: Mapped[date | None] = mapped_column(Date)
 
     # Who holds it now (due-soon / overdue lists); officials are platform accounts.

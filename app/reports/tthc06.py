@@ -165,12 +165,16 @@ def _pause_sums(key, start, end):
         or_(ended.is_(None), cast(ended, DateTime(timezone=True)) >= midnight),
     )
     kind = p.c.value["kind"].astext
+    f = ReportDossier
+    # Open past its due day but paused at the end: not over (the rollup cuts pauses out of overdue).
+    paused_over = and_(running, f.overdue_from_day <= end, or_(f.closed_day.is_(None), f.closed_day > end))
     return select(
         key.label("key"),
         *(
             func.count().filter(and_(running, kind == name)).label(name)
             for name in ("supplement", "financial")
         ),
+        func.count().filter(paused_over).label("paused_over"),
     ).select_from(ReportDossier.__table__.join(p, true())), _relevant(start, end)
 
 
@@ -267,6 +271,7 @@ def breakdown_06(platform_session, tenant_ids, period: Period, by: str) -> list[
         extra = in_pause.get(key_value)
         if extra is not None:
             values.supplement, values.financial = int(extra["supplement"]), int(extra["financial"])
+            values.pending_over -= int(extra["paused_over"])
         if values == Row06():
             continue
         result.append((key_value, _label(by, key_value, row["label"]), values))
