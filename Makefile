@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export FLASK_APP := wsgi.py
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle bench-provisioning bench-billing clean
+.PHONY: help install run test lint format migrate worker bench-tenancy bench-onestop bench-portal bench-lifecycle bench-provisioning bench-billing bench-reports clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench-provisioning: install ## Provisioning benchmark: approval -> portal answer
 
 bench-portal: install ## Portal benchmark: search over 200 units, status lookup vs the django-tenants peer (prints JSON)
 	@$(BIN)/python bench/portal.py
+
+bench-reports: install ## Reporting benchmark: 06 report over 250 units / 1,000,000 dossiers, import and store rebuild of 100,000 (prints JSON)
+	@$(BIN)/python bench/report_speed.py
 
 bench-billing: install ## Billing benchmarks: metering cost per intake, aggregation of 1,000,000 events, month finalization for 250 units (prints JSON)
 	@$(BIN)/python bench/ingest_cost.py
