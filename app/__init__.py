@@ -67,10 +67,10 @@ def _register_blueprints(app) -> None:
     from app.dossiers import views as dossiers_ui
     from app.federation import admin_views as federation_admin
     from app.federation import views as federation
-    from app.imports import views as imports_ui
-    from app.integrations import dvcqg_views
     from app.feedback import question_views
     from app.feedback import views as ratings
+    from app.imports import views as imports_ui
+    from app.integrations import dvcqg_views
     from app.officials import api as officials_api
     from app.officials import settings_views, token_views
     from app.officials import views as officials_admin
@@ -141,8 +141,8 @@ def _register_cli(app) -> None:
     from app.catalog.cli import catalog_cli
     from app.core.jobs_cli import jobs_cli
     from app.demo.cli import demo_cli
-    from app.integrations.dvcqg_cli import dvcqg_cli
     from app.imports.cli import dossiers_cli
+    from app.integrations.dvcqg_cli import dvcqg_cli
     from app.reports.cli import reports_cli
     from tenants.cli import db_cli, tenants_cli
 
