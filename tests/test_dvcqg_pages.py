@@ -95,6 +95,29 @@ def test_invalid_settings_are_422_with_bilingual_field_errors(client_for, units,
         assert session.get(DvcqgSettings, unit.tenant.id).madonvi != ""  # nothing saved
 
 
+def test_odd_form_values_are_refused_or_ignored_never_a_server_error(client_for, units):
+    unit, _ = units[0]
+    client = admin_client(client_for, unit)
+    form = {
+        "csrf_token": TEST_CSRF,
+        "madonvi": "X1",
+        "endpoint_url": "http://portal.test/",
+        "timeout_seconds": "5",
+    }
+    for field, value in (
+        ("endpoint_url", "http://[::1"),
+        ("timeout_seconds", "²"),
+        ("timeout_seconds", "9" * 30),
+    ):
+        response = client.post(PAGE, data=form | {field: value})
+        assert response.status_code == 422, (field, value)
+    for value in ("²", "9" * 30, "-1", "abc"):  # not a dossier id: the whole unit is retried
+        assert (
+            client.post(PAGE + "retry", data={"csrf_token": TEST_CSRF, "dossier_id": value}).status_code
+            == 302
+        )
+
+
 def test_token_is_write_only_and_encrypted(app, client_for, units, platform, portal):
     unit, _ = units[1]
     client = admin_client(client_for, unit)

@@ -55,8 +55,7 @@ def parse(form, *, has_token: bool) -> SettingsForm:
             "Mã đơn vị bắt buộc, tối đa 40 ký tự chữ, số, dấu chấm, gạch.",
             "The unit code is required: up to 40 letters, digits, dots or dashes.",
         )
-    parts = urllib.parse.urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(endpoint) > 500:
+    if not _is_http_url(endpoint):
         errors["endpoint_url"] = (
             "Địa chỉ kết nối phải là một URL http(s) đầy đủ (tối đa 500 ký tự).",
             "The endpoint must be a full http(s) URL (at most 500 characters).",
@@ -76,7 +75,7 @@ def parse(form, *, has_token: bool) -> SettingsForm:
             "Cần nhập mã truy cập để bật kết nối.",
             "An access token is needed to enable the connection.",
         )
-    timeout = int(timeout_raw) if timeout_raw.isdigit() else 0
+    timeout = int(timeout_raw) if timeout_raw.isascii() and timeout_raw.isdigit() else 0
     if not 1 <= timeout <= 120:
         errors["timeout_seconds"] = (
             "Thời gian chờ từ 1 đến 120 giây.",
@@ -85,6 +84,23 @@ def parse(form, *, has_token: bool) -> SettingsForm:
     if errors:
         raise InvalidDvcqgSettings(errors)
     return SettingsForm(enabled, madonvi, endpoint, dstcode, token, timeout)
+
+
+def _is_http_url(endpoint: str) -> bool:
+    """A full http(s) URL; urlsplit raises on some malformed ones (e.g. an unclosed IPv6 bracket)."""
+    if len(endpoint) > 500:
+        return False
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def parse_dossier_id(raw: str | None) -> int | None:
+    """The optional dossier id of a retry form: a plain ASCII number, else None (= every dossier)."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def save(

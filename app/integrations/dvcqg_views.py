@@ -116,11 +116,9 @@ def save(official):
 @admin_required
 def retry(official):
     tenant = get_current_tenant()
-    dossier_id = request.form.get("dossier_id", "")
-    touched = dvcqg_sender.retry_now(
-        platform_db(), tenant.id, int(dossier_id) if dossier_id.isdigit() else None
-    )
-    _audit(tenant.id, "retry", official.account, dossier_id=dossier_id or None, messages=touched)
+    dossier_id = dvcqg_config.parse_dossier_id(request.form.get("dossier_id"))
+    touched = dvcqg_sender.retry_now(platform_db(), tenant.id, dossier_id)
+    _audit(tenant.id, "retry", official.account, dossier_id=dossier_id, messages=touched)
     platform_db().commit()
     dvcqg_queue.kick(tenant.id)
     flash(tr(f"Đã đặt gửi lại {touched} thông điệp.", f"{touched} messages set to be sent again."), "success")
@@ -176,11 +174,9 @@ def retry_console(ops, tenant_id: int):
     check_csrf()
     if platform_db().get(DvcqgSettings, tenant_id) is None:
         raise NotFound("Không tìm thấy kết nối của đơn vị.", "No connection for this unit.")
-    dossier_id = request.form.get("dossier_id", "")
-    touched = dvcqg_sender.retry_now(
-        platform_db(), tenant_id, int(dossier_id) if dossier_id.isdigit() else None
-    )
-    _audit(tenant_id, "retry", ops, dossier_id=dossier_id or None, messages=touched)
+    dossier_id = dvcqg_config.parse_dossier_id(request.form.get("dossier_id"))
+    touched = dvcqg_sender.retry_now(platform_db(), tenant_id, dossier_id)
+    _audit(tenant_id, "retry", ops, dossier_id=dossier_id, messages=touched)
     platform_db().commit()
     dvcqg_queue.kick(tenant_id)
     flash(tr(f"Đã đặt gửi lại {touched} thông điệp.", f"{touched} messages set to be sent again."), "success")
