@@ -107,6 +107,12 @@ def test_city_page(client_for, units):
     assert "Toàn thành phố" in page.text and page.text.count('<svg role="img"') == 2
 
 
+def test_city_home_links_to_statistics(client_for, units):
+    home = client_for().get("/")
+    assert home.status_code == 200
+    assert 'href="/thong-ke"' in home.text and "(#7)" not in home.text
+
+
 def test_bad_year_is_400(client_for, units):
     for year in ("abc", "1999", "9999", "２０２６"):
         page = client_for(units[0]).get("/thong-ke", query_string={"year": year})
