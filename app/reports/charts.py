@@ -54,6 +54,15 @@ def _svg_open(width: int, height: int, title: str, desc: str) -> tuple[str, str]
     return head, "</svg>"
 
 
+def _top(items: Sequence[tuple[str, float | None]], maximum: float | None) -> float:
+    """The value a full-length bar or the top of the plot stands for."""
+    return maximum or max([v for _, v in items if v is not None] + [1])
+
+
+def _desc(items: Sequence[tuple[str, float | None]], unit: str) -> str:
+    return "; ".join(f"{label}: {_num(value)}{unit}" for label, value in items) or "—"
+
+
 def bar_chart(
     title: str,
     items: Sequence[tuple[str, float | None]],
@@ -65,11 +74,10 @@ def bar_chart(
     table_label: str = "Bảng số liệu / Data table",
 ) -> Markup:
     """One horizontal bar per (label, value); None draws no bar and reads "—"."""
-    top = maximum or max([v for _, v in items if v is not None] + [1])
+    top = _top(items, maximum)
     width, label_w, bar_w, row_h = 560, 200, 280, 26
     height = max(row_h * len(items) + 8, 30)
-    desc = "; ".join(f"{label}: {_num(value)}{unit}" for label, value in items) or "—"
-    head, tail = _svg_open(width, height, title, desc)
+    head, tail = _svg_open(width, height, title, _desc(items, unit))
     parts = [head]
     for i, (label, value) in enumerate(items):
         y = 4 + i * row_h
@@ -129,6 +137,46 @@ def stacked_bar_chart(
     return _figure("".join(parts), title, table)
 
 
+def stacked_hbar_chart(
+    title: str,
+    series: Sequence[str],
+    items: Sequence[tuple[str, Sequence[int]]],
+    *,
+    colors: Sequence[str] = PALETTE,
+    label_header: str = "",
+    table_label: str = "Bảng số liệu / Data table",
+) -> Markup:
+    """One horizontal stacked bar per (label, [value per series]) with a legend: fits many labels."""
+    top = max([sum(values) for _, values in items] + [1])
+    width, label_w, bar_w, row_h = 620, 200, 400, 20
+    legend_y = row_h * len(items) + 12
+    desc = "; ".join(
+        f"{label}: " + ", ".join(f"{name} {v}" for name, v in zip(series, values, strict=False))
+        for label, values in items
+    )
+    head, tail = _svg_open(width, legend_y + 18 * len(series) + 4, title, desc or "—")
+    parts = [head]
+    for i, (label, values) in enumerate(items):
+        y, x = 4 + i * row_h, float(label_w)
+        name = escape(label[:32])
+        parts.append(f'<text x="0" y="{y + 12}" font-size="11" fill="currentColor">{name}</text>')
+        for k, value in enumerate(values):
+            w = round(bar_w * value / top, 1)
+            if w > 0:
+                color = colors[k % len(colors)]
+                parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w}" height="14" fill="{color}"></rect>')
+            x += w
+    for k, name in enumerate(series):
+        y = legend_y + 18 * k
+        parts.append(
+            f'<rect x="{label_w}" y="{y}" width="12" height="12" fill="{colors[k % len(colors)]}"></rect>'
+            f'<text x="{label_w + 18}" y="{y + 11}" font-size="12" fill="currentColor">{escape(name)}</text>'
+        )
+    parts.append(tail)
+    table = _table(table_label, [label_header, *series], [(label, *values) for label, values in items])
+    return _figure("".join(parts), title, table)
+
+
 def line_chart(
     title: str,
     items: Sequence[tuple[str, float | None]],
@@ -140,11 +188,10 @@ def line_chart(
     table_label: str = "Bảng số liệu / Data table",
 ) -> Markup:
     """A line through (label, value) points; None breaks the line."""
-    top = maximum or max([v for _, v in items if v is not None] + [1])
+    top = _top(items, maximum)
     width, plot_h, base = 600, 160, 180
     step = (width - 60) / max(len(items) - 1, 1)
-    desc = "; ".join(f"{label}: {_num(value)}{unit}" for label, value in items) or "—"
-    head, tail = _svg_open(width, base + 24, title, desc)
+    head, tail = _svg_open(width, base + 24, title, _desc(items, unit))
     parts = [head, f'<line x1="30" y1="{base}" x2="{width - 20}" y2="{base}" stroke="currentColor"></line>']
     points: list[str] = []
     for i, (label, value) in enumerate(items):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from app.auth import roles as r
 from app.auth.access import require_role
@@ -19,7 +20,7 @@ from app.backoffice.views import official_required
 from app.core.db import get_current_tenant, platform_db
 from app.core.errors import DomainError
 from app.core.sites import TENANT
-from app.reports import periods, scope
+from app.reports import charts, periods, scope
 from app.reports.tthc06 import BY, Row06, breakdown_06, report_06, total_of
 
 blp = Blueprint("reports_ui", __name__, subdomain=TENANT, url_prefix="/backoffice/reports")
@@ -61,7 +62,7 @@ class Page06:
     total: Row06
     by: str
     breakdown: list[tuple[object, str, Row06]]
-    chart: dict
+    chart: Markup
     args: dict[str, str]  # the query that gives this page back (links, export)
 
 
@@ -78,37 +79,35 @@ def page_06(session, visible_ids: list[int], args, default_group: str) -> Page06
     rows = [(t, values[t.id]) for t in scope.units(session, ids)]
     breakdown = [] if by == "unit" else breakdown_06(session, ids, period, by)
     query = {**periods.period_args(period), "group": group, "by": by}
-    return Page06(
-        period, group, groups, rows, total_of(v for _, v in rows), by, breakdown, chart_06(rows), query
-    )
+    total = total_of(v for _, v in rows)
+    return Page06(period, group, groups, rows, total, by, breakdown, chart_06(rows, period), query)
 
 
-def chart_06(rows) -> dict:
-    """A horizontal stacked bar per unit: resolved in time, resolved late, pending, other closings."""
+CHART_06_SERIES = (
+    "Giải quyết trước, đúng hạn / Resolved early or on time",
+    "Giải quyết quá hạn / Resolved late",
+    "Đang giải quyết / Being handled",
+    "Rút, dừng / Withdrawn, stopped",
+)
+CHART_06_COLORS = ("#1d4e89", "#a4262c", "#c8a415", "#8a8a8a")
+
+
+def chart_06(rows, period: periods.Period) -> Markup:
+    """A horizontal stacked bar per unit (app.reports.charts): in time, late, pending, other closings."""
     shown = sorted(rows, key=lambda tr: -tr[1].total)[:MAX_CHART_UNITS]
-    widest = max([row.total for _, row in shown] + [1])
-    scale, left, bar_h, gap = 420 / widest, 180, 14, 6
-    bars = []
-    for index, (tenant, row) in enumerate(shown):
-        x, parts = left, []
-        for key, value in (
-            ("in_time", row.early + row.on_time),
-            ("late", row.late),
-            ("pending", row.pending),
-            ("other", row.withdrawn + row.stopped),
-        ):
-            width = value * scale
-            parts.append({"key": key, "x": round(x, 1), "width": round(width, 1), "value": value})
-            x += width
-        bars.append({"name": tenant.name, "y": 8 + index * (bar_h + gap), "parts": parts, "row": row})
-    return {
-        "bars": bars,
-        "left": left,
-        "bar_height": bar_h,
-        "width": left + 440,
-        "height": 16 + len(bars) * (bar_h + gap),
-        "cut": len(rows) > len(shown),
-    }
+    title = f"Hồ sơ theo đơn vị / Dossiers per unit — {period.label_vi} / {period.label_en}"
+    if len(rows) > len(shown):
+        title += f" ({len(shown)} đơn vị nhiều hồ sơ nhất / the {len(shown)} busiest units)"
+    return charts.stacked_hbar_chart(
+        title,
+        CHART_06_SERIES,
+        [
+            (t.name, [row.early + row.on_time, row.late, row.pending, row.withdrawn + row.stopped])
+            for t, row in shown
+        ],
+        colors=CHART_06_COLORS,
+        label_header="Đơn vị / Unit",
+    )
 
 
 def render_06(template: str, page: Page06, links=None, export_endpoint: str = EXPORT_ENDPOINT, **context):
