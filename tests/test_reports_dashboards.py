@@ -3,6 +3,7 @@ accessible markup, and who may open the leader and city dashboards."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import pytest
@@ -186,3 +187,48 @@ def test_city_dashboard_on_the_console(client_for, area):
     assert client_for(host=CONSOLE_HOST).get("/reports/dashboard").status_code == 302
     # the leaders' page does not exist on the console, nor the console's on a unit's site
     assert client_for(area["commune"]).get("/reports/dashboard").status_code == 404
+
+
+BAD_ARGS = [
+    {"kind": "nope"},
+    {"kind": "month", "month": "13"},
+    {"kind": "month", "month": "١٢"},  # Arabic-Indic digits
+    {"kind": "quarter", "quarter": "5"},
+    {"kind": "report_quarter", "year": "２０２６"},  # full-width digits
+    {"kind": "report_year", "year": "99999999999999999999"},
+    {"kind": "range"},
+    {"kind": "range", "from": "2026-13-01", "to": "2026-12-01"},
+    {"kind": "range", "from": "0001-01-01", "to": "9999-12-31"},
+    {"kind": "range", "from": "2026-12-01", "to": "2026-01-01"},
+    {"group": "nope"},
+    {"group": "unit:abc"},
+    {"group": "unit:99999999999999999999999"},
+    {"group": "district:١"},
+    {"by": "nope"},
+    {"kind": "range", "from": "2026\x00-01-01", "to": "2026-01-02"},
+]
+PERIOD_PAGES = ["/06", "/dashboard", "/officials", "/assessment"]
+
+
+def _bilingual_4xx(page, where):
+    assert 400 <= page.status_code < 500, (where, page.status_code)
+    vietnamese, english = (
+        r"[ạảãàáâậầấẩẫăắằặẳẵêềếệểễôồốộổỗơờớợởỡưừứựửữđ]",
+        r"\b(?:[Ii]nvalid|[Uu]nknown|[Nn]o such|must|too long|after)\b",
+    )
+    assert re.search(vietnamese, page.text) and re.search(english, page.text), where
+
+
+def test_bad_query_args_are_bilingual_4xx_on_every_route(client_for, area):
+    """Bad period, unknown group or breakdown, non-ASCII digits, huge ranges, missing dates: never a 500."""
+    client = _leader(client_for, area, "district_head", "district")
+    console = client_for(host=CONSOLE_HOST)
+    sign_in_directly(console, area["people"]["auditor"], site="console")
+    for args in BAD_ARGS:
+        grouped = "group" in args
+        paths = [*PERIOD_PAGES, "/deadlines"] if grouped else ["/06"] if "by" in args else PERIOD_PAGES
+        for path in paths:
+            _bilingual_4xx(client.get("/backoffice/reports" + path, query_string=args), (path, args))
+        console_paths = ["/reports/"] if grouped or "by" in args else ["/reports/", "/reports/dashboard"]
+        for path in console_paths:
+            _bilingual_4xx(console.get(path, query_string=args), (path, args))
