@@ -450,6 +450,25 @@ def test_errors_import_nothing_and_the_report_names_each_row_and_column(unit, cl
     assert (run.status, run.total_rows, run.invalid_rows, run.imported) == ("invalid", 7, 5, 0)
 
 
+def test_odd_status_digits_far_years_and_overlapping_pauses_are_row_errors(unit, cli, tmp_path):
+    rows = good_rows()
+    rows[0][6] = "01/03/0219 08:00"  # a typo for 2019
+    rows[1][12] = "02/03/2019 08:00..04/03/2019 08:00; 03/03/2019 08:00..05/03/2019 08:00"
+    rows[5][5] = "²"  # a digit to str.isdigit, not to int()
+    path = tmp_path / "la.csv"
+    path.write_bytes(csv_bytes(rows))
+    result = cli(str(path), "--tenant", unit.tenant.slug)
+    assert result.exit_code == 1, result.output
+    found = {(r[0], r[1]): r[3] for r in report_rows((tmp_path / "la.errors.xlsx").read_bytes())}
+    assert set(found) == {
+        (2, "Ngày tiếp nhận / Received at"),
+        (3, "Thời gian chờ bổ sung / Supplement pauses"),
+        (7, "Trạng thái / Status"),
+    }
+    assert "Năm 219" in found[(2, "Ngày tiếp nhận / Received at")]
+    assert "chồng lên nhau" in found[(3, "Thời gian chờ bổ sung / Supplement pauses")]
+
+
 def test_skip_invalid_imports_the_valid_rows_and_keeps_the_report(unit, cli, tmp_path):
     path = tmp_path / "loi.csv"
     path.write_bytes(csv_bytes(BAD, bom=False))

@@ -85,6 +85,7 @@ _CHANNEL_WORDS = {
 }
 CODE_PATTERN = re.compile(r"[A-Za-z0-9.]{1,30}-\d{6}-\d{4,8}")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?")
+YEARS = (1990, 2100)  # the dates a previous one-stop system can hold
 _VN = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
@@ -118,7 +119,7 @@ def parse_channel(value: str) -> int:
 
 
 def parse_status(value: str) -> int:
-    if not value.isdigit() or not 2 <= int(value) <= 10 or int(value) == 3:
+    if not (value.isascii() and value.isdigit()) or not 2 <= int(value) <= 10 or int(value) == 3:
         raise BadValue(
             "Trạng thái phải là mã DVCQG 2, 4-10 (hồ sơ đã tiếp nhận; hồ sơ bị từ chối (3) không nhập).",
             "The status must be a DVCQG code 2 or 4-10 (received dossiers; refused ones (3) are not "
@@ -128,7 +129,20 @@ def parse_status(value: str) -> int:
 
 
 def parse_datetime(value) -> datetime:
-    """ISO 8601 or dd/MM/yyyy [HH:mm[:ss]]; no zone means Asia/Ho_Chi_Minh. Spreadsheet dates pass through."""
+    """ISO 8601 or dd/MM/yyyy [HH:mm[:ss]]; no zone means Asia/Ho_Chi_Minh. Spreadsheet dates pass through.
+
+    Years outside YEARS are refused: a typo such as 0219 would otherwise reach the working
+    calendar and the reports (and year 1 overflows when converted between zones)."""
+    parsed = _parse_datetime(value)
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise BadValue(
+            f"Năm {parsed.year} nằm ngoài khoảng {YEARS[0]}–{YEARS[1]}.",
+            f"The year {parsed.year} is outside {YEARS[0]}–{YEARS[1]}.",
+        )
+    return parsed
+
+
+def _parse_datetime(value) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=VN_TZ)
     if isinstance(value, date):

@@ -8,6 +8,7 @@ errors: the writer counts them as unchanged (re-running a file changes nothing).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -211,6 +212,12 @@ def _check_consistency(number: int, p: dict, raw: dict) -> list[RowError]:
                 add(key, "Khoảng tạm dừng sau khi hồ sơ đã kết thúc.", "A pause runs past the dossier's end.")
             if end is None:
                 open_kinds.append(kind)
+    if not errors and _overlap(p):
+        add(
+            "supplement_pauses" if p.get("supplement_pauses") else "financial_pauses",
+            "Các khoảng tạm dừng chồng lên nhau.",
+            "Pauses overlap one another.",
+        )
     wanted = _OPEN_PAUSE.get(status)
     if wanted is not None and open_kinds != [wanted]:
         key = f"{wanted}_pauses"
@@ -234,6 +241,12 @@ def _check_consistency(number: int, p: dict, raw: dict) -> list[RowError]:
             )
             break
     return errors
+
+
+def _overlap(p: dict) -> bool:
+    """Two pauses (of either kind) at once would cut the same days out of the deadline twice."""
+    intervals = sorted((p.get("supplement_pauses") or []) + (p.get("financial_pauses") or []))
+    return any(end is None or end > start for (_, end), (start, _) in itertools.pairwise(intervals))
 
 
 def _row(number: int, p: dict, procedure: tuple[int, int | None]) -> ImportRow:
