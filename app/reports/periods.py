@@ -97,28 +97,20 @@ def report_quarter(year: int, q: int) -> Period:
     )
 
 
-def report_half(year: int) -> Period:
-    """Decree 09/2019: the six-month report runs 15 December of the previous year .. 14 June."""
+def _since_december(year: int, end_month: int, kind: str, label_vi: str, label_en: str) -> Period:
+    """Decree 09/2019: a period from 15 December of the previous year to the 14th of ``end_month``."""
     _check_year(year)
-    return Period(
-        date(year - 1, 12, 15),
-        date(year, 6, 14),
-        "report_half",
-        f"Kỳ báo cáo 6 tháng/{year}",
-        f"Half-year {year}",
-    )
+    return Period(date(year - 1, 12, 15), date(year, end_month, 14), kind, label_vi, label_en)
+
+
+def report_half(year: int) -> Period:
+    """The six-month report: 15 December of the previous year .. 14 June."""
+    return _since_december(year, 6, "report_half", f"Kỳ báo cáo 6 tháng/{year}", f"Half-year {year}")
 
 
 def report_year(year: int) -> Period:
-    """Decree 09/2019: the year report runs 15 December of the previous year .. 14 December."""
-    _check_year(year)
-    return Period(
-        date(year - 1, 12, 15),
-        date(year, 12, 14),
-        "report_year",
-        f"Kỳ báo cáo năm {year}",
-        f"Report year {year}",
-    )
+    """The year report: 15 December of the previous year .. 14 December."""
+    return _since_december(year, 12, "report_year", f"Kỳ báo cáo năm {year}", f"Report year {year}")
 
 
 def date_range(start: date, end: date) -> Period:
