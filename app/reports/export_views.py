@@ -81,6 +81,15 @@ def _missing() -> NotFound:
     return NotFound("Không có tệp xuất báo cáo này.", "No such report export.")
 
 
+def _list_context(requester: Requester, visible: list[int], site: str) -> dict:
+    """The export form and the requester's recent exports (the same on both sites)."""
+    return {"exports_": _recent(requester), "statuses": STATUS_LABELS, "site": site, **_form_choices(visible)}
+
+
+def _progress_context(export_id: uuid.UUID, requester: Requester, site: str) -> dict:
+    return {"export": _find_own(export_id, requester), "statuses": STATUS_LABELS, "site": site}
+
+
 def _form_choices(visible: list[int]) -> dict:
     args = request.args
     return {
@@ -206,14 +215,7 @@ def _page(template: str, official, **context):
 @blp.get("")
 @leader_required
 def index(official, requester, visible):
-    return _page(
-        "reports/export_list.html",
-        official,
-        exports_=_recent(requester),
-        statuses=STATUS_LABELS,
-        site="reports_exports",
-        **_form_choices(visible),
-    )
+    return _page("reports/export_list.html", official, **_list_context(requester, visible, "reports_exports"))
 
 
 @blp.post("")
@@ -226,14 +228,8 @@ def start(official, requester, visible):
 @blp.get("/<uuid:export_id>")
 @leader_required
 def progress(official, requester, visible, export_id):
-    export = _find_own(export_id, requester)
-    return _page(
-        "reports/export_progress.html",
-        official,
-        export=export,
-        statuses=STATUS_LABELS,
-        site="reports_exports",
-    )
+    context = _progress_context(export_id, requester, "reports_exports")
+    return _page("reports/export_progress.html", official, **context)
 
 
 @blp.get("/<uuid:export_id>/status")
@@ -301,14 +297,8 @@ def _audit(auditor, export: ReportExport, action: str) -> None:
 @console_blp.get("", endpoint="index")
 @auditor_required
 def console_index(auditor, requester, visible):
-    return _console_page(
-        "reports/export_list_console.html",
-        auditor,
-        exports_=_recent(requester),
-        statuses=STATUS_LABELS,
-        site="reports_exports_console",
-        **_form_choices(visible),
-    )
+    context = _list_context(requester, visible, "reports_exports_console")
+    return _console_page("reports/export_list_console.html", auditor, **context)
 
 
 @console_blp.post("", endpoint="start")
@@ -330,14 +320,8 @@ def _city_name() -> str:
 @console_blp.get("/<uuid:export_id>", endpoint="progress")
 @auditor_required
 def console_progress(auditor, requester, visible, export_id):
-    export = _find_own(export_id, requester)
-    return _console_page(
-        "reports/export_progress_console.html",
-        auditor,
-        export=export,
-        statuses=STATUS_LABELS,
-        site="reports_exports_console",
-    )
+    context = _progress_context(export_id, requester, "reports_exports_console")
+    return _console_page("reports/export_progress_console.html", auditor, **context)
 
 
 @console_blp.get("/<uuid:export_id>/status", endpoint="status")
