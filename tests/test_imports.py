@@ -47,90 +47,42 @@ def code(n: int) -> str:
     return f"000.00.01.H99-190301-{n:04d}"
 
 
+LATER = ("completed", "returned", "withdrawn", "stopped", "pauses", "steps")
+
+
+def line(code_, name, channel, status, received, due="06/03/2019 17:00", proc=PROC, phone="", **later):
+    """A CSV row in HEADER's order; ``later`` by name (LATER: completed ... steps)."""
+    return [code_, proc, name, phone, channel, status, received, due, *(later.get(k, "") for k in LATER)]
+
+
 def good_rows() -> list[list[str]]:
     """Six dossiers: returned early, result ready late, withdrawn, stopped, open in supplement, open."""
     return [
-        [
+        line(
             code(1),
-            PROC,
             "Nguyễn Văn A",
-            "0912000001",
             "1",
             "10",
             "01/03/2019 08:00",
-            "06/03/2019 17:00",
-            "05/03/2019 10:00",
-            "06/03/2019 09:00",
-            "",
-            "",
-            "",
-            "Thụ lý|04/03/2019 16:00|05/03/2019 17:00",
-        ],
-        [
+            phone="0912000001",
+            completed="05/03/2019 10:00",
+            returned="06/03/2019 09:00",
+            steps="Thụ lý|04/03/2019 16:00|05/03/2019 17:00",
+        ),
+        line(
             code(2),
-            PROC,
             "Trần Thị B",
-            "",
             "trực tuyến",
             "9",
             "2019-03-01T09:00:00+07:00",
             "2019-03-04 17:00",
-            "2019-03-07 10:00",
-            "",
-            "",
-            "",
-            "02/03/2019 08:00..04/03/2019 08:00",
-            "",
-        ],
-        [
-            code(3),
-            PROC,
-            "Lê C",
-            "",
-            "3",
-            "7",
-            "01/03/2019 10:00",
-            "06/03/2019 17:00",
-            "",
-            "",
-            "02/03/2019 10:00",
-            "",
-            "",
-            "",
-        ],
-        [
-            code(4),
-            PROC,
-            "Phạm D",
-            "",
-            "counter",
-            "8",
-            "01/03/2019 11:00",
-            "06/03/2019 17:00",
-            "",
-            "",
-            "",
-            "03/03/2019 10:00",
-            "",
-            "",
-        ],
-        [
-            code(5),
-            PROC,
-            "Hoàng E",
-            "",
-            "1",
-            "5",
-            "01/03/2019 14:00",
-            "06/03/2019 17:00",
-            "",
-            "",
-            "",
-            "",
-            "04/03/2019 08:00..",
-            "",
-        ],
-        [code(6), PROC, "Vũ F", "", "2", "4", "01/03/2019 15:00", "06/03/2019 17:00", "", "", "", "", "", ""],
+            completed="2019-03-07 10:00",
+            pauses="02/03/2019 08:00..04/03/2019 08:00",
+        ),
+        line(code(3), "Lê C", "3", "7", "01/03/2019 10:00", withdrawn="02/03/2019 10:00"),
+        line(code(4), "Phạm D", "counter", "8", "01/03/2019 11:00", stopped="03/03/2019 10:00"),
+        line(code(5), "Hoàng E", "1", "5", "01/03/2019 14:00", pauses="04/03/2019 08:00.."),
+        line(code(6), "Vũ F", "2", "4", "01/03/2019 15:00"),
     ]
 
 
@@ -325,95 +277,18 @@ def test_xlsx_import_with_spreadsheet_dates_and_english_headers(unit, platform, 
 
 
 BAD = [
-    # row 2: fine
-    [
-        code(21),
-        PROC,
-        "Nguyễn A",
-        "",
-        "1",
-        "2",
-        "01/03/2019 08:00",
-        "06/03/2019 17:00",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-    ],
+    line(code(21), "Nguyễn A", "1", "2", "01/03/2019 08:00"),  # row 2: fine
     # row 3: unknown procedure, bad channel
-    [
-        code(22),
-        "9.999999",
-        "Nguyễn B",
-        "",
-        "fax",
-        "2",
-        "01/03/2019 08:00",
-        "06/03/2019 17:00",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-    ],
+    line(code(22), "Nguyễn B", "fax", "2", "01/03/2019 08:00", proc="9.999999"),
     # row 4: bad date; status 9 without a completion time is only checked once the cells parse
-    [
-        code(23),
-        PROC,
-        "Nguyễn C",
-        "",
-        "1",
-        "9",
-        "31/02/2019 08:00",
-        "06/03/2019 17:00",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-    ],
-    # row 5: the code of row 2 again, name missing
-    [code(21), PROC, "", "", "1", "2", "01/03/2019 08:00", "06/03/2019 17:00", "", "", "", "", "", ""],
+    line(code(23), "Nguyễn C", "1", "9", "31/02/2019 08:00"),
+    line(code(21), "", "1", "2", "01/03/2019 08:00"),  # row 5: the code of row 2 again, name missing
     # row 6: due before received; status 10 needs both result times
-    [
-        code(24),
-        PROC,
-        "Nguyễn D",
-        "",
-        "1",
-        "10",
-        "05/03/2019 08:00",
-        "01/03/2019 17:00",
-        "06/03/2019 08:00",
-        "",
-        "",
-        "",
-        "",
-        "",
-    ],
-    # row 7: bad code format
-    ["HS-1", PROC, "Nguyễn E", "", "1", "2", "01/03/2019 08:00", "06/03/2019 17:00", "", "", "", "", "", ""],
-    # row 8: fine
-    [
-        code(25),
-        PROC,
-        "Nguyễn F",
-        "",
-        "2",
-        "2",
-        "01/03/2019 08:00",
-        "06/03/2019 17:00",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-    ],
+    line(
+        code(24), "Nguyễn D", "1", "10", "05/03/2019 08:00", "01/03/2019 17:00", completed="06/03/2019 08:00"
+    ),
+    line("HS-1", "Nguyễn E", "1", "2", "01/03/2019 08:00"),  # row 7: bad code format
+    line(code(25), "Nguyễn F", "2", "2", "01/03/2019 08:00"),  # row 8: fine
 ]
 
 
