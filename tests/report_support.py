@@ -171,3 +171,28 @@ def feed_by_outbox(app, platform, tenant, dossier_ids: list[int]) -> None:
         for shard in platform.shards.names:
             while drain_outbox(shard).claimed:
                 pass
+
+
+def leader_area(platform, city) -> dict:
+    """A district, one of its communes, a commune elsewhere and the head of each (plus a case officer
+    of the commune): what every test of who may read which unit's reports starts from."""
+    from app.auth import roles as r
+    from tests.conftest import create_test_tenant
+    from tests.test_auth_support import make_account
+
+    district = create_test_tenant(platform, city, "district")
+    commune = create_test_tenant(platform, city, "commune", parent=district.slug)
+    other = create_test_tenant(platform, city, "commune")
+
+    def head(unit, role=r.HEAD_OF_UNIT):
+        return make_account(platform, memberships=[(unit, [role])])
+
+    return {
+        "district": district,
+        "commune": commune,
+        "other": other,
+        "commune_head": head(commune),
+        "district_head": head(district),
+        "other_head": head(other),
+        "officer": head(commune, r.CASE_OFFICER),
+    }

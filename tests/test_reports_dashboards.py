@@ -14,7 +14,7 @@ from app.calendar.workcal import VN_TZ
 from app.reports import charts, dashboards
 from app.reports.models import ReportDaily, ReportDossier
 from app.reports.periods import Period
-from tests.conftest import create_test_tenant
+from tests.report_support import leader_area
 from tests.test_auth_support import make_account, sign_in_directly
 
 CONSOLE_HOST = "admin.localhost"
@@ -40,16 +40,9 @@ def open_dossier(tenant, dossier_id, received: str, **values):
 
 @pytest.fixture(scope="module")
 def area(platform, city):
-    district = create_test_tenant(platform, city, "district")
-    commune = create_test_tenant(platform, city, "commune", parent=district.slug)
-    other = create_test_tenant(platform, city, "commune")
-    people = {
-        "commune_head": make_account(platform, memberships=[(commune, [r.HEAD_OF_UNIT])]),
-        "district_head": make_account(platform, memberships=[(district, [r.HEAD_OF_UNIT])]),
-        "other_head": make_account(platform, memberships=[(other, [r.HEAD_OF_UNIT])]),
-        "officer": make_account(platform, memberships=[(commune, [r.CASE_OFFICER])]),
-        "auditor": make_account(platform, platform_roles=[r.CITY_AUDITOR]),
-    }
+    people = leader_area(platform, city)
+    district, commune, other = (people[k] for k in ("district", "commune", "other"))
+    people["auditor"] = make_account(platform, platform_roles=[r.CITY_AUDITOR])
     rows = [
         daily(
             district, "2026-10-05", received_counter=3, received_online=1, completed_early=2, completed_late=2

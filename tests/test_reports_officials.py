@@ -4,29 +4,22 @@ on rows written straight into the reporting store, and who may open each page.""
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import delete
 
 from app.auth import roles as r
-from app.calendar.workcal import VN_TZ
 from app.reports import deadlines
 from app.reports.assessment import assessment_sheet, band_of, points_for
 from app.reports.models import ReportDossier, ReportStep
 from app.reports.officials import officials_report
 from app.reports.periods import month
-from tests.conftest import create_test_tenant
+from tests.report_support import at, leader_area
 from tests.test_auth_support import make_account, sign_in_directly
 
 _ids = itertools.count(1)
 NOV = month(2026, 11)
-
-
-def at(text: str) -> datetime:
-    if " " not in text:
-        text += " 09:00"
-    return datetime.fromisoformat(text).replace(tzinfo=VN_TZ)
 
 
 def step(tenant, dossier_id, account, started, due, handed, cls):
@@ -63,15 +56,14 @@ def dossier(tenant, dossier_id, **values):
 
 @pytest.fixture(scope="module")
 def units(platform, city):
-    district = create_test_tenant(platform, city, "district")
-    commune = create_test_tenant(platform, city, "commune", parent=district.slug)
-    other = create_test_tenant(platform, city, "commune")
+    area = leader_area(platform, city)
+    district, commune, other = (area[k] for k in ("district", "commune", "other"))
     people = {
-        "a": make_account(platform, memberships=[(commune, [r.CASE_OFFICER])]),
+        "a": area["officer"],
         "b": make_account(platform, memberships=[(commune, [r.CASE_OFFICER])]),
-        "head": make_account(platform, memberships=[(commune, [r.HEAD_OF_UNIT])]),
-        "district_head": make_account(platform, memberships=[(district, [r.HEAD_OF_UNIT])]),
-        "other_head": make_account(platform, memberships=[(other, [r.HEAD_OF_UNIT])]),
+        "head": area["commune_head"],
+        "district_head": area["district_head"],
+        "other_head": area["other_head"],
     }
     a, b = people["a"], people["b"]
     rows = [
