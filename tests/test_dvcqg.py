@@ -3,6 +3,7 @@ failures, idempotent queueing, retry, reconciliation, date format (DOMAIN §6.1)
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -17,13 +18,13 @@ from tests.dossier_fixtures import build_unit
 from tests.dvcqg_support import (
     act,
     at,
-    connect,
+    connected_unit,
     messages,
     queue,
     receive,
     send,
+    serve_portal,
     source_actions,
-    start_portal,
 )
 
 DOSSIER, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
@@ -31,16 +32,12 @@ DOSSIER, PROGRESS = "DongBoHoSoMC", "CapNhatTienDoHoSoMC"
 
 @pytest.fixture(scope="module")
 def portal():
-    server = start_portal()
-    yield server
-    server.stop()
+    yield from serve_portal()
 
 
 @pytest.fixture(scope="module")
 def unit(app, platform, city, portal):
-    built = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
-    connect(app, platform, built.tenant.id, portal)
-    return built
+    return connected_unit(app, platform, city, portal)
 
 
 def code_of(unit, dossier_id: int) -> str:
@@ -237,3 +234,42 @@ def test_a_token_that_cannot_be_decrypted_sends_nothing_and_keeps_the_messages(a
     with unit.platform.shards.platform_session() as ps, ps.begin():
         ps.get(DvcqgSettings, unit.tenant.id).session_token_encrypted = kept
     assert send(app, unit).sent >= 2
+
+
+def test_two_sender_runs_at_once_send_each_message_once(app, unit, portal):
+    """The kicked job and the minute sweep's job may start together: the advisory lock lets one send."""
+    portal.accepted.clear()
+    ids = [receive(unit, at(0)), receive(unit, at(0.1))]
+    act(unit, "transfer", ids[0], "counter", at(1))
+    queued = queue(unit, ids)
+    portal.pace(0.2)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = list(pool.map(lambda _: send(app, unit), range(2)))
+    finally:
+        portal.pace(0)
+    assert sorted(r.skipped or "ran" for r in runs) == ["locked", "ran"]
+    drain(app, unit)
+    sent = [(s, i.get("ThoiDiemXuLy"), i["MaHoSo"], i.get("TrangThaiHoSo")) for s, _, i in portal.accepted]
+    assert len(sent) == queued == len(set(sent))
+
+
+def test_supplement_history_goes_with_the_dossier_message(app, unit, portal):
+    portal.accepted.clear()
+    dossier_id = receive(unit, at(0))
+    act(unit, "transfer", dossier_id, "counter", at(1))
+    act(unit, "request_supplement", dossier_id, "officer", at(2), items=["Bản sao sổ hộ khẩu"])
+    act(unit, "receive_supplement", dossier_id, "counter", at(26), note="Đã nhận bản sao")
+    act(unit, "request_supplement", dossier_id, "officer", at(27), items=["Giấy ủy quyền"])
+    queue(unit, [dossier_id])
+    drain(app, unit)
+    assert not portal.rejected  # the fake portal checks the history's ids, dates and states
+    last = [i for s, _, i in portal.accepted if s == DOSSIER][-1]
+    first, second = last["DanhSachHoSoBoSung"]
+    assert (first["NgayBoSung"], first["NgayTiepNhanBoSung"]) == (fmt(at(2)), fmt(at(26)))
+    assert first["TrangThaiBoSung"] == 1 and first["ThongTinTiepNhan"] == "Đã nhận bản sao"
+    assert first["NgayHenTraTruoc"] and first["NgayHenTraMoi"] > first["NgayHenTraTruoc"]
+    assert first["NguoiYeuCauBoSung"] and first["NguoiTiepNhanBoSung"]
+    assert "sổ hộ khẩu" in first["NoiDungBoSung"]
+    assert second["TrangThaiBoSung"] == 0 and second["NgayTiepNhanBoSung"] == ""
+    assert last["LoaiDoiTuong"] == 1 and last["KenhThucHien"] == 1 and last["HinhThuc"] in (0, 1)

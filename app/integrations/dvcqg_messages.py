@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Account
 from app.catalog.models import FeeLine, Procedure, Sector
-from app.dossiers.models import Dossier, DossierAction, DossierComponent
+from app.dossiers.models import Dossier, DossierAction, DossierComponent, DossierPause
 from app.officials.models import Division, OfficialAssignment
 from tenants.models import Tenant
 
@@ -36,6 +36,9 @@ ACTION_LABELS = {
     "refuse": "Từ chối tiếp nhận",
 }
 MAX_ACTOR_NAME = 50
+# TrangThaiBoSung: the portal's specification at hand names the field but not its codes; we send
+# 0 while the applicant is still to supplement and 1 once the supplement was taken in.
+SUPPLEMENT_WAITING, SUPPLEMENT_RECEIVED = 0, 1
 
 
 def fmt(moment: datetime | None) -> str:
@@ -60,6 +63,7 @@ class Source:
     people: dict[int, str] = field(default_factory=dict)  # account id -> full name
     titles: dict[int, str] = field(default_factory=dict)  # account id -> chức danh
     divisions: dict[int, str] = field(default_factory=dict)  # division id -> name
+    supplements: list[DossierPause] = field(default_factory=list)  # supplement pauses, oldest first
 
     def new_actions(self) -> Iterator[tuple[DossierAction, int]]:
         """(action, the dossier's status right after it) for each action newer than ``after``."""
@@ -142,6 +146,13 @@ def build_sources(platform_session, tenant_id, tenant_session, dossiers, actions
         ):
             titles.setdefault(account_id, title)
     divisions = dict(tenant_session.execute(select(Division.id, Division.name)).all())
+    supplements: dict[int, list[DossierPause]] = {i: [] for i in ids}
+    for pause in tenant_session.scalars(
+        select(DossierPause)
+        .where(DossierPause.dossier_id.in_(ids), DossierPause.kind == "supplement")
+        .order_by(DossierPause.started_at, DossierPause.id)
+    ):
+        supplements[pause.dossier_id].append(pause)
     unit_name = platform_session.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) or ""
     result = []
     for d in dossiers:
@@ -159,6 +170,7 @@ def build_sources(platform_session, tenant_id, tenant_session, dossiers, actions
                 people=people,
                 titles=titles,
                 divisions=divisions,
+                supplements=supplements[d.id],
             )
         )
     return result
@@ -216,10 +228,63 @@ def dossier_payload(item: Source, *, status: int) -> dict[str, Any]:
             for f in item.fees
         ],
     }
+    if item.supplements:
+        payload["DanhSachHoSoBoSung"] = supplement_history(item)
     id_kind = ID_KIND.get(d.applicant_id_type or "")
     if id_kind and d.applicant_id_number:
         payload["DinhDanhCHS"] = [{"LoaiDinhDanh": id_kind, "SoDinhDanh": d.applicant_id_number}]
     return payload
+
+
+def supplement_history(item: Source) -> list[dict[str, Any]]:
+    """``DanhSachHoSoBoSung``: each supplement request (a supplement pause) with who asked and when,
+    who took the supplement in and when, and the appointment before and after the pause (from the
+    dossier's due explanation, which records both when the clock resumes)."""
+    moved = {
+        entry.get("from"): entry
+        for entry in (item.dossier.due_explanation or {}).get("pauses", [])
+        if entry.get("kind") == "supplement"
+    }
+    history = []
+    for pause in item.supplements:
+        asked = _action_at(item, pause.started_at, to_status=5)
+        taken = _action_at(item, pause.ended_at, from_status=5) if pause.ended_at else None
+        due = moved.get(pause.started_at.astimezone(VN_TZ).isoformat(), {})
+        history.append(
+            {
+                "HoSoBoSungId": str(pause.id),
+                "NguoiYeuCauBoSung": _person(item, asked),
+                "NoiDungBoSung": (pause.reason or "")[:2000],
+                "NgayBoSung": fmt(pause.started_at),
+                "NguoiTiepNhanBoSung": _person(item, taken),
+                "ThongTinTiepNhan": (taken.note or "")[:2000] if taken else "",
+                "NgayTiepNhanBoSung": fmt(pause.ended_at),
+                "TrangThaiBoSung": SUPPLEMENT_RECEIVED if pause.ended_at else SUPPLEMENT_WAITING,
+                "NgayHenTraTruoc": fmt(_parse(due.get("due_before"))),
+                "NgayHenTraMoi": fmt(_parse(due.get("due_after"))),
+            }
+        )
+    return history
+
+
+def _action_at(item: Source, moment: datetime, **status) -> DossierAction | None:
+    """The action taken at ``moment`` that moved the dossier into (out of) supplement."""
+    for action in item.actions:
+        if action.at == moment and all(getattr(action, k) == v for k, v in status.items()):
+            return action
+    return None
+
+
+def _person(item: Source, action: DossierAction | None) -> str:
+    actor = action.actor_account_id if action else None
+    return item.people.get(actor, "")[:MAX_ACTOR_NAME] if actor else ""
+
+
+def _parse(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _status_time(item: Source, status: int) -> datetime | None:

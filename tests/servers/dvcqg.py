@@ -5,6 +5,7 @@
     portal.fail_next(3, code="99")   # answer an error code 3 times (or code="500": HTTP 500)
     portal.fail_until_told(code="500"); portal.recover()
     portal.slow(seconds=2, times=1)  # the next answer comes late (beyond the client's timeout)
+    portal.pace(0.2)                 # every call takes 0.2 s, then is handled normally
     portal.accepted                  # [(service, is_updating, item)] in acceptance order
     portal.stop()
 
@@ -47,6 +48,7 @@ class FakePortal:
         self._fail_forever = False
         self._slow_seconds = 0.0
         self._slow_left = 0
+        self._pace = 0.0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -67,6 +69,10 @@ class FakePortal:
     def slow(self, *, seconds: float, times: int = 1) -> None:
         with self._lock:
             self._slow_seconds, self._slow_left = seconds, times
+
+    def pace(self, seconds: float) -> None:
+        with self._lock:
+            self._pace = seconds
 
     def accepted_codes(self, service: str | None = None) -> list[str]:
         return [item["MaHoSo"] for s, _, item in self.accepted if service in (None, s)]
@@ -119,6 +125,9 @@ class FakePortal:
             if self._fail_left > 0:
                 self._fail_left -= 1
             code = self._fail_code
+            pace = self._pace
+        if pace:
+            time.sleep(pace)
         if delay:
             time.sleep(delay)
             return 200, {"error_code": "98", "message": "answered too late"}  # the client has gone
@@ -170,4 +179,43 @@ class FakePortal:
                     return "21", f"{key} is not yyyyMMddHHmmss: {value}"
             if len(str(item.get("NguoiXuLy", ""))) > 50:
                 return "22", "NguoiXuLy longer than 50 characters"
+            problem = check_codes(item) or check_supplements(item.get("DanhSachHoSoBoSung"))
+            if problem:
+                return problem
         return None
+
+
+# Code lists of DOMAIN §6.1: a value outside them is refused.
+CODES = {
+    "TrangThaiHoSo": range(1, 11),
+    "TrangThai": range(1, 11),
+    "KenhThucHien": (1, 2, 3),
+    "LoaiDoiTuong": (1, 2, 3, 4),
+    "HinhThuc": (0, 1),
+}
+SUPPLEMENT_REQUIRED = ("HoSoBoSungId", "NgayBoSung", "TrangThaiBoSung")
+SUPPLEMENT_DATES = ("NgayBoSung", "NgayTiepNhanBoSung", "NgayHenTraTruoc", "NgayHenTraMoi")
+
+
+def check_codes(item: dict) -> tuple[str, str] | None:
+    for key, allowed in CODES.items():
+        if key in item and item[key] not in allowed:
+            return "23", f"{key} {item[key]!r} is not a valid code"
+    return None
+
+
+def check_supplements(history) -> tuple[str, str] | None:
+    """DanhSachHoSoBoSung, when given: a list of supplement requests with an id, a date and a state."""
+    if history is None:
+        return None
+    if not isinstance(history, list):
+        return "24", "DanhSachHoSoBoSung must be a list"
+    for entry in history:
+        for key in SUPPLEMENT_REQUIRED:
+            if entry.get(key) in (None, ""):
+                return "24", f"DanhSachHoSoBoSung.{key} is required"
+        for key in SUPPLEMENT_DATES:
+            value = entry.get(key, "")
+            if value and not DATE_RE.match(str(value)):
+                return "24", f"DanhSachHoSoBoSung.{key} is not yyyyMMddHHmmss: {value}"
+    return None
