@@ -13,6 +13,8 @@ from app.dossiers import actions, intake
 from app.dossiers.models import DossierAction
 from app.integrations import dvcqg_config, dvcqg_queue, dvcqg_sender
 from app.integrations.dvcqg_models import DvcqgMessage
+from tests.conftest import create_test_tenant
+from tests.dossier_fixtures import build_unit
 from tests.servers.dvcqg import FakePortal
 
 TOKEN = "phien-lgsp-bi-mat-123"
@@ -40,6 +42,20 @@ def connect(app, platform, tenant_id: int, portal: FakePortal, *, timeout: int =
 
 def start_portal() -> FakePortal:
     return FakePortal(token=TOKEN, madonvi=MADONVI, dstcode=DSTCODE).start()
+
+
+def serve_portal():
+    """The body of a module-scoped ``portal`` fixture: ``yield from serve_portal()``."""
+    server = start_portal()
+    yield server
+    server.stop()
+
+
+def connected_unit(app, platform, city, portal: FakePortal):
+    """A new unit (tests/dossier_fixtures.py) whose connection to ``portal`` is enabled."""
+    built = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
+    connect(app, platform, built.tenant.id, portal)
+    return built
 
 
 def receive(unit, now) -> int:

@@ -11,25 +11,19 @@ from app.core.jobs import get_queue
 from app.core.outbox import drain_outbox
 from app.integrations import dvcqg_jobs, dvcqg_queue
 from app.integrations.dvcqg_cli import dvcqg_cli
-from tests.conftest import create_test_tenant
-from tests.dossier_fixtures import build_unit
-from tests.dvcqg_support import act, at, connect, messages, receive, start_portal
+from tests.dvcqg_support import act, at, connected_unit, messages, receive, serve_portal
 
 SENDER = "app.integrations.dvcqg_sender.send_bound_tenant"
 
 
 @pytest.fixture(scope="module")
 def portal():
-    server = start_portal()
-    yield server
-    server.stop()
+    yield from serve_portal()
 
 
 @pytest.fixture(scope="module")
 def unit(app, platform, city, portal):
-    built = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
-    connect(app, platform, built.tenant.id, portal)
-    return built
+    return connected_unit(app, platform, city, portal)
 
 
 def sender_jobs(app, tenant_id: int) -> list[Job]:

@@ -11,9 +11,7 @@ from sqlalchemy import select, update
 from app.audit.platform_models import PlatformAuditEvent
 from app.core.secrets import decrypt
 from app.integrations.dvcqg_models import DvcqgMessage, DvcqgSettings
-from tests.conftest import create_test_tenant
-from tests.dossier_fixtures import build_unit
-from tests.dvcqg_support import TOKEN, act, at, connect, messages, queue, receive, send, start_portal
+from tests.dvcqg_support import TOKEN, act, at, connected_unit, messages, queue, receive, send, serve_portal
 from tests.test_auth_support import TEST_CSRF, make_account, sign_in_directly
 
 PAGE = "/backoffice/integrations/dvcqg/"
@@ -23,9 +21,7 @@ CONSOLE = "admin.localhost"
 
 @pytest.fixture(scope="module")
 def portal():
-    server = start_portal()
-    yield server
-    server.stop()
+    yield from serve_portal()
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +29,7 @@ def units(app, platform, city, portal):
     """Two connected units, each with one dossier held back by a failure."""
     built = []
     for _ in range(2):
-        unit = build_unit(platform, lambda kind: create_test_tenant(platform, city, kind))
-        connect(app, platform, unit.tenant.id, portal)
+        unit = connected_unit(app, platform, city, portal)
         dossier_id = receive(unit, at(0))
         act(unit, "transfer", dossier_id, "counter", at(1))
         queue(unit, [dossier_id])
