@@ -464,10 +464,16 @@ def test_imported_dossiers_are_in_the_reports_like_native_ones(unit, cli, tmp_pa
 def test_cli_refuses_an_unknown_unit_and_a_file_that_is_not_csv_or_xlsx(unit, cli, tmp_path):
     path = tmp_path / "cu.csv"
     path.write_bytes(csv_bytes(good_rows()))
-    assert cli(str(path), "--tenant", "no-such-unit").exit_code == 1
+    unknown = cli(str(path), "--tenant", "no-such-unit")
+    assert unknown.exit_code == 1 and "Lỗi / error: không tìm thấy đơn vị" in unknown.output
     pdf = tmp_path / "cu.pdf"
     pdf.write_bytes(b"%PDF-1.4 not a table")
-    assert cli(str(pdf), "--tenant", unit.tenant.slug).exit_code == 1
+    refused = cli(str(pdf), "--tenant", unit.tenant.slug)
+    assert refused.exit_code == 1 and "phải là CSV" in refused.output and "must be a CSV" in refused.output
+    bad = tmp_path / "loi.csv"
+    bad.write_bytes(csv_bytes(BAD))
+    unwritable = cli(str(bad), "--tenant", unit.tenant.slug, "--report", str(tmp_path / "no" / "r.xlsx"))
+    assert unwritable.exit_code == 1 and "cannot write the error report" in unwritable.output
     missing = tmp_path / "thieu.csv"
     missing.write_bytes(csv_bytes([["x"]], header=["Mã hồ sơ"]))
     result = cli(str(missing), "--tenant", unit.tenant.slug)

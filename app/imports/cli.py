@@ -63,7 +63,14 @@ def import_command(file: Path, slug: str, skip_invalid: bool, batch_size: int, r
         if result is None:
             _fail("không đọc được tệp", run.error or "")
         if run.error_report_key:
-            report_path.write_bytes(get_storage().get(run.error_report_key))
+            try:
+                report_path.write_bytes(get_storage().get(run.error_report_key))
+            except OSError as exc:  # the run is recorded; only the local copy of the report failed
+                _fail(
+                    f"không ghi được báo cáo lỗi vào {report_path} ({exc.strerror})",
+                    f"cannot write the error report to {report_path} ({exc.strerror}); "
+                    f"it stays on the run #{run.id} page",
+                )
             click.echo(f"Báo cáo lỗi / error report: {report_path} ({len(result.errors)} lỗi / errors)")
         click.echo(
             f"Tổng / rows: {run.total_rows}; lỗi / invalid: {run.invalid_rows}; "
