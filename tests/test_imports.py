@@ -450,12 +450,16 @@ def test_imported_dossiers_are_in_the_reports_like_native_ones(unit, cli, tmp_pa
     assert withdrawn.closed_at == at("02/03/2019 10:00") and stopped.closed_at == at("03/03/2019 10:00")
     assert facts[code(5)].closed_at is None and facts[code(6)].closed_at is None
     assert all(f.is_imported for f in facts.values())
+    # pauses count as they do for a native dossier: one closed supplement pause, one still open
+    assert (late.supplements, late.paused_kind, len(late.pauses)) == (1, None, 1)
+    assert (facts[code(5)].supplements, facts[code(5)].paused_kind) == (1, "supplement")
     assert relayed["steps"] == [(first.dossier_id, "early", at("01/03/2019 08:00"), at("04/03/2019 16:00"))]
     with app.app_context():  # a full rebuild from the source rows agrees with what the feed wrote
         store.rebuild(unit.tenant.id)
     rebuilt = report_facts(platform, unit)
     assert rebuilt["steps"] == relayed["steps"]
     columns = ("status", "channel", "received_at", "due_at", "closed_at", "on_time_class", "overdue_from_day")
+    columns += ("paused_kind", "pauses", "supplements")
     assert {c: [getattr(f, k) for k in columns] for c, f in rebuilt["facts"].items()} == {
         c: [getattr(f, k) for k in columns] for c, f in facts.items()
     }
