@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 
 from app.audit.platform import record
 from app.auth.access import SignInRequired, csrf_token, current_auditor
 from app.core.db import platform_db
 from app.core.sites import CONSOLE
 from app.reports import scope
-from app.reports.views import page_06, render_06
+from app.reports.views import page_06, render_06, report_links
 
 blp = Blueprint("reports_console", __name__, subdomain=CONSOLE, url_prefix="/reports")
 
@@ -35,8 +35,7 @@ blp.record_once(_register)
 
 
 def console_report_links() -> list[tuple[str, str, str]]:
-    links = sorted(set(current_app.config.get(LINKS_KEY, [])))
-    return [(endpoint, vi, en) for _, endpoint, vi, en in links if endpoint in current_app.view_functions]
+    return report_links(LINKS_KEY)
 
 
 def _clean(value: str) -> str:

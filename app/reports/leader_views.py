@@ -21,7 +21,7 @@ from app.reports.assessment import assessment_sheet
 from app.reports.console_views import LINKS_KEY as CONSOLE_LINKS_KEY
 from app.reports.console_views import auditor_required, console_report_links
 from app.reports.officials import officials_report
-from app.reports.views import add_report_link, report_links
+from app.reports.views import add_report_link, default_group, report_links
 
 blp = Blueprint("reports_leader", __name__, subdomain=TENANT, url_prefix="/backoffice/reports")
 city_blp = Blueprint("reports_city", __name__, subdomain=CONSOLE, url_prefix="/reports")
@@ -41,20 +41,12 @@ def _now() -> datetime:
     return datetime.now(VN_TZ)
 
 
-def _default_group(tenant) -> str:
-    if tenant.kind == "city":
-        return "city"
-    if tenant.kind == "district":
-        return f"district:{tenant.id}"
-    return f"unit:{tenant.id}"
-
-
 def _scope(official, *, default: str | None = None):
     """(tenant, visible ids, groups, chosen group key, its ids) for the request."""
     tenant = get_current_tenant()
     visible = scope.visible_tenant_ids(official, tenant)
     session = platform_db()
-    group = (request.args.get("group") or default or _default_group(tenant)).strip()
+    group = (request.args.get("group") or default or default_group(tenant)).strip()
     ids = scope.tenant_ids_for_group(session, group, visible)
     return tenant, visible, scope.groups_for(session, visible), group, ids
 

@@ -43,9 +43,9 @@ add_report_link(
 )
 
 
-def report_links() -> list[tuple[str, str, str]]:
-    """(endpoint, vi, en) of the report pages that exist, in their order."""
-    links = sorted(set(current_app.config.get(LINKS_KEY, [])))
+def report_links(key: str = LINKS_KEY) -> list[tuple[str, str, str]]:
+    """(endpoint, vi, en) of the report pages registered under ``key`` that exist, in their order."""
+    links = sorted(set(current_app.config.get(key, [])))
     return [(endpoint, vi, en) for _, endpoint, vi, en in links if endpoint in current_app.view_functions]
 
 
@@ -125,7 +125,8 @@ def render_06(template: str, page: Page06, links=None, export_endpoint: str = EX
     )
 
 
-def _default_group(tenant) -> str:
+def default_group(tenant) -> str:
+    """The group a unit's report pages open on: the city, a district with its communes, or the unit."""
     if tenant.kind == "city":
         return "city"
     if tenant.kind == "district":
@@ -147,5 +148,5 @@ def tthc06(official):
     tenant = get_current_tenant()
     visible = scope.visible_tenant_ids(official, tenant)
     session = platform_db()
-    page = page_06(session, visible, request.args, _default_group(tenant))
+    page = page_06(session, visible, request.args, default_group(tenant))
     return render_06("reports/tthc06.html", page, tenant=tenant, official=official)
