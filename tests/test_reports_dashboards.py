@@ -112,6 +112,12 @@ def test_charts_are_accessible_and_escaped():
     )
     assert stacked.count("<rect") == 4 + 2  # four parts and a legend of two
     line = str(charts.line_chart("Xu hướng", [("1", 1), ("2", None), ("3", 3)]))
+    # nothing above zero: a sentence instead of an empty picture
+    for empty in (
+        charts.bar_chart("Trống", [("Xã A", None), ("Xã B", 0)]),
+        charts.stacked_hbar_chart("Trống", ["Quầy"], []),
+    ):
+        assert "<svg" not in str(empty) and "Chưa có số liệu" in str(empty) and "No data" in str(empty)
     assert "<circle" in line and "<title" in line
 
 

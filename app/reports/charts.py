@@ -43,6 +43,15 @@ def _figure(svg: str, caption: str, table: Markup) -> Markup:
     return Markup(f'<figure class="chart">{svg}<figcaption>{escape(caption)}</figcaption>{table}</figure>')
 
 
+def _empty(title: str, values) -> Markup | None:
+    """A figure that says there is nothing to draw, when no value is above zero (None when there is)."""
+    if any((v or 0) > 0 for v in values):
+        return None
+    note = "Chưa có số liệu để vẽ biểu đồ. / No figures to chart yet."
+    caption = f"<figcaption>{escape(title)}</figcaption>"
+    return Markup(f'<figure class="chart chart-empty"><p>{escape(note)}</p>{caption}</figure>')
+
+
 def _svg_open(width: int, height: int, title: str, desc: str) -> tuple[str, str]:
     n = next(_ids)
     tid, did = f"chart-{n}-title", f"chart-{n}-desc"
@@ -74,6 +83,8 @@ def bar_chart(
     table_label: str = "Bảng số liệu / Data table",
 ) -> Markup:
     """One horizontal bar per (label, value); None draws no bar and reads "—"."""
+    if empty := _empty(title, [v for _, v in items]):
+        return empty
     top = _top(items, maximum)
     width, label_w, bar_w, row_h = 560, 200, 280, 26
     height = max(row_h * len(items) + 8, 30)
@@ -104,6 +115,8 @@ def stacked_bar_chart(
     table_label: str = "Bảng số liệu / Data table",
 ) -> Markup:
     """Vertical stacked bars: per (label, [value per series]), with a legend."""
+    if empty := _empty(title, [v for _, values in items for v in values]):
+        return empty
     top = max([sum(values) for _, values in items] + [1])
     width, plot_h, base = 600, 180, 200
     slot = (width - 40) / max(len(items), 1)
@@ -147,6 +160,8 @@ def stacked_hbar_chart(
     table_label: str = "Bảng số liệu / Data table",
 ) -> Markup:
     """One horizontal stacked bar per (label, [value per series]) with a legend: fits many labels."""
+    if empty := _empty(title, [v for _, values in items for v in values]):
+        return empty
     top = max([sum(values) for _, values in items] + [1])
     width, label_w, bar_w, row_h = 620, 200, 400, 20
     legend_y = row_h * len(items) + 12
@@ -188,6 +203,8 @@ def line_chart(
     table_label: str = "Bảng số liệu / Data table",
 ) -> Markup:
     """A line through (label, value) points; None breaks the line."""
+    if empty := _empty(title, [v for _, v in items]):
+        return empty
     top = _top(items, maximum)
     width, plot_h, base = 600, 160, 180
     step = (width - 60) / max(len(items) - 1, 1)

@@ -58,7 +58,7 @@ def test_report_pages_pass_axe(app, platform, make_tenant, new_context, live_ser
     public.goto(live_server.city("/"))
     public.click("a[href='/thong-ke']")
     public.wait_for_url("**/thong-ke")
-    assert public.locator("svg[role=img] title").first.text_content()
+    assert public.locator("table").count() >= 1 and public.locator("figcaption").count() >= 1
     shot(public, "reports-public")
     found["public"] = serious_violations(public)
     assert found == {name: [] for name in [*PAGES, "export-progress", "public"]}, found
