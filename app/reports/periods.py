@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
+from app.calendar.workcal import VN_TZ
 from app.core.errors import DomainError
 
 MAX_RANGE_DAYS = 5 * 366  # a report over more than about five years is refused (and meaningless)
@@ -158,7 +159,7 @@ def parse_period(args: Mapping[str, str], today: date | None = None) -> Period:
 
     Without arguments: the current calendar month.
     """
-    today = today or date.today()
+    today = today or datetime.now(VN_TZ).date()  # the Vietnamese day, not the server's
     kind = (args.get("kind") or "month").strip()
     if kind not in KINDS:
         raise BadPeriod("Loại kỳ báo cáo không hợp lệ.", "Unknown kind of period.")
