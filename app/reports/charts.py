@@ -106,6 +106,27 @@ def bar_chart(
     return _figure("".join(parts), title, table)
 
 
+def _series_desc(series: Sequence[str], items: Sequence[tuple[str, Sequence[int]]]) -> str:
+    described = (
+        f"{label}: " + ", ".join(f"{name} {v}" for name, v in zip(series, values, strict=False))
+        for label, values in items
+    )
+    return "; ".join(described) or "—"
+
+
+def _legend(x: float, top: float, series: Sequence[str], colors: Sequence[str]) -> list[str]:
+    """A coloured square and the name of each series, one under the other from (x, top)."""
+    return [
+        f'<rect x="{x}" y="{top + 18 * k}" width="12" height="12" fill="{colors[k % len(colors)]}"></rect>'
+        f'<text x="{x + 18}" y="{top + 18 * k + 11}" font-size="12" fill="currentColor">{escape(name)}</text>'
+        for k, name in enumerate(series)
+    ]
+
+
+def _series_table(caption: str, label_header: str, series, items) -> Markup:
+    return _table(caption, [label_header, *series], [(label, *values) for label, values in items])
+
+
 def stacked_bar_chart(
     title: str,
     series: Sequence[str],
@@ -121,11 +142,7 @@ def stacked_bar_chart(
     width, plot_h, base = 600, 180, 200
     slot = (width - 40) / max(len(items), 1)
     bar = min(slot * 0.7, 48)
-    desc = "; ".join(
-        f"{label}: " + ", ".join(f"{name} {v}" for name, v in zip(series, values, strict=False))
-        for label, values in items
-    )
-    head, tail = _svg_open(width, base + 40 + 18 * len(series), title, desc or "—")
+    head, tail = _svg_open(width, base + 40 + 18 * len(series), title, _series_desc(series, items))
     parts = [head]
     for i, (label, values) in enumerate(items):
         x = 40 + i * slot
@@ -139,15 +156,8 @@ def stacked_bar_chart(
             )
         text = escape(label[:10])
         parts.append(f'<text x="{x:.1f}" y="{base + 14}" font-size="10" fill="currentColor">{text}</text>')
-    for k, name in enumerate(series):
-        y = base + 30 + 18 * k
-        parts.append(
-            f'<rect x="40" y="{y}" width="12" height="12" fill="{PALETTE[k % 5]}"></rect>'
-            f'<text x="58" y="{y + 11}" font-size="12" fill="currentColor">{escape(name)}</text>'
-        )
-    parts.append(tail)
-    table = _table(table_label, [label_header, *series], [(label, *values) for label, values in items])
-    return _figure("".join(parts), title, table)
+    parts += [*_legend(40, base + 30, series, PALETTE), tail]
+    return _figure("".join(parts), title, _series_table(table_label, label_header, series, items))
 
 
 def stacked_hbar_chart(
@@ -165,11 +175,7 @@ def stacked_hbar_chart(
     top = max([sum(values) for _, values in items] + [1])
     width, label_w, bar_w, row_h = 620, 200, 400, 20
     legend_y = row_h * len(items) + 12
-    desc = "; ".join(
-        f"{label}: " + ", ".join(f"{name} {v}" for name, v in zip(series, values, strict=False))
-        for label, values in items
-    )
-    head, tail = _svg_open(width, legend_y + 18 * len(series) + 4, title, desc or "—")
+    head, tail = _svg_open(width, legend_y + 18 * len(series) + 4, title, _series_desc(series, items))
     parts = [head]
     for i, (label, values) in enumerate(items):
         y, x = 4 + i * row_h, float(label_w)
@@ -181,15 +187,8 @@ def stacked_hbar_chart(
                 color = colors[k % len(colors)]
                 parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w}" height="14" fill="{color}"></rect>')
             x += w
-    for k, name in enumerate(series):
-        y = legend_y + 18 * k
-        parts.append(
-            f'<rect x="{label_w}" y="{y}" width="12" height="12" fill="{colors[k % len(colors)]}"></rect>'
-            f'<text x="{label_w + 18}" y="{y + 11}" font-size="12" fill="currentColor">{escape(name)}</text>'
-        )
-    parts.append(tail)
-    table = _table(table_label, [label_header, *series], [(label, *values) for label, values in items])
-    return _figure("".join(parts), title, table)
+    parts += [*_legend(label_w, legend_y, series, colors), tail]
+    return _figure("".join(parts), title, _series_table(table_label, label_header, series, items))
 
 
 def line_chart(
