@@ -117,7 +117,11 @@ def test_charts_are_accessible_and_escaped():
         charts.bar_chart("Trống", [("Xã A", None), ("Xã B", 0)]),
         charts.stacked_hbar_chart("Trống", ["Quầy"], []),
     ):
-        assert "<svg" not in str(empty) and "Chưa có số liệu" in str(empty) and "No data" in str(empty)
+        assert (
+            "<svg" not in str(empty)
+            and "Chưa có số liệu" in str(empty)
+            and "No figures to chart" in str(empty)
+        )
     assert "<circle" in line and "<title" in line
 
 
