@@ -43,6 +43,11 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "\\x00")[:500]
 
 
+def to_console_login():
+    """Send someone not signed in to the console's sign-in, back here afterwards."""
+    return redirect(url_for("console.login_form", next=request.full_path.rstrip("?")))
+
+
 def auditor_required(view):
     """City auditor or provider ops; others 403, anonymous people go to the console's sign-in."""
 
@@ -51,7 +56,7 @@ def auditor_required(view):
         try:
             auditor = current_auditor(CONSOLE)
         except SignInRequired:
-            return redirect(url_for("console.login_form", next=request.full_path.rstrip("?")))
+            return to_console_login()
         session = platform_db()
         record(
             session,

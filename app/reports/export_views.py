@@ -263,7 +263,7 @@ def auditor_required(view):
         try:
             auditor = current_auditor(CONSOLE)
         except SignInRequired:
-            return redirect(url_for("console.login_form", next=request.full_path.rstrip("?")))
+            return console_views.to_console_login()
         if request.method == "POST":
             check_csrf()
         requester = Requester(auditor.id, None)
