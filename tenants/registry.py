@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -242,8 +243,8 @@ def _add_tenant(
     session: Session, new: NewTenant, parent: str | None, status: TenantStatus, *, verified: bool
 ) -> Tenant:
     parent_row = check_registry(session, new, parent)
-    if session.get(Shard, new.shard) is None:
-        session.add(Shard(name=new.shard))
+    # Two first units of a shard created at once must not both insert its row.
+    session.execute(pg_insert(Shard).values(name=new.shard).on_conflict_do_nothing())
     tenant = Tenant(
         slug=new.slug,
         schema_name=new.schema_name,
