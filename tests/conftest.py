@@ -19,12 +19,14 @@ import pytest
 from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 from redis import Redis
+from rq import Queue
 from sqlalchemy import NullPool, create_engine, make_url
 
 from app import create_app
 from app.auth import passwords
 from app.core import embedded
 from app.core.config import sqlalchemy_url
+from app.core.jobs import QUEUES
 from tenants import registry
 from tenants.migrations import upgrade_platform
 from tests.factories import next_unit_code
@@ -137,6 +139,18 @@ def services(worker_id: str):
         for name in names:
             _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     shutil.rmtree(ROOT / "var" / "test-storage" / urls["run"], ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_jobs_from_other_files(services):
+    """Each test file starts with empty RQ queues and no pending relay kick. Jobs another file
+    left (a periodic aggregation its scheduler queued, an upload's job nobody ran) are not this
+    file's business, and with --dist loadfile the files a worker ran before change from run to run."""
+    connection = Redis.from_url(services["redis_url"])
+    for name in QUEUES:
+        Queue(name, connection=connection).empty()
+    for key in connection.scan_iter("motcua:outbox:kick:*"):
+        connection.delete(key)
 
 
 def app_config(services: dict, **overrides) -> dict:
