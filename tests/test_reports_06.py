@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 
 from app.reports import periods, scope
-from app.reports.tthc06 import BY, Row06, breakdown_06, report_06, total_of
+from app.reports.tthc06 import BY, UNKNOWN, Label, Row06, breakdown_06, report_06, total_of
 from tests.conftest import create_test_tenant
 from tests.report_support import D, add_dossiers, feed, feed_by_outbox, report_unit
 
@@ -295,6 +295,20 @@ def test_breakdown_by_channel_and_sector(units, db):
     sectors = {key: row for key, _, row in breakdown_06(db, [units["C1"].id], P, "sector")}
     assert sectors["DD"] == Row06(new_postal=1, pending=1, supplement=1)  # dossier 14
     assert sectors["HT"] + sectors["DD"] == EXPECTED_C1
+
+
+def test_breakdown_labels_are_vietnamese_then_english(units, db):
+    """Channels and levels carry both languages; sector and procedure names have Vietnamese only."""
+    c1 = [units["C1"].id]
+    labels = {by: {key: label for key, label, _ in breakdown_06(db, c1, P, by)} for by in BY}
+    assert labels["channel"][2] == Label("Trực tuyến", "Online")
+    assert labels["channel"][1].text == "Trực tiếp / At the counter"
+    assert labels["level"][3].text == "Mức 3 / Level 3"
+    assert labels["sector"]["HT"] == Label("HT · Hộ tịch")
+    assert labels["sector"]["HT"].text == "HT · Hộ tịch"
+    assert labels["procedure"]["1.001990"].text == "1.001990 · Đăng ký biến động đất đai"
+    assert labels["unit"][units["C1"].id].text == units["C1"].name
+    assert str(UNKNOWN) == "Không rõ / Unknown"
 
 
 def test_month_and_range_periods(units, db):

@@ -19,7 +19,7 @@ from app.core.jobs import run_in_platform_scope
 from app.core.storage import get_storage
 from app.reports import scope
 from app.reports.export_models import ReportExport
-from app.reports.models import ReportDaily, ReportStep
+from app.reports.models import ReportDaily, ReportDossier, ReportStep
 from app.reports.officials import officials_report
 from app.reports.periods import Period
 from app.reports.tthc06 import report_06, total_of
@@ -437,3 +437,31 @@ def test_a_breakdown_export_reads_the_facts(app, platform, client_for, area):
     lines = list(csv.reader(io.StringIO(client.get(f"{BACK}/{export_id}/download").data.decode("utf-8-sig"))))
     assert lines[-1][1] == "Tổng cộng"  # no dossier facts here: only the total line, all zeros
     assert set(lines[-1][2:18]) == {"0"}
+
+
+def test_breakdown_exports_name_rows_in_vietnamese_and_english(app, platform, client_for, city):
+    """Channel and service-level rows read "vi / en"; a dossier without a level is "Không rõ / Unknown"."""
+    district = create_test_tenant(platform, city, "district", name="Quận Nhãn Song Ngữ")
+    leader = make_account(platform, memberships=[(district, ["head_of_unit"])])
+    with platform.shards.platform_session() as session, session.begin():
+        for n, (channel, level) in enumerate(((2, 3), (1, None)), start=1):
+            session.add(
+                ReportDossier(
+                    tenant_id=district.id,
+                    dossier_id=n,
+                    channel=channel,
+                    service_level=level,
+                    status=2,
+                    received_day=date(2026, 1, 10),
+                )
+            )
+    client = client_for(district)
+    sign_in_directly(client, leader, district)
+    labels = {}
+    for by in ("channel", "level"):
+        export_id = export_id_of(ask(client, "csv", group=f"unit:{district.id}", by=by))
+        assert run_queued(app) == ["done"]
+        text = client.get(f"{BACK}/{export_id}/download").data.decode("utf-8-sig")
+        labels[by] = [line[1] for line in csv.reader(io.StringIO(text))][1:]
+    assert labels["channel"] == ["Trực tiếp / At the counter", "Trực tuyến / Online", "Tổng cộng"]
+    assert labels["level"] == ["Không rõ / Unknown", "Mức 3 / Level 3", "Tổng cộng"]

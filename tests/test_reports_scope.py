@@ -90,6 +90,18 @@ def test_district_leader_sees_the_district_and_its_communes(world, client_for):
     assert 'data-key="2"' in by_unit
 
 
+def test_breakdown_rows_are_named_in_vietnamese_and_english(world, client_for):
+    units, people = world
+    client = _client(client_for, units["D1"], people["district_head"])
+    for lang in ("vi", "en"):  # the names hold both languages whichever the page is read in
+        by_channel = client.get(f"{Q}&by=channel&lang={lang}").get_data(as_text=True)
+        assert '<tr data-key="2"><th scope="row">Trực tuyến / Online</th>' in by_channel
+        by_level = client.get(f"{Q}&by=level&lang={lang}").get_data(as_text=True)
+        assert '<tr data-key="3"><th scope="row">Mức 3 / Level 3</th>' in by_level
+    by_sector = client.get(f"{Q}&by=sector").get_data(as_text=True)
+    assert '<tr data-key="HT"><th scope="row">HT · Hộ tịch</th>' in by_sector
+
+
 def test_unit_admin_sees_their_own_unit_only(world, client_for):
     units, people = world
     client = _client(client_for, units["D1"], people["district_admin"])

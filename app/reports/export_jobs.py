@@ -234,7 +234,7 @@ def _build(export: ReportExport) -> tuple[bytes, str]:
             export.total = 2
             _update(export.id, total=export.total)
             rows = breakdown_06(session, ids, period, params["by"])
-            table.rows = [(label, row) for _, label, row in rows]
+            table.rows = [(label.text, row) for _, label, row in rows]
             table.total = total_of(row for _, row in table.rows)
             _update(export.id, done=1)
     name = exports.file_name(export.kind, period.start, period.end, export.format)

@@ -230,18 +230,39 @@ def _grouping(by: str):
     }[by]
 
 
-def _label(by: str, key, label) -> str:
+@dataclass(frozen=True)
+class Label:
+    """A breakdown row's name: Vietnamese, and English where there is one (not for sector names)."""
+
+    vi: str
+    en: str = ""
+
+    @property
+    def text(self) -> str:
+        """ "vi / en" as the pages and exports show it, or the Vietnamese alone."""
+        return f"{self.vi} / {self.en}" if self.en and self.en != self.vi else self.vi
+
+    def __str__(self) -> str:
+        return self.text
+
+
+UNKNOWN = Label("Không rõ", "Unknown")
+
+
+def _label(by: str, key, label) -> Label:
     if by == "channel":
-        return CHANNELS.get(key, (str(key), ""))[0]
+        return Label(*CHANNELS[key]) if key in CHANNELS else Label(str(key))
     if by == "level":
-        return f"Mức {key}" if key else "Không rõ"
+        return Label(f"Mức {key}", f"Level {key}") if key else UNKNOWN
     if by in ("sector", "procedure"):
-        return f"{key} · {label}" if key and label else (label or key or "Không rõ")
-    return label or str(key)
+        if not key and not label:
+            return UNKNOWN
+        return Label(f"{key} · {label}" if key and label else (label or key))
+    return Label(label or str(key))
 
 
-def breakdown_06(platform_session, tenant_ids, period: Period, by: str) -> list[tuple[object, str, Row06]]:
-    """Row06 per sector / procedure / service level / channel / unit, from the dossier facts.
+def breakdown_06(platform_session, tenant_ids, period: Period, by: str) -> list[tuple[object, Label, Row06]]:
+    """(key, Label, Row06) per sector / procedure / service level / channel / unit, from the dossier facts.
 
     A key with nothing in the period is left out; the rows add up to ``report_06``'s total.
     """

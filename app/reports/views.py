@@ -21,7 +21,7 @@ from app.core.db import get_current_tenant, platform_db
 from app.core.errors import DomainError
 from app.core.sites import TENANT
 from app.reports import charts, periods, scope
-from app.reports.tthc06 import BY, Row06, breakdown_06, report_06, total_of
+from app.reports.tthc06 import BY, Label, Row06, breakdown_06, report_06, total_of
 
 blp = Blueprint("reports_ui", __name__, subdomain=TENANT, url_prefix="/backoffice/reports")
 
@@ -61,7 +61,7 @@ class Page06:
     rows: list[tuple[object, Row06]]  # (tenant, row) per unit of the group
     total: Row06
     by: str
-    breakdown: list[tuple[object, str, Row06]]
+    breakdown: list[tuple[object, Label, Row06]]  # (key, "vi / en" label, row)
     chart: Markup
     args: dict[str, str]  # the query that gives this page back (links, export)
 
