@@ -326,6 +326,27 @@ def test_month_and_range_periods(units, db):
     assert report_06(db, [c1], periods.date_range(date(2025, 1, 1), date(2025, 1, 31)))[c1] == Row06()
 
 
+@pytest.mark.parametrize(
+    "period",
+    [
+        periods.month(2026, 2),
+        periods.month(2025, 12),
+        periods.quarter(2026, 4),
+        periods.report_quarter(2026, 1),
+        periods.report_quarter(2026, 4),
+        periods.report_half(2026),
+        periods.report_year(2026),
+        periods.date_range(date(2026, 3, 14), date(2026, 5, 2)),
+    ],
+    ids=lambda p: f"{p.kind}-{p.start}",
+)
+def test_period_args_give_back_the_same_kind_of_period(period):
+    args = periods.period_args(period)
+    assert args["kind"] == period.kind
+    again = periods.parse_period(args, today=date(2030, 6, 1))
+    assert (again, again.label_vi, again.label_en) == (period, period.label_vi, period.label_en)
+
+
 def test_bad_periods_are_refused_in_both_languages():
     for args in (
         {"kind": "range", "from": "2026-03-01", "to": "2026-02-01"},

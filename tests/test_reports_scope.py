@@ -5,6 +5,8 @@ refused; the console is for the city auditor and provider ops only."""
 from __future__ import annotations
 
 import re
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -88,6 +90,28 @@ def test_district_leader_sees_the_district_and_its_communes(world, client_for):
     # Breakdowns stay inside the district too.
     by_unit = client.get(f"{Q}&by=channel").get_data(as_text=True)
     assert 'data-key="2"' in by_unit
+
+
+def test_breakdown_tabs_and_the_export_link_keep_the_chosen_period(world, client_for):
+    """A Decree 09 report quarter stays one through the tabs and the export form (not a date range)."""
+    units, people = world
+    client = _client(client_for, units["D1"], people["district_head"])
+    html = client.get(f"{Q}&by=sector").get_data(as_text=True)
+    nav = html[html.index('aria-label="Chia nhỏ theo"') :]
+    tabs = re.findall(r'<li><a href="([^"]+)"', nav[: nav.index("</nav>")])
+    assert len(tabs) == 5
+    for href in [*tabs, re.search(r'href="(/backoffice/reports/exports\?[^"]+)"', html).group(1)]:
+        query = parse_qs(urlsplit(unescape(href)).query)
+        assert (query["kind"], query["year"], query["quarter"]) == (["report_quarter"], ["2026"], ["1"]), href
+        assert "from" not in query and "to" not in query, href
+    # The tab leads to the same period: its heading names the report quarter.
+    by_channel = client.get(unescape(tabs[-1])).get_data(as_text=True)
+    assert "Kỳ báo cáo quý 1/2026" in by_channel and 'data-key="2"' in by_channel
+    # The export form opens on the report quarter too.
+    form = client.get(unescape(re.search(r'href="(/backoffice/reports/exports\?[^"]+)"', html).group(1)))
+    text = form.get_data(as_text=True)
+    assert '<option value="report_quarter" selected>' in text
+    assert 'name="quarter" type="number" min="1" max="4" value="1"' in text
 
 
 def test_breakdown_rows_are_named_in_vietnamese_and_english(world, client_for):

@@ -177,5 +177,18 @@ def parse_period(args: Mapping[str, str], today: date | None = None) -> Period:
 
 
 def period_args(period: Period) -> dict[str, str]:
-    """Query arguments that give this period back through ``parse_period`` (links, exports)."""
+    """Query arguments that give this period back through ``parse_period`` (links, exports).
+
+    The kind is kept (a Decree 09 quarter stays one, with its year and quarter), so a link from
+    a report page reads the same period under the same name; an unknown kind falls back to dates.
+    """
+    year = str(period.end.year)
+    if period.kind == "month":
+        return {"kind": "month", "year": year, "month": str(period.start.month)}
+    if period.kind == "quarter":
+        return {"kind": "quarter", "year": year, "quarter": str((period.end.month - 1) // 3 + 1)}
+    if period.kind == "report_quarter":  # ends on the 14th of the quarter's last month
+        return {"kind": "report_quarter", "year": year, "quarter": str(period.end.month // 3)}
+    if period.kind in ("report_half", "report_year"):
+        return {"kind": period.kind, "year": year}
     return {"kind": "range", "from": period.start.isoformat(), "to": period.end.isoformat()}
