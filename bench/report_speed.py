@@ -16,6 +16,8 @@ function the live feed uses) into ``report_daily``.
 Timed, each the median of ``--runs`` runs after one warm-up, on a fresh platform session:
 the city-wide 06 report for the Decree 09 reporting quarter Q2 2025 (15 Mar - 14 Jun), one
 row per unit, and one unit's report for the same quarter. Targets: 300 ms and 50 ms.
+For information (no target), the same way: the city-wide breakdown of that quarter by sector
+and by unit (``breakdown_06``, which reads the dossier facts rather than the daily rollup).
 
 Then a real unit (its own schema, one procedure) imports ``--import-dossiers`` (100,000)
 historical dossiers from a CSV through ``flask dossiers import`` (validation, batches,
@@ -27,6 +29,7 @@ Prints ONE JSON object on stdout.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import random
@@ -51,7 +54,7 @@ from app import create_app  # noqa: E402
 from app.reports import periods  # noqa: E402
 from app.reports.facts import contributions  # noqa: E402
 from app.reports.models import ReportDaily  # noqa: E402
-from app.reports.tthc06 import report_06  # noqa: E402
+from app.reports.tthc06 import breakdown_06, report_06, total_of  # noqa: E402
 from tenants.migrations import upgrade_platform  # noqa: E402
 
 DB_NAME = "motcua_bench_reports"
@@ -324,18 +327,34 @@ def import_and_rebuild(app, platform, count: int, workdir: Path) -> dict:
     }
 
 
-def timed(platform, tenant_ids: list[int], period, runs: int) -> tuple[float, dict]:
-    """Median milliseconds of ``runs`` report_06 calls (after one warm-up) and the last result."""
+def timed(platform, tenant_ids: list[int], period, runs: int, read=report_06):
+    """Median milliseconds of ``runs`` calls of ``read`` (after one warm-up) and the last result."""
     samples = []
     result = {}
     for n in range(runs + 1):
         with Session(platform.shards.primary) as session:
             t = time.perf_counter()
-            result = report_06(session, tenant_ids, period)
+            result = read(session, tenant_ids, period)
             elapsed = (time.perf_counter() - t) * 1000
         if n:
             samples.append(elapsed)
     return statistics.median(samples), result
+
+
+def _breakdown(session, tenant_ids, period, by: str):
+    return breakdown_06(session, tenant_ids, period, by)
+
+
+def timed_breakdowns(platform, tenant_ids: list[int], period, city_total, runs: int = 3) -> dict:
+    """Informational: the breakdown by sector and by unit (median of 3) and whether each adds up."""
+    figures = {}
+    for by in ("sector", "unit"):
+        read = functools.partial(_breakdown, by=by)
+        ms, rows = timed(platform, tenant_ids, period, runs, read)
+        figures[f"city_by_{by}_quarter_ms"] = round(ms, 1)
+        figures[f"city_by_{by}_rows"] = len(rows)
+        figures[f"city_by_{by}_matches_report"] = total_of(row for _, _, row in rows) == city_total
+    return figures
 
 
 def main() -> None:
@@ -371,7 +390,7 @@ def main() -> None:
         city_ms, city = timed(platform, everyone, quarter, args.runs)
         one = unit_rows[-1][0]
         unit_ms, _ = timed(platform, [one], quarter, args.runs)
-        total = sum(city.values(), start=next(iter(city.values())).__class__())
+        total = total_of(city.values())
         result.update(
             period={"from": quarter.start.isoformat(), "to": quarter.end.isoformat()},
             city_rows=len(city),
@@ -381,6 +400,7 @@ def main() -> None:
             one_unit_quarter_ms=round(unit_ms, 1),
             one_unit_target_ms=50,
         )
+        result.update(timed_breakdowns(platform, everyone, quarter, total))
         with tempfile.TemporaryDirectory() as workdir:
             result.update(import_and_rebuild(app, platform, args.import_dossiers, Path(workdir)))
         result["within_targets"] = (
