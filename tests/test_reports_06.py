@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from app.reports import periods, scope
-from app.reports.tthc06 import BY, UNKNOWN, Label, Row06, breakdown_06, report_06, total_of
+from app.reports.models import ReportDossier
+from app.reports.tthc06 import _HAS_PAUSES, BY, UNKNOWN, Label, Row06, breakdown_06, report_06, total_of
 from tests.conftest import create_test_tenant
 from tests.report_support import D, add_dossiers, feed, feed_by_outbox, report_unit
 
@@ -295,6 +297,15 @@ def test_breakdown_by_channel_and_sector(units, db):
     sectors = {key: row for key, _, row in breakdown_06(db, [units["C1"].id], P, "sector")}
     assert sectors["DD"] == Row06(new_postal=1, pending=1, supplement=1)  # dossier 14
     assert sectors["HT"] + sectors["DD"] == EXPECTED_C1
+
+
+def test_only_facts_with_pauses_count_as_paused(units, db):
+    """The pause condition of the breakdown's queries matches the facts with a pause, no others."""
+    ids = [t.id for t in units.values()]
+    query = select(ReportDossier.pauses, _HAS_PAUSES).where(ReportDossier.tenant_id.in_(ids))
+    facts = db.execute(query).all()
+    assert {bool(pauses) for pauses, _ in facts} == {True, False}
+    assert all(flag == bool(pauses) for pauses, flag in facts)
 
 
 def test_breakdown_labels_are_vietnamese_then_english(units, db):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import DateTime, and_, cast, column, func, literal, or_, select, true
+from sqlalchemy import DateTime, and_, cast, column, func, literal, literal_column, or_, select, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 from app.calendar.workcal import VN_TZ
@@ -178,7 +178,9 @@ def _pause_sums(key, start, end):
     ).select_from(ReportDossier.__table__.join(p, true())), _relevant(start, end)
 
 
-_HAS_PAUSES = ReportDossier.pauses != cast("[]", JSONB)
+# The empty array written out: a bound "[]" goes through JSONB's encoder and becomes the JSON
+# string '"[]"', which every fact differs from (then every fact looked paused).
+_HAS_PAUSES = ReportDossier.pauses != literal_column("'[]'::jsonb")
 
 
 def _relevant(start, end):
