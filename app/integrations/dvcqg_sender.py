@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -143,9 +143,9 @@ def send_dossier(
         .order_by(DvcqgMessage.seq, DvcqgMessage.id)
     ).all()
     work = [(m.id, m.service, m.payload, m.seq) for m in pending]
-    platform_session.commit()
+    first_dossier_seq = _first_dossier_seq(platform_session, tenant_id, dossier_id)
     for message_id, service, payload, seq in work:
-        updating = service == DOSSIER_SERVICE and _dossier_known(platform_session, tenant_id, dossier_id, seq)
+        updating = service == DOSSIER_SERVICE and first_dossier_seq is not None and seq > first_dossier_seq
         reply = dvcqg_client.post(conn, service, [payload], is_updating=updating)
         if reply.ok:
             mark_sent(platform_session, message_id)
@@ -159,20 +159,20 @@ def send_dossier(
     return "done"
 
 
-def _dossier_known(platform_session: Session, tenant_id: int, dossier_id: int, seq: int) -> bool:
-    """isUpdating: an earlier dossier message of this dossier was already queued (so sent before)."""
-    found = platform_session.scalar(
-        select(DvcqgMessage.id)
-        .where(
+def _first_dossier_seq(platform_session: Session, tenant_id: int, dossier_id: int) -> int | None:
+    """isUpdating: a dossier message after the dossier's first one updates what the portal knows.
+
+    Commits (ends the read) so nothing is held open while talking to the remote.
+    """
+    first = platform_session.scalar(
+        select(func.min(DvcqgMessage.seq)).where(
             DvcqgMessage.tenant_id == tenant_id,
             DvcqgMessage.dossier_id == dossier_id,
             DvcqgMessage.service == DOSSIER_SERVICE,
-            DvcqgMessage.seq < seq,
         )
-        .limit(1)
     )
     platform_session.commit()
-    return found is not None
+    return first
 
 
 def mark_sent(platform_session: Session, message_id: int) -> None:

@@ -275,9 +275,12 @@ def officials_report(
         if account_ids
         else {}
     )
+    by_unit: dict[int, list[OfficialRow]] = defaultdict(list)
+    for (tenant_id, _), row in rows.items():
+        by_unit[tenant_id].append(row)
     out: list[OfficialRow] = []
     for tenant_id in sorted(units, key=lambda t: units[t]):
-        mine = [r for (t, a), r in rows.items() if t == tenant_id]
+        mine = by_unit[tenant_id]
         total = OfficialRow(tenant_id, units[tenant_id], None, "Cả đơn vị / Whole unit")
         named = []
         for r in mine:
